@@ -1,0 +1,82 @@
+/*
+ * chainfs.conf: the cluster's nodes in chain order and the TLS files.  The
+ * grammar is documented in chainfs.conf(5).  One statement per line, '#'
+ * starts a comment, words are separated by blanks:
+ *
+ *   ca PATH                 the cluster CA certificate
+ *   cert PATH               this host's certificate (default for every node)
+ *   key PATH                its private key
+ *   plaintext yes|no        no TLS at all (default no; logged as a warning)
+ *   sync-interval MS        group commit period of every node (default 100)
+ *   map-size SIZE           LMDB map size, with K/M/G/T suffix (default 64G)
+ *   node NAME HOST:PORT [data DIR] [cert PATH] [key PATH]
+ *                           one node; the order of node lines is the chain
+ *                           order, head first (":PORT" may be left out:
+ *                           CFS_DEFAULT_PORT; IPv6 hosts in brackets)
+ *
+ * Relative paths (ca, cert, key, data) are taken relative to the directory
+ * of the configuration file, made absolute by cfs_conf_load;
+ * cfs_conf_parse, which has no file, keeps them as written.
+ *
+ * Errors name the file, the line and the problem in one line, e.g.
+ * "chainfs.conf:12: unknown keyword 'nod'".
+ */
+#ifndef CHAINFS_CONF_H
+#define CHAINFS_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/wire.h"
+
+#define CFS_DEFAULT_CONF "/etc/chainfs/chainfs.conf"
+#define CFS_DEFAULT_PORT 7100
+#define CFS_DEFAULT_SYNC_MS 100
+
+struct cfs_conf_node {
+	struct cfs_node_addr addr; /* name, host, port */
+	char *data_dir;		   /* NULL when not given */
+	char *cert;		   /* NULL: the global cert */
+	char *key;		   /* NULL: the global key */
+};
+
+struct cfs_conf {
+	char *path; /* the file it was read from, for messages */
+	char *ca;
+	char *cert;
+	char *key;
+	int plaintext;
+	unsigned sync_interval_ms;
+	uint64_t map_size;
+	size_t nnodes;
+	struct cfs_conf_node nodes[CFS_MAX_NODES];
+};
+
+/*
+ * Reads and checks the file at path.  Returns 0, or -1 with one line in err
+ * ("PATH:LINE: problem" or "PATH: problem").  Checks: known keywords, arity,
+ * numbers in range, names of at most CFS_NODE_NAME_MAX characters of
+ * [A-Za-z0-9._-], ports 1..65535, unique node names and addresses, at least
+ * one node, and unless plaintext, ca/cert/key present (per node or global).
+ */
+int cfs_conf_load(struct cfs_conf *, const char *path, char *err, size_t errlen);
+/* The same from a string; name is used in messages in place of a path. */
+int cfs_conf_parse(struct cfs_conf *, const char *text, size_t len, const char *name, char *err,
+		   size_t errlen);
+void cfs_conf_free(struct cfs_conf *);
+/* Index of the node called name, or -1. */
+int cfs_conf_node_index(const struct cfs_conf *, const char *name);
+/* The cert and key a node uses (its own, else the global ones). */
+const char *cfs_conf_node_cert(const struct cfs_conf *, size_t i);
+const char *cfs_conf_node_key(const struct cfs_conf *, size_t i);
+
+/*
+ * Parses "host:port[,host:port...]" (a port may be omitted: CFS_DEFAULT_PORT;
+ * IPv6 hosts in brackets) into out.  Returns the count, or -1 with a reason.
+ */
+int cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, char *err,
+			size_t errlen);
+/* Parses "64G"-style sizes; -1 on error. */
+int cfs_parse_size(const char *s, uint64_t *out);
+
+#endif

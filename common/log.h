@@ -1,0 +1,36 @@
+/*
+ * Logging for every chainfs program: to stderr in the foreground, to syslog
+ * (the journal) as a service.  log_warn appends strerror(errno); every
+ * function keeps errno as it was.  Messages about a peer name the peer.
+ * Allocation policy: the daemon and the client die on allocation failure
+ * through fatal(); nothing tries to run on after malloc has failed.
+ */
+#ifndef CHAINFS_LOG_H
+#define CHAINFS_LOG_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+enum log_level { LOG_LEVEL_ERR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+/* name: program name for syslog; to_syslog: 0 = stderr. */
+void log_init(const char *name, int to_syslog, int level);
+void log_setlevel(int level);
+int log_getlevel(void);
+/* Parses "error", "warn", "info", "debug"; -1 when unknown. */
+int log_level_parse(const char *);
+
+void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Allocators that die on failure (see the policy above). */
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+char *xstrdup(const char *);
+
+#endif

@@ -1,0 +1,781 @@
+/* A chainfsd node: peers, successor link and the chain over the store; see node.h. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "daemon/node.h"
+
+/* What a peer said it is in its HELLO. */
+enum node_peer_state {
+	PEER_HELLO,  /* waiting for HELLO */
+	PEER_CLIENT, /* a filesystem client: requests */
+	PEER_ADMIN,  /* chainfsctl: status only */
+	PEER_PRED,   /* our predecessor: entries */
+	PEER_max
+};
+
+static const char *node_peer_state_names[] = {"hello", "client", "admin", "predecessor"};
+
+struct node_peer {
+	struct node *n;
+	struct cfs_conn *c;
+	enum node_peer_state state;
+	uint64_t client_id;
+	int in_bucket;
+	int out_full; /* its replies are piling up: stop reading its requests */
+	TAILQ_ENTRY(node_peer) all;
+	TAILQ_ENTRY(node_peer) bucket;
+};
+
+static void node_succ_connect(struct node *);
+
+/* Changes a peer's state, tracing it. */
+static void
+node_peer_set_state(struct node_peer *p, enum node_peer_state s)
+{
+	log_debug("peer %s: %s -> %s", p->c->peer, node_peer_state_names[p->state],
+		  node_peer_state_names[s]);
+	p->state = s;
+}
+
+/* Reads from a peer only while neither the chain nor its own output is full. */
+static void
+node_peer_update_pause(struct node_peer *p)
+{
+	int chain_full = p->n->throttled && (p->state == PEER_CLIENT || p->state == PEER_PRED);
+
+	cfs_conn_pause(p->c, chain_full || p->out_full);
+}
+
+/* Stops or resumes reading work from every client and the predecessor. */
+static void
+node_set_throttle(struct node *n, int on)
+{
+	struct node_peer *p;
+
+	if (n->throttled == on)
+		return;
+	n->throttled = on;
+	log_debug("successor link %s: %s reading requests", on ? "full" : "drained",
+		  on ? "stop" : "resume");
+	TAILQ_FOREACH(p, &n->peers, all)
+		node_peer_update_pause(p);
+}
+
+/* The bucket of client id. */
+static struct node_peer_list *
+node_bucket(struct node *n, uint64_t id)
+{
+	return &n->clients[(id * 0x9E3779B97F4A7C15ull) >> 56];
+}
+
+/* Finds the connected client with this id. */
+static struct node_peer *
+node_find_client(struct node *n, uint64_t id)
+{
+	struct node_peer *p;
+
+	TAILQ_FOREACH(p, node_bucket(n, id), bucket)
+		if (p->client_id == id)
+			return p;
+	return NULL;
+}
+
+/* Sends a REPLY frame to a peer. */
+static void
+node_send_reply(struct node *n, struct node_peer *p, uint64_t reqid, const struct cfs_reply *r)
+{
+	size_t start;
+
+	cfs_wbuf_reset(&n->out);
+	start = cfs_frame_begin(&n->out, CFS_MSG_REPLY, reqid, n->chain.epoch);
+	cfs_reply_encode(&n->out, r);
+	cfs_frame_end(&n->out, start);
+	cfs_conn_send(p->c, n->out.p, n->out.len);
+	if (p->c->above_high && !p->out_full) {
+		p->out_full = 1;
+		node_peer_update_pause(p);
+	}
+}
+
+/* Sends a bare status as the reply to reqid. */
+static void
+node_send_status(struct node *n, struct node_peer *p, uint64_t reqid, int32_t status)
+{
+	struct cfs_reply r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	node_send_reply(n, p, reqid, &r);
+}
+
+/* chain_io: an entry for the successor. */
+static void
+node_io_forward(void *arg, const uint8_t *frame, size_t len)
+{
+	struct node *n = arg;
+
+	if (n->succ == NULL || !n->succ_ready)
+		return;
+	cfs_conn_send(n->succ, frame, len);
+	if (n->succ->above_high)
+		node_set_throttle(n, 1);
+}
+
+/* chain_io: room on the successor link. */
+static int
+node_io_room(void *arg)
+{
+	struct node *n = arg;
+
+	return n->succ != NULL && n->succ_ready && cfs_conn_outq(n->succ) < CFS_CONN_HIGH_WATER;
+}
+
+/* chain_io: acknowledge upstream, coalesced to one ACK per loop turn. */
+static void
+node_io_ack(void *arg, uint64_t sn)
+{
+	struct node *n = arg;
+
+	if (sn > n->ack_pending)
+		n->ack_pending = sn;
+	event_active(n->ack_ev, EV_TIMEOUT, 0);
+}
+
+/* Sends the newest pending ACK to the predecessor. */
+static void
+node_ack_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	size_t start;
+
+	if (n->pred == NULL || n->ack_pending == 0)
+		return;
+	cfs_wbuf_reset(&n->out);
+	start = cfs_frame_begin(&n->out, CFS_MSG_ACK, 0, n->chain.epoch);
+	cfs_ack_encode(&n->out, n->ack_pending);
+	cfs_frame_end(&n->out, start);
+	cfs_conn_send(n->pred->c, n->out.p, n->out.len);
+}
+
+/* chain_io: the tail answers a client, if it is connected here. */
+static void
+node_io_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_reply *r)
+{
+	struct node *n = arg;
+	struct node_peer *p = node_find_client(n, client_id);
+
+	/* A client that is not connected retries; the result table answers it then. */
+	if (p != NULL)
+		node_send_reply(n, p, seq, r);
+}
+
+static const struct chain_io node_chain_io = {
+	.forward = node_io_forward,
+	.ack = node_io_ack,
+	.room = node_io_room,
+	.reply = node_io_reply,
+};
+
+/* Fills in this node's view of the chain for a HELLO_REPLY. */
+static void
+node_fill_hello_reply(struct node *n, struct cfs_hello_reply *hr, int32_t status)
+{
+	memset(hr, 0, sizeof(*hr));
+	hr->status = status;
+	snprintf(hr->name, sizeof(hr->name), "%s", n->conf->nodes[n->self].addr.name);
+	hr->role = (uint8_t)n->chain.role;
+	hr->applied_sn = store_applied_sn(n->st);
+	hr->epoch = n->chain.epoch;
+	hr->nnodes = (uint16_t)n->conf->nnodes;
+	for (size_t i = 0; i < n->conf->nnodes; i++)
+		hr->nodes[i] = n->conf->nodes[i].addr;
+}
+
+/* Checks that the peer may take the role it claims; returns 0 or CFS_ERR_DENIED. */
+static int
+node_check_role(struct node *n, struct node_peer *p, const struct cfs_hello *h)
+{
+	const char *pred;
+
+	if (h->role == CFS_PEER_NODE) {
+		if (n->self == 0) {
+			log_warnx("%s: claims to be a predecessor, but this node is the head",
+				  p->c->peer);
+			return CFS_ERR_DENIED;
+		}
+		pred = n->conf->nodes[n->self - 1].addr.name;
+		if (strcmp(h->name, pred) != 0) {
+			log_warnx("%s: says it is node %s, but the predecessor is %s", p->c->peer,
+				  h->name, pred);
+			return CFS_ERR_DENIED;
+		}
+		if (p->c->has_tls_peer && (strcmp(p->c->tls_peer.kind, CFS_TLS_KIND_NODE) != 0 ||
+					   strcmp(p->c->tls_peer.name, pred) != 0)) {
+			log_warnx("%s: certificate names %s (%s), not node %s", p->c->peer,
+				  p->c->tls_peer.name, p->c->tls_peer.kind, pred);
+			return CFS_ERR_DENIED;
+		}
+		return 0;
+	}
+	if (p->c->has_tls_peer && strcmp(p->c->tls_peer.kind, CFS_TLS_KIND_NODE) != 0 &&
+	    strcmp(p->c->tls_peer.kind, CFS_TLS_KIND_CLIENT) != 0) {
+		log_warnx("%s: certificate kind '%s' is neither node nor client", p->c->peer,
+			  p->c->tls_peer.kind);
+		return CFS_ERR_DENIED;
+	}
+	return 0;
+}
+
+/* Handles the HELLO that opens every accepted connection. */
+static int
+node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
+	      const uint8_t *body)
+{
+	struct cfs_hello hello;
+	struct cfs_hello_reply hr;
+	char who[320];
+	size_t start;
+	int rc;
+
+	rc = cfs_hello_decode(body, h->length, &hello);
+	if (rc != CFS_WIRE_OK) {
+		log_warnx("%s: bad HELLO: %s", p->c->peer, cfs_wire_strerror(rc));
+		return -1;
+	}
+	snprintf(who, sizeof(who), "%.64s %.250s", hello.name, p->c->peer);
+	cfs_conn_set_peer(p->c, who);
+	rc = node_check_role(n, p, &hello);
+	node_fill_hello_reply(n, &hr, rc);
+	cfs_wbuf_reset(&n->out);
+	start = cfs_frame_begin(&n->out, CFS_MSG_HELLO_REPLY, h->reqid, n->chain.epoch);
+	cfs_hello_reply_encode(&n->out, &hr);
+	cfs_frame_end(&n->out, start);
+	cfs_conn_send(p->c, n->out.p, n->out.len);
+	if (rc != 0)
+		return -1;
+	cfs_conn_timeout(p->c, 0);
+	switch (hello.role) {
+	case CFS_PEER_NODE:
+		if (n->pred != NULL) {
+			log_info("predecessor reconnected; dropping its old link");
+			cfs_conn_close(n->pred->c, "replaced by a new link");
+		}
+		n->pred = p;
+		node_peer_set_state(p, PEER_PRED);
+		log_info("predecessor %s connected; this node has sn %llu", hello.name,
+			 (unsigned long long)hr.applied_sn);
+		break;
+	case CFS_PEER_CLIENT:
+		node_peer_set_state(p, PEER_CLIENT);
+		p->client_id = hello.client_id;
+		if (p->client_id != 0) {
+			struct node_peer *old = node_find_client(n, p->client_id);
+
+			if (old != NULL) {
+				TAILQ_REMOVE(node_bucket(n, old->client_id), old, bucket);
+				old->in_bucket = 0;
+			}
+			TAILQ_INSERT_TAIL(node_bucket(n, p->client_id), p, bucket);
+			p->in_bucket = 1;
+		}
+		n->nclients++;
+		break;
+	default:
+		node_peer_set_state(p, PEER_ADMIN);
+		break;
+	}
+	node_peer_update_pause(p);
+	return 0;
+}
+
+/* Handles a client's REQUEST: updates at the head, reads at the tail. */
+static int
+node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
+		const uint8_t *body)
+{
+	struct cfs_op op;
+	struct cfs_reply r;
+	uint64_t acked_below;
+	int rc;
+
+	rc = cfs_request_decode(body, h->length, &acked_below, &op);
+	if (rc != CFS_WIRE_OK) {
+		log_warnx("%s: bad REQUEST: %s", p->c->peer, cfs_wire_strerror(rc));
+		return -1;
+	}
+	if (h->epoch != n->chain.epoch) {
+		node_send_status(n, p, h->reqid, CFS_ERR_EPOCH);
+		return 0;
+	}
+	if (cfs_op_is_update(op.type)) {
+		rc = chain_update(&n->chain, p->client_id, h->reqid, acked_below, &op);
+		if (rc != 0)
+			node_send_status(n, p, h->reqid, rc);
+		return 0;
+	}
+	cfs_wbuf_reset(&n->data);
+	if (chain_read(&n->chain, &op, &r, &n->data) != 0)
+		r.status = EIO;
+	node_send_reply(n, p, h->reqid, &r);
+	return 0;
+}
+
+/* Answers chainfsctl's STATUS. */
+static void
+node_on_status(struct node *n, struct node_peer *p, const struct cfs_header *h)
+{
+	struct cfs_status s;
+	size_t start;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.name, sizeof(s.name), "%s", n->conf->nodes[n->self].addr.name);
+	s.role = (uint8_t)n->chain.role;
+	s.epoch = n->chain.epoch;
+	s.applied_sn = store_applied_sn(n->st);
+	s.acked_sn = n->chain.acked_sn;
+	s.sent_len = chain_sent_len(&n->chain);
+	s.sent_bytes = n->succ != NULL ? cfs_conn_outq(n->succ) : 0;
+	s.clients = n->nclients;
+	s.successor_up = n->succ != NULL && n->succ_ready;
+	if (store_digest(n->st, s.digest) != 0)
+		log_warnx("cannot compute the store digest");
+	cfs_wbuf_reset(&n->out);
+	start = cfs_frame_begin(&n->out, CFS_MSG_STATUS_REPLY, h->reqid, n->chain.epoch);
+	cfs_status_encode(&n->out, &s);
+	cfs_frame_end(&n->out, start);
+	cfs_conn_send(p->c, n->out.p, n->out.len);
+}
+
+/* One frame from an accepted connection. */
+static int
+node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *body, void *arg)
+{
+	struct node_peer *p = arg;
+	struct node *n = p->n;
+	int rc;
+
+	if (p->state == PEER_HELLO) {
+		if (h->type != CFS_MSG_HELLO) {
+			log_warnx("%s: %s before HELLO", c->peer, cfs_msg_name(h->type));
+			return -1;
+		}
+		return node_on_hello(n, p, h, body);
+	}
+	switch (h->type) {
+	case CFS_MSG_REQUEST:
+		if (p->state != PEER_CLIENT)
+			break;
+		return node_on_request(n, p, h, body);
+	case CFS_MSG_ENTRY:
+		if (p->state != PEER_PRED)
+			break;
+		if (h->epoch != n->chain.epoch) {
+			log_warnx("%s: entry of epoch %llu refused", c->peer,
+				  (unsigned long long)h->epoch);
+			return -1;
+		}
+		rc = chain_entry(&n->chain, body, h->length);
+		if (rc == CHAIN_OK || rc == CHAIN_DUP)
+			return 0;
+		log_warnx("%s: entry sn %llu: %s", c->peer, (unsigned long long)h->reqid,
+			  rc == CHAIN_GAP ? "gap in sequence" :
+			  rc == CHAIN_BAD ? "undecodable" : "store cannot apply it now");
+		return -1;
+	case CFS_MSG_STATUS:
+		node_on_status(n, p, h);
+		return 0;
+	case CFS_MSG_ACK:
+		/* Acks come on our outgoing successor link, never here. */
+		break;
+	default:
+		break;
+	}
+	log_warnx("%s: unexpected %s from a %s", c->peer, cfs_msg_name(h->type),
+		  node_peer_state_names[p->state]);
+	return -1;
+}
+
+/* An accepted connection ended. */
+static void
+node_peer_down(struct cfs_conn *c, void *arg)
+{
+	struct node_peer *p = arg;
+	struct node *n = p->n;
+
+	if (n->pred == p) {
+		n->pred = NULL;
+		log_info("predecessor link down");
+	}
+	if (p->state == PEER_CLIENT)
+		n->nclients--;
+	if (p->in_bucket)
+		TAILQ_REMOVE(node_bucket(n, p->client_id), p, bucket);
+	TAILQ_REMOVE(&n->peers, p, all);
+	free(p);
+}
+
+/* A peer's output drained: read its requests again. */
+static void
+node_peer_drained(struct cfs_conn *c, void *arg)
+{
+	struct node_peer *p = arg;
+
+	p->out_full = 0;
+	node_peer_update_pause(p);
+}
+
+static const struct cfs_conn_cbs node_peer_cbs = {
+	.frame = node_peer_frame,
+	.down = node_peer_down,
+	.drained = node_peer_drained,
+};
+
+/* Accepts a connection: TLS handshake, then HELLO within the timeout. */
+static void
+node_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+	       void *arg)
+{
+	struct node *n = arg;
+	struct node_peer *p = xcalloc(1, sizeof(*p));
+	char host[INET6_ADDRSTRLEN + 8] = "?", serv[8] = "?", addr[sizeof(host) + 16];
+
+	getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv, sizeof(serv),
+		    NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(addr, sizeof(addr), "%s:%s", host, serv);
+	p->n = n;
+	p->state = PEER_HELLO;
+	p->c = cfs_conn_accept(n->base, n->server_ctx, fd, addr, &node_peer_cbs, p);
+	if (p->c == NULL) {
+		log_warnx("cannot set up connection from %s", addr);
+		free(p);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&n->peers, p, all);
+}
+
+/* Re-enables accepting after running out of descriptors. */
+static void
+node_listen_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	evconnlistener_enable(n->listener);
+}
+
+/* accept() failed: on EMFILE pause accepting for a second instead of spinning. */
+static void
+node_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct node *n = arg;
+	struct timeval tv = {1, 0};
+	int err = EVUTIL_SOCKET_ERROR();
+
+	log_warnx("accept: %s; pausing for a second", strerror(err));
+	evconnlistener_disable(l);
+	event_add(n->listen_retry, &tv);
+}
+
+/* Successor link: TLS is up, say who we are. */
+static void
+node_succ_up(struct cfs_conn *c, void *arg)
+{
+	struct node *n = arg;
+	const char *succ = n->conf->nodes[n->self + 1].addr.name;
+	struct cfs_hello h;
+	size_t start;
+
+	if (c->has_tls_peer && (strcmp(c->tls_peer.kind, CFS_TLS_KIND_NODE) != 0 ||
+				strcmp(c->tls_peer.name, succ) != 0)) {
+		log_warnx("%s: certificate names %s (%s), not node %s", c->peer, c->tls_peer.name,
+			  c->tls_peer.kind, succ);
+		cfs_conn_close(c, "wrong successor certificate");
+		return;
+	}
+	memset(&h, 0, sizeof(h));
+	h.role = CFS_PEER_NODE;
+	snprintf(h.name, sizeof(h.name), "%s", n->conf->nodes[n->self].addr.name);
+	cfs_wbuf_reset(&n->out);
+	start = cfs_frame_begin(&n->out, CFS_MSG_HELLO, 0, n->chain.epoch);
+	cfs_hello_encode(&n->out, &h);
+	cfs_frame_end(&n->out, start);
+	cfs_conn_send(c, n->out.p, n->out.len);
+}
+
+/* Successor link: HELLO_REPLY starts the catch-up, ACKs trim the sent list. */
+static int
+node_succ_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *body, void *arg)
+{
+	struct node *n = arg;
+	struct cfs_hello_reply hr;
+	uint64_t sn;
+	int rc;
+
+	if (!n->succ_ready) {
+		if (h->type != CFS_MSG_HELLO_REPLY) {
+			log_warnx("%s: %s before HELLO_REPLY", c->peer, cfs_msg_name(h->type));
+			return -1;
+		}
+		rc = cfs_hello_reply_decode(body, h->length, &hr);
+		if (rc != CFS_WIRE_OK) {
+			log_warnx("%s: bad HELLO_REPLY: %s", c->peer, cfs_wire_strerror(rc));
+			return -1;
+		}
+		if (hr.status != 0) {
+			log_warnx("%s: successor refused this node (status %d)", c->peer,
+				  hr.status);
+			return -1;
+		}
+		cfs_conn_timeout(c, 0);
+		n->succ_ready = 1;
+		n->succ_backoff_ms = 0;
+		log_info("successor %s up at sn %llu; this node has sn %llu", hr.name,
+			 (unsigned long long)hr.applied_sn,
+			 (unsigned long long)store_applied_sn(n->st));
+		if (chain_successor_up(&n->chain, hr.applied_sn) != 0) {
+			n->succ_ready = 0;
+			return -1;
+		}
+		return 0;
+	}
+	if (h->type != CFS_MSG_ACK) {
+		log_warnx("%s: unexpected %s from the successor", c->peer, cfs_msg_name(h->type));
+		return -1;
+	}
+	if (cfs_ack_decode(body, h->length, &sn) != CFS_WIRE_OK) {
+		log_warnx("%s: bad ACK", c->peer);
+		return -1;
+	}
+	chain_ack(&n->chain, sn);
+	return 0;
+}
+
+/* Successor link down: stop forwarding, reconnect with backoff. */
+static void
+node_succ_down(struct cfs_conn *c, void *arg)
+{
+	struct node *n = arg;
+	struct timeval tv;
+
+	if (n->succ_ready)
+		log_warnx("successor link down");
+	n->succ = NULL;
+	n->succ_ready = 0;
+	chain_successor_down(&n->chain);
+	/* Requests wait in the log now; keep reading them. */
+	node_set_throttle(n, 0);
+	n->succ_backoff_ms = n->succ_backoff_ms ? n->succ_backoff_ms * 2 : 100;
+	if (n->succ_backoff_ms > 2000)
+		n->succ_backoff_ms = 2000;
+	tv.tv_sec = n->succ_backoff_ms / 1000;
+	tv.tv_usec = (n->succ_backoff_ms % 1000) * 1000;
+	event_add(n->succ_retry, &tv);
+}
+
+/* Successor link drained: resume reading and send what waits in the log. */
+static void
+node_succ_drained(struct cfs_conn *c, void *arg)
+{
+	struct node *n = arg;
+
+	node_set_throttle(n, 0);
+	chain_pump(&n->chain);
+}
+
+static const struct cfs_conn_cbs node_succ_cbs = {
+	.up = node_succ_up,
+	.frame = node_succ_frame,
+	.down = node_succ_down,
+	.drained = node_succ_drained,
+};
+
+/* Opens the link to the successor. */
+static void
+node_succ_connect(struct node *n)
+{
+	const struct cfs_node_addr *a = &n->conf->nodes[n->self + 1].addr;
+
+	n->succ_ready = 0;
+	n->succ = cfs_conn_connect(n->base, n->client_ctx, a->host, a->port, a->name,
+				   &node_succ_cbs, n);
+	if (n->succ == NULL) {
+		struct timeval tv = {2, 0};
+
+		event_add(n->succ_retry, &tv);
+	}
+}
+
+/* Timer: try the successor again. */
+static void
+node_succ_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	if (n->succ == NULL)
+		node_succ_connect(n);
+}
+
+/* Timer: group commit and log trimming. */
+static void
+node_maintain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+
+	chain_maintain(&n->chain);
+}
+
+/* Opens the listening socket on the node's configured address. */
+static int
+node_listen(struct node *n)
+{
+	const struct cfs_node_addr *a = &n->conf->nodes[n->self].addr;
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof(port), "%u", a->port);
+	rc = getaddrinfo(a->host, port, &hints, &res);
+	if (rc != 0) {
+		log_warnx("%s:%u: cannot resolve: %s", a->host, a->port, gai_strerror(rc));
+		return -1;
+	}
+	n->listener = evconnlistener_new_bind(
+		n->base, node_accept_cb, n,
+		LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+		res->ai_addr, (int)res->ai_addrlen);
+	freeaddrinfo(res);
+	if (n->listener == NULL) {
+		log_warn("cannot listen on %s:%u", a->host, a->port);
+		return -1;
+	}
+	evconnlistener_set_error_cb(n->listener, node_accept_error_cb);
+	return 0;
+}
+
+/* Makes the TLS contexts from the node's certificate. */
+static int
+node_tls(struct node *n)
+{
+	char err[512];
+	const char *cert = cfs_conf_node_cert(n->conf, (size_t)n->self);
+	const char *key = cfs_conf_node_key(n->conf, (size_t)n->self);
+
+	if (n->conf->plaintext) {
+		log_warnx("plaintext is on (%s): connections are neither encrypted nor "
+			  "authenticated",
+			  n->conf->path);
+		return 0;
+	}
+	n->server_ctx = cfs_tls_ctx_new(1, n->conf->ca, cert, key, err, sizeof(err));
+	if (n->server_ctx == NULL) {
+		log_warnx("TLS: %s", err);
+		return -1;
+	}
+	n->client_ctx = cfs_tls_ctx_new(0, n->conf->ca, cert, key, err, sizeof(err));
+	if (n->client_ctx == NULL) {
+		log_warnx("TLS: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Sets up the node called name. */
+int
+node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const char *name)
+{
+	struct timeval tv;
+	char err[512];
+	unsigned role = 0;
+	const char *dir;
+
+	memset(n, 0, sizeof(*n));
+	n->base = base;
+	n->conf = conf;
+	TAILQ_INIT(&n->peers);
+	for (size_t i = 0; i < NODE_CLIENT_BUCKETS; i++)
+		TAILQ_INIT(&n->clients[i]);
+	cfs_wbuf_init(&n->out);
+	cfs_wbuf_init(&n->data);
+	n->self = cfs_conf_node_index(conf, name);
+	if (n->self < 0) {
+		log_warnx("%s: no node called '%s'", conf->path, name);
+		return -1;
+	}
+	dir = conf->nodes[n->self].data_dir;
+	if (dir == NULL) {
+		log_warnx("%s: node %s has no data directory", conf->path, name);
+		return -1;
+	}
+	if (node_tls(n) != 0)
+		return -1;
+	if (store_open(&n->st, dir, conf->map_size, err, sizeof(err)) != 0) {
+		log_warnx("store %s: %s", dir, err);
+		return -1;
+	}
+	if (n->self == 0)
+		role |= CFS_ROLE_HEAD;
+	if ((size_t)n->self == conf->nnodes - 1)
+		role |= CFS_ROLE_TAIL;
+	chain_init(&n->chain, n->st, role, CFS_STATIC_EPOCH, &node_chain_io, n);
+	n->ack_ev = event_new(base, -1, 0, node_ack_cb, n);
+	n->succ_retry = evtimer_new(base, node_succ_retry_cb, n);
+	n->listen_retry = evtimer_new(base, node_listen_retry_cb, n);
+	n->maintain_ev = event_new(base, -1, EV_PERSIST, node_maintain_cb, n);
+	tv.tv_sec = conf->sync_interval_ms / 1000;
+	tv.tv_usec = (conf->sync_interval_ms % 1000) * 1000;
+	event_add(n->maintain_ev, &tv);
+	if (node_listen(n) != 0)
+		return -1;
+	if (!(role & CFS_ROLE_TAIL))
+		node_succ_connect(n);
+	log_info("node %s (%s%s%s) listening on %s:%u, sn %llu, %zu nodes in the chain", name,
+		 role & CFS_ROLE_HEAD ? "head" : "", role == (CFS_ROLE_HEAD | CFS_ROLE_TAIL) ? "+" : "",
+		 role & CFS_ROLE_TAIL ? "tail" : (role ? "" : "middle"),
+		 conf->nodes[n->self].addr.host, conf->nodes[n->self].addr.port,
+		 (unsigned long long)store_applied_sn(n->st), conf->nnodes);
+	return 0;
+}
+
+/* Closes connections, syncs and closes the store. */
+void
+node_stop(struct node *n)
+{
+	struct node_peer *p;
+
+	while ((p = TAILQ_FIRST(&n->peers)) != NULL)
+		cfs_conn_close(p->c, NULL); /* node_peer_down unlinks it */
+	if (n->succ != NULL)
+		cfs_conn_close(n->succ, NULL);
+	if (n->listener != NULL)
+		evconnlistener_free(n->listener);
+	if (n->st != NULL) {
+		chain_maintain(&n->chain);
+		chain_free(&n->chain);
+		store_close(n->st);
+	}
+	if (n->ack_ev)
+		event_free(n->ack_ev);
+	if (n->succ_retry)
+		event_free(n->succ_retry);
+	if (n->listen_retry)
+		event_free(n->listen_retry);
+	if (n->maintain_ev)
+		event_free(n->maintain_ev);
+	if (n->server_ctx)
+		SSL_CTX_free(n->server_ctx);
+	if (n->client_ctx)
+		SSL_CTX_free(n->client_ctx);
+	cfs_wbuf_free(&n->out);
+	cfs_wbuf_free(&n->data);
+}

@@ -1,0 +1,63 @@
+/*
+ * One chainfsd node: its listener, its peers (clients, admin tools, the
+ * predecessor), its link to the successor, and the chain state machine over
+ * its store.  The chain's membership is fixed by the configuration file; the
+ * epoch is therefore constant (CFS_STATIC_EPOCH) until reconfiguration is
+ * built.
+ */
+#ifndef CHAINFS_NODE_H
+#define CHAINFS_NODE_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "common/conf.h"
+#include "common/conn.h"
+#include "replication/chain.h"
+#include "store/store.h"
+
+#define CFS_STATIC_EPOCH 1
+#define NODE_CLIENT_BUCKETS 256
+
+struct node_peer;
+TAILQ_HEAD(node_peer_list, node_peer);
+
+struct node {
+	struct event_base *base;
+	struct cfs_conf *conf;
+	int self; /* index of this node in conf->nodes */
+	struct store *st;
+	struct chain chain;
+	SSL_CTX *server_ctx; /* NULL when plaintext */
+	SSL_CTX *client_ctx;
+	struct evconnlistener *listener;
+	struct event *listen_retry;
+
+	struct node_peer_list peers;			      /* every accepted connection */
+	struct node_peer_list clients[NODE_CLIENT_BUCKETS]; /* by client id, for tail replies */
+	struct node_peer *pred;				      /* the predecessor's link */
+
+	struct cfs_conn *succ; /* our link to the successor; NULL when tail or down */
+	int succ_ready;	       /* HELLO_REPLY received and catch-up started */
+	struct event *succ_retry;
+	unsigned succ_backoff_ms;
+
+	int throttled; /* the successor's link is full: not reading clients or predecessor */
+	uint64_t ack_pending;
+	struct event *ack_ev; /* coalesces acks to the predecessor, one per loop turn */
+	struct event *maintain_ev;
+	struct cfs_wbuf out; /* scratch for frames */
+	struct cfs_wbuf data;
+	uint32_t nclients;
+};
+
+/* Sets up the node called name from conf (store, TLS, listener); -1 on error, logged. */
+int node_start(struct node *, struct event_base *, struct cfs_conf *, const char *name);
+/* Closes every connection and the store. */
+void node_stop(struct node *);
+
+#endif

@@ -1,0 +1,356 @@
+/* The chain-replication state machine of one node; see chain.h. */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "replication/chain.h"
+
+/* Stop taking new updates when this much is unacknowledged. */
+#define CHAIN_MAX_SENT_ENTRIES 200000
+
+/* The real clock, for entry times decided by the head. */
+static void
+chain_realtime(int64_t *sec, uint32_t *nsec)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*sec = ts.tv_sec;
+	*nsec = (uint32_t)ts.tv_nsec;
+}
+
+/* Finds the oldest logged sn, to rebuild the sent list after a restart. */
+static int
+chain_first_logged(uint64_t sn, const void *buf, size_t len, void *arg)
+{
+	*(uint64_t *)arg = sn;
+	return 1;
+}
+
+/* Sets up a node's chain state over its store. */
+void
+chain_init(struct chain *c, struct store *st, unsigned role, uint64_t epoch,
+	   const struct chain_io *io, void *arg)
+{
+	uint64_t applied = store_applied_sn(st), first = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->st = st;
+	c->role = role;
+	c->epoch = epoch;
+	c->io = io;
+	c->arg = arg;
+	c->clock = chain_realtime;
+	cfs_wbuf_init(&c->buf);
+	/* The sent list survives in the log: everything logged is unacknowledged. */
+	if (!(role & CFS_ROLE_TAIL) && store_log_foreach(st, 0, chain_first_logged, &first) == 0 &&
+	    first != 0)
+		c->acked_sn = first - 1;
+	else
+		c->acked_sn = applied;
+	c->trimmed_sn = c->acked_sn;
+	c->synced_sn = applied;
+	c->sent_sn = c->acked_sn;
+}
+
+/* Releases what chain_init allocated. */
+void
+chain_free(struct chain *c)
+{
+	cfs_wbuf_free(&c->buf);
+}
+
+uint64_t
+chain_applied_sn(const struct chain *c)
+{
+	return store_applied_sn(c->st);
+}
+
+uint64_t
+chain_sent_len(const struct chain *c)
+{
+	if (c->role & CFS_ROLE_TAIL)
+		return 0;
+	return store_applied_sn(c->st) - c->acked_sn;
+}
+
+/* True for ops whose entry carries a new inode number. */
+static int
+chain_op_creates(uint16_t type)
+{
+	return type == CFS_OP_CREATE || type == CFS_OP_MKNOD || type == CFS_OP_MKDIR ||
+	       type == CFS_OP_SYMLINK;
+}
+
+/* Syncs the store now (FSYNC entries): every node does before passing one on. */
+static void
+chain_sync(struct chain *c)
+{
+	/*
+	 * A failed fsync cannot be retried safely (the kernel may have dropped
+	 * the dirty pages): stop, and let the restart replay from what is on
+	 * disk, rather than answer an fsync that did not happen.
+	 */
+	if (store_sync(c->st) != 0)
+		fatalx("store sync failed: stopping rather than acknowledge an fsync");
+	c->synced_sn = store_applied_sn(c->st);
+	c->stats.syncs++;
+}
+
+/* Forwards the entry just applied if the link is caught up, else leaves it to chain_pump. */
+static void
+chain_forward_new(struct chain *c, uint64_t sn)
+{
+	if (!c->succ_up || c->sent_sn != sn - 1 || !c->io->room(c->arg))
+		return;
+	c->io->forward(c->arg, c->buf.p, c->buf.len);
+	c->sent_sn = sn;
+	c->stats.bytes_replicated += c->buf.len;
+}
+
+/* Sends logged entries after sent_sn to the successor. */
+struct chain_pump_arg {
+	struct chain *c;
+	struct cfs_wbuf frame;
+	int err;
+};
+
+static int
+chain_pump_one(uint64_t sn, const void *body, size_t len, void *arg)
+{
+	struct chain_pump_arg *pa = arg;
+	struct chain *c = pa->c;
+	size_t start;
+
+	if (sn != c->sent_sn + 1) {
+		log_warnx("log holds sn %llu where %llu was expected", (unsigned long long)sn,
+			  (unsigned long long)(c->sent_sn + 1));
+		pa->err = -1;
+		return 1;
+	}
+	cfs_wbuf_reset(&pa->frame);
+	start = cfs_frame_begin(&pa->frame, CFS_MSG_ENTRY, sn, c->epoch);
+	cfs_put_bytes(&pa->frame, body, len);
+	cfs_frame_end(&pa->frame, start);
+	c->io->forward(c->arg, pa->frame.p, pa->frame.len);
+	c->sent_sn = sn;
+	c->stats.bytes_replicated += pa->frame.len;
+	/* Stop while the link is full: the daemon calls again as it drains. */
+	return !c->io->room(c->arg);
+}
+
+/* Sends from the log whatever the successor has not been sent yet. */
+int
+chain_pump(struct chain *c)
+{
+	struct chain_pump_arg pa = {.c = c, .err = 0};
+
+	if (!c->succ_up || c->sent_sn >= store_applied_sn(c->st) || !c->io->room(c->arg))
+		return 0;
+	cfs_wbuf_init(&pa.frame);
+	if (store_log_foreach(c->st, c->sent_sn, chain_pump_one, &pa) != 0)
+		pa.err = -1;
+	cfs_wbuf_free(&pa.frame);
+	return pa.err;
+}
+
+/* Turns a client's request into the next entry, at the head. */
+int
+chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_below,
+	     const struct cfs_op *op)
+{
+	struct cfs_entry e;
+	struct cfs_reply res, old;
+	unsigned flags = STORE_DECIDE;
+	size_t start = 0;
+	int rc;
+
+	if (!(c->role & CFS_ROLE_HEAD))
+		return CFS_ERR_NOT_HEAD;
+	if (!cfs_op_is_update(op->type))
+		return CFS_ERR_PROTOCOL;
+	if (chain_sent_len(c) >= CHAIN_MAX_SENT_ENTRIES)
+		return CFS_ERR_BUSY;
+
+	memset(&e, 0, sizeof(e));
+	e.sn = store_applied_sn(c->st) + 1;
+	e.client_id = client_id;
+	e.seq = seq;
+	e.acked_below = acked_below;
+	e.op = *op;
+	e.kind = CFS_ENTRY_UPDATE;
+	if (client_id != 0 && (store_result(c->st, client_id, seq, &old) == 0 ||
+			       seq < store_client_floor(c->st, client_id))) {
+		/* A retry of something applied: no effect, the tail answers from the table. */
+		e.kind = CFS_ENTRY_REPLY_ONLY;
+		c->stats.reply_only++;
+	}
+	if (e.kind == CFS_ENTRY_UPDATE && chain_op_creates(op->type))
+		e.new_ino = store_next_ino(c->st);
+	c->clock(&e.time_sec, &e.time_nsec);
+	if (e.time_sec < c->last_sec || (e.time_sec == c->last_sec && e.time_nsec < c->last_nsec)) {
+		e.time_sec = c->last_sec;
+		e.time_nsec = c->last_nsec;
+	}
+	c->last_sec = e.time_sec;
+	c->last_nsec = e.time_nsec;
+
+	cfs_wbuf_reset(&c->buf);
+	if (!(c->role & CFS_ROLE_TAIL)) {
+		flags |= STORE_LOG;
+		start = cfs_frame_begin(&c->buf, CFS_MSG_ENTRY, e.sn, c->epoch);
+	}
+	rc = store_apply(c->st, &e, flags, &c->buf, &res);
+	if (rc != 0) {
+		log_warnx("head cannot apply sn %llu: %s", (unsigned long long)e.sn, strerror(-rc));
+		return rc == -ENOSPC ? ENOSPC : EIO;
+	}
+	if (flags & STORE_LOG)
+		cfs_frame_end(&c->buf, start);
+	assert(store_applied_sn(c->st) == e.sn);
+	c->stats.entries_applied++;
+	c->stats.updates++;
+	if (op->type == CFS_OP_FSYNC && e.kind == CFS_ENTRY_UPDATE)
+		chain_sync(c);
+	if (c->role & CFS_ROLE_TAIL) {
+		c->acked_sn = e.sn;
+		if (client_id != 0)
+			c->io->reply(c->arg, client_id, seq, &res);
+	} else {
+		chain_forward_new(c, e.sn);
+	}
+	return 0;
+}
+
+/* Applies one entry from the predecessor. */
+int
+chain_entry(struct chain *c, const uint8_t *body, size_t len)
+{
+	struct cfs_entry e;
+	struct cfs_reply res;
+	uint64_t applied = store_applied_sn(c->st);
+	unsigned flags = 0;
+	size_t start = 0;
+	int rc;
+
+	if (cfs_entry_decode(body, len, &e) != CFS_WIRE_OK)
+		return CHAIN_BAD;
+	if (e.sn <= applied)
+		return CHAIN_DUP;
+	if (e.sn != applied + 1)
+		return CHAIN_GAP;
+
+	cfs_wbuf_reset(&c->buf);
+	if (!(c->role & CFS_ROLE_TAIL)) {
+		flags = STORE_LOG;
+		start = cfs_frame_begin(&c->buf, CFS_MSG_ENTRY, e.sn, c->epoch);
+	}
+	rc = store_apply(c->st, &e, flags, &c->buf, &res);
+	if (rc != 0) {
+		log_warnx("cannot apply sn %llu: %s", (unsigned long long)e.sn, strerror(-rc));
+		return CHAIN_STORE;
+	}
+	if (flags & STORE_LOG)
+		cfs_frame_end(&c->buf, start);
+	assert(store_applied_sn(c->st) == applied + 1);
+	c->stats.entries_applied++;
+	if (e.kind == CFS_ENTRY_UPDATE && res.status != e.result) {
+		/* Applying is a pure function of the state: this is a bug, say it loudly. */
+		c->stats.divergences++;
+		log_warnx("sn %llu (%s): this replica computed status %d, the head %d",
+			  (unsigned long long)e.sn, cfs_op_name(e.op.type), res.status, e.result);
+	}
+	if (e.op.type == CFS_OP_FSYNC && e.kind == CFS_ENTRY_UPDATE)
+		chain_sync(c);
+	if (c->role & CFS_ROLE_TAIL) {
+		c->acked_sn = e.sn;
+		if (e.client_id != 0)
+			c->io->reply(c->arg, e.client_id, e.seq, &res);
+		c->io->ack(c->arg, e.sn);
+	} else {
+		chain_forward_new(c, e.sn);
+	}
+	return CHAIN_OK;
+}
+
+/* Records the successor's acknowledgement and passes it upstream. */
+void
+chain_ack(struct chain *c, uint64_t sn)
+{
+	if (sn <= c->acked_sn)
+		return;
+	if (sn > c->sent_sn) {
+		log_warnx("ack for sn %llu beyond what was sent (%llu): ignored",
+			  (unsigned long long)sn, (unsigned long long)c->sent_sn);
+		return;
+	}
+	c->acked_sn = sn;
+	if (!(c->role & CFS_ROLE_HEAD))
+		c->io->ack(c->arg, sn);
+	chain_pump(c);
+}
+
+/* Starts forwarding to a successor that has applied up to succ_sn. */
+int
+chain_successor_up(struct chain *c, uint64_t succ_sn)
+{
+	uint64_t applied = store_applied_sn(c->st);
+
+	if (succ_sn > applied) {
+		log_warnx("successor has sn %llu, beyond this node's %llu",
+			  (unsigned long long)succ_sn, (unsigned long long)applied);
+		return -1;
+	}
+	if (succ_sn < c->trimmed_sn) {
+		log_warnx("successor has sn %llu but the log starts after %llu: it needs a "
+			  "snapshot",
+			  (unsigned long long)succ_sn, (unsigned long long)c->trimmed_sn);
+		return -1;
+	}
+	c->succ_up = 1;
+	c->sent_sn = succ_sn;
+	return chain_pump(c);
+}
+
+/* The successor link went down: stop forwarding until it is back. */
+void
+chain_successor_down(struct chain *c)
+{
+	c->succ_up = 0;
+}
+
+/* Answers a read at the tail. */
+int
+chain_read(struct chain *c, const struct cfs_op *op, struct cfs_reply *res, struct cfs_wbuf *out)
+{
+	memset(res, 0, sizeof(*res));
+	if (!(c->role & CFS_ROLE_TAIL)) {
+		res->status = CFS_ERR_NOT_TAIL;
+		return 0;
+	}
+	if (cfs_op_is_update(op->type) || !cfs_op_is_valid(op->type)) {
+		res->status = CFS_ERR_PROTOCOL;
+		return 0;
+	}
+	return store_read(c->st, op, res, out);
+}
+
+/* Group commit and log trimming, called on a timer and when idle. */
+void
+chain_maintain(struct chain *c)
+{
+	uint64_t applied = store_applied_sn(c->st);
+
+	if (c->synced_sn < applied) {
+		chain_sync(c);
+	}
+	if (c->acked_sn > c->trimmed_sn) {
+		if (store_log_trim(c->st, c->acked_sn) == 0)
+			c->trimmed_sn = c->acked_sn;
+	}
+	chain_pump(c);
+}

@@ -1,0 +1,118 @@
+/*
+ * The chain-replication state machine of one node (van Renesse & Schneider
+ * 2004), without sockets: the daemon feeds it requests, entries and acks and
+ * carries out what it asks through struct chain_io.  Unit tests drive it
+ * directly.
+ *
+ * Invariants (asserted):
+ *   - applied_sn grows by exactly one per applied entry;
+ *   - acked_sn <= applied_sn; the sent list is the entries in
+ *     (acked_sn, applied_sn], a suffix of what was applied, kept in the
+ *     store's log so that it survives a restart;
+ *   - only the head creates entries; only the tail replies to clients.
+ *
+ * The head resolves a request into a fully determined entry (sn, inode
+ * number, time, result) by applying it, then forwards it.  A request that was
+ * already applied (found in the result table, or below the client's floor)
+ * becomes a REPLY_ONLY entry: it changes nothing and the tail answers with
+ * the stored result.
+ */
+#ifndef CHAINFS_CHAIN_H
+#define CHAINFS_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/wire.h"
+#include "store/store.h"
+
+/* Results of chain_entry. */
+enum chain_result {
+	CHAIN_OK = 0,
+	CHAIN_DUP = 1,	     /* already applied: ignored (a resend after reconnect) */
+	CHAIN_GAP = -1,	     /* sn beyond applied_sn + 1: the predecessor must resend */
+	CHAIN_BAD = -2,	     /* undecodable entry */
+	CHAIN_STORE = -3,    /* the store could not apply it now (full disk): nothing changed */
+	CHAIN_NOT_HEAD = -4, /* chain_update on a node that is not the head */
+};
+
+struct chain_io {
+	/* Sends one whole ENTRY frame to the successor (when it is up). */
+	void (*forward)(void *arg, const uint8_t *frame, size_t len);
+	/* Tells the predecessor that every entry up to sn is on the tail. */
+	void (*ack)(void *arg, uint64_t sn);
+	/* Nonzero while the successor link can take more bytes. */
+	int (*room)(void *arg);
+	/* Tail: the answer to (client_id, seq). */
+	void (*reply)(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_reply *);
+};
+
+struct chain_stats {
+	uint64_t entries_applied;
+	uint64_t bytes_replicated; /* entry bytes forwarded to the successor */
+	uint64_t updates;	   /* client requests turned into entries (head) */
+	uint64_t reply_only;	   /* of which retries answered from the result table */
+	uint64_t divergences;	   /* replica computed a different result than the head */
+	uint64_t syncs;
+};
+
+struct chain {
+	struct store *st;
+	unsigned role;	    /* CFS_ROLE_HEAD | CFS_ROLE_TAIL bits */
+	uint64_t epoch;
+	uint64_t acked_sn;  /* every entry up to here is on the tail */
+	uint64_t trimmed_sn; /* the log holds nothing at or below this */
+	uint64_t synced_sn; /* applied entries known to be on stable storage */
+	int succ_up;	    /* the successor link is up: forward as we go */
+	uint64_t sent_sn;   /* highest sn written to the current successor link */
+	uint64_t sent_bytes;
+	int64_t last_sec;   /* time of the last entry made here (head): never goes back */
+	uint32_t last_nsec;
+	struct cfs_wbuf buf;
+	const struct chain_io *io;
+	void *arg;
+	struct chain_stats stats;
+	/* Clock for entry times; tests replace it.  */
+	void (*clock)(int64_t *sec, uint32_t *nsec);
+};
+
+void chain_init(struct chain *, struct store *, unsigned role, uint64_t epoch,
+		const struct chain_io *, void *arg);
+void chain_free(struct chain *);
+
+/*
+ * Head: turns a client's update request into the next entry, applies,
+ * forwards it and (when also tail) replies.  Returns 0, or a status to
+ * answer at once because nothing was applied: CFS_ERR_NOT_HEAD,
+ * CFS_ERR_PROTOCOL (not an update), ENOSPC (store full).
+ */
+int chain_update(struct chain *, uint64_t client_id, uint64_t seq, uint64_t acked_below,
+		 const struct cfs_op *);
+
+/* Middle or tail: one ENTRY body from the predecessor; enum chain_result. */
+int chain_entry(struct chain *, const uint8_t *body, size_t len);
+
+/* The successor acknowledged every entry up to sn; passed on upstream. */
+void chain_ack(struct chain *, uint64_t sn);
+
+/*
+ * The successor link is up and the successor has applied up to succ_sn:
+ * resends the logged entries after it, then forwards new ones as they come.
+ * Returns 0 or -1 when the successor claims entries this node never had.
+ */
+int chain_successor_up(struct chain *, uint64_t succ_sn);
+void chain_successor_down(struct chain *);
+/* Forwards logged entries the successor lacks, as far as its link has room. */
+int chain_pump(struct chain *);
+
+/* Tail: answers a read from committed state; CFS_ERR_NOT_TAIL elsewhere. */
+int chain_read(struct chain *, const struct cfs_op *, struct cfs_reply *, struct cfs_wbuf *out);
+
+/* Periodic work: group commit (sync) and trimming acknowledged log entries. */
+void chain_maintain(struct chain *);
+
+/* Entries forwarded and not yet acknowledged. */
+uint64_t chain_sent_len(const struct chain *);
+uint64_t chain_applied_sn(const struct chain *);
+
+#endif

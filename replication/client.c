@@ -1,0 +1,530 @@
+/* The client side of the chain: routing, retries, reconnection; see client.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "common/conn.h"
+#include "common/log.h"
+#include "replication/client.h"
+
+#define CLIENT_BUCKETS 1024
+#define CLIENT_TICK_MS 50
+
+struct client_req {
+	uint64_t seq;
+	int update;
+	struct cfs_wbuf frame;	/* header + body, ready to (re)send */
+	cfs_client_done done;
+	void *arg;
+	uint64_t sent_gen;	/* connection it was last sent on; 0: not sent */
+	uint64_t deadline_ms;
+	uint64_t retry_at_ms;	/* after a BUSY answer: not before this */
+	TAILQ_ENTRY(client_req) all;
+	TAILQ_ENTRY(client_req) upd;
+	TAILQ_ENTRY(client_req) bucket;
+};
+TAILQ_HEAD(client_req_list, client_req);
+
+/* One node the client knows of, by address; slots never move. */
+struct client_node {
+	struct cfs_client *cl;
+	struct cfs_node_addr addr;
+	struct cfs_conn *c;
+	int ready;     /* HELLO_REPLY received on c */
+	uint64_t gen;  /* c's generation once ready */
+	int wanted;    /* keep a connection: head, tail, or a seed while learning */
+	unsigned backoff_ms;
+	struct event *retry;
+};
+
+#define CLIENT_MAX_SLOTS (2 * CFS_MAX_NODES)
+
+struct cfs_client {
+	struct event_base *base;
+	struct cfs_client_opts opts;
+	uint64_t client_id;
+	uint64_t next_seq;
+	uint64_t epoch;
+	struct client_node *head; /* NULL until the chain is known */
+	struct client_node *tail;
+	size_t nslots;
+	struct client_node slots[CLIENT_MAX_SLOTS];
+	struct client_req_list reqs;	/* by seq */
+	struct client_req_list updates; /* by seq, updates only */
+	struct client_req_list buckets[CLIENT_BUCKETS];
+	size_t nreqs;
+	struct event *tick;
+	int refused_logged;
+};
+
+static void client_node_connect(struct client_node *);
+static void client_retry_cb(evutil_socket_t, short, void *);
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+client_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Removes a request from every list and runs its callback. */
+static void
+client_finish(struct cfs_client *cl, struct client_req *r, const struct cfs_reply *rep)
+{
+	TAILQ_REMOVE(&cl->reqs, r, all);
+	if (r->update)
+		TAILQ_REMOVE(&cl->updates, r, upd);
+	TAILQ_REMOVE(&cl->buckets[r->seq % CLIENT_BUCKETS], r, bucket);
+	cl->nreqs--;
+	r->done(r->arg, rep);
+	cfs_wbuf_free(&r->frame);
+	free(r);
+}
+
+/* Completes a request with a local error. */
+static void
+client_fail(struct cfs_client *cl, struct client_req *r, int err)
+{
+	struct cfs_reply rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.status = err;
+	client_finish(cl, r, &rep);
+}
+
+/* Writes the epoch into a queued frame's header before (re)sending it. */
+static void
+client_patch_epoch(struct cfs_wbuf *f, uint64_t epoch)
+{
+	for (int i = 0; i < 8; i++)
+		f->p[24 + i] = (uint8_t)(epoch >> (8 * i));
+}
+
+/* Sends every request that is not on its node's current connection. */
+static void
+client_kick(struct cfs_client *cl)
+{
+	uint64_t now = client_now_ms();
+	struct client_req *r;
+
+	if (cl->head == NULL)
+		return;
+	TAILQ_FOREACH(r, &cl->reqs, all) {
+		struct client_node *to = r->update ? cl->head : cl->tail;
+
+		/* An update's answer comes from the tail: send only while both are up. */
+		if (!to->ready || (r->update && !cl->tail->ready))
+			continue;
+		if (r->sent_gen == to->gen || r->retry_at_ms > now)
+			continue;
+		client_patch_epoch(&r->frame, cl->epoch);
+		cfs_conn_send(to->c, r->frame.p, r->frame.len);
+		r->sent_gen = to->gen;
+	}
+}
+
+/* The slot for an address, added when new. */
+static struct client_node *
+client_slot(struct cfs_client *cl, const struct cfs_node_addr *a)
+{
+	struct client_node *s;
+
+	for (size_t i = 0; i < cl->nslots; i++) {
+		s = &cl->slots[i];
+		if (s->addr.port == a->port && strcmp(s->addr.host, a->host) == 0) {
+			if (a->name[0] != '\0')
+				snprintf(s->addr.name, sizeof(s->addr.name), "%s", a->name);
+			return s;
+		}
+	}
+	if (cl->nslots == CLIENT_MAX_SLOTS)
+		return NULL;
+	s = &cl->slots[cl->nslots++];
+	memset(s, 0, sizeof(*s));
+	s->cl = cl;
+	s->addr = *a;
+	s->retry = evtimer_new(cl->base, client_retry_cb, s);
+	return s;
+}
+
+/* Reconnect timer. */
+static void
+client_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client_node *s = arg;
+
+	if (s->c == NULL && s->wanted)
+		client_node_connect(s);
+}
+
+/* Takes the chain configuration from a HELLO_REPLY: which nodes are head and tail. */
+static void
+client_adopt_config(struct cfs_client *cl, const struct cfs_hello_reply *hr)
+{
+	struct client_node *head, *tail;
+
+	if (cl->head != NULL && hr->epoch <= cl->epoch)
+		return;
+	if (hr->nnodes == 0)
+		return;
+	head = client_slot(cl, &hr->nodes[0]);
+	tail = client_slot(cl, &hr->nodes[hr->nnodes - 1]);
+	if (head == NULL || tail == NULL) {
+		log_warnx("too many node addresses; cannot follow the chain");
+		return;
+	}
+	for (size_t i = 0; i < cl->nslots; i++) {
+		struct client_node *s = &cl->slots[i];
+
+		s->wanted = (s == head || s == tail);
+		if (!s->wanted && s->c != NULL) {
+			struct cfs_conn *c = s->c;
+
+			s->c = NULL;
+			s->ready = 0;
+			c->arg = NULL;
+			cfs_conn_close(c, NULL);
+		}
+	}
+	cl->head = head;
+	cl->tail = tail;
+	cl->epoch = hr->epoch;
+	log_debug("chain of %u nodes, epoch %llu: head %s, tail %s", hr->nnodes,
+		  (unsigned long long)cl->epoch, head->addr.name, tail->addr.name);
+	if (head->c == NULL)
+		client_node_connect(head);
+	if (tail->c == NULL)
+		client_node_connect(tail);
+}
+
+/* Connection up: introduce ourselves. */
+static void
+client_conn_up(struct cfs_conn *c, void *arg)
+{
+	struct client_node *s = arg;
+	struct cfs_wbuf f;
+	struct cfs_hello h;
+	size_t start;
+
+	if (s == NULL)
+		return;
+	memset(&h, 0, sizeof(h));
+	h.role = CFS_PEER_CLIENT;
+	h.client_id = s->cl->client_id;
+	snprintf(h.name, sizeof(h.name), "%s", s->cl->opts.name ? s->cl->opts.name : "client");
+	cfs_wbuf_init(&f);
+	start = cfs_frame_begin(&f, CFS_MSG_HELLO, 0, 0);
+	cfs_hello_encode(&f, &h);
+	cfs_frame_end(&f, start);
+	cfs_conn_send(c, f.p, f.len);
+	cfs_wbuf_free(&f);
+}
+
+/* Finds an outstanding request by seq. */
+static struct client_req *
+client_find(struct cfs_client *cl, uint64_t seq)
+{
+	struct client_req *r;
+
+	TAILQ_FOREACH(r, &cl->buckets[seq % CLIENT_BUCKETS], bucket)
+		if (r->seq == seq)
+			return r;
+	return NULL;
+}
+
+/* Handles an answer from a node. */
+static int
+client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_header *h,
+		const uint8_t *body)
+{
+	struct cfs_reply rep;
+	struct client_req *r;
+	int rc = cfs_reply_decode(body, h->length, &rep);
+
+	if (rc != CFS_WIRE_OK) {
+		log_warnx("%s: bad REPLY: %s", s->c->peer, cfs_wire_strerror(rc));
+		return -1;
+	}
+	r = client_find(cl, h->reqid);
+	if (r == NULL)
+		return 0; /* a second answer to a retried request */
+	switch (rep.status) {
+	case CFS_ERR_BUSY:
+		r->sent_gen = 0;
+		r->retry_at_ms = client_now_ms() + 20;
+		return 0;
+	case CFS_ERR_NOT_HEAD:
+	case CFS_ERR_NOT_TAIL:
+	case CFS_ERR_EPOCH:
+		/* Our view of the chain is old: ask again, then resend. */
+		log_info("%s: %s; re-reading the chain", s->c->peer,
+			 rep.status == CFS_ERR_EPOCH ? "epoch changed" : "node changed role");
+		r->sent_gen = 0;
+		r->retry_at_ms = client_now_ms() + 100;
+		cl->epoch = 0;
+		cfs_conn_close(s->c, "re-reading the chain configuration");
+		return 0;
+	default:
+		break;
+	}
+	client_finish(cl, r, &rep);
+	return 0;
+}
+
+/* One frame from a node. */
+static int
+client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *body, void *arg)
+{
+	struct client_node *s = arg;
+	struct cfs_client *cl;
+	struct cfs_hello_reply hr;
+	struct client_req *r;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	cl = s->cl;
+	if (!s->ready) {
+		if (h->type != CFS_MSG_HELLO_REPLY) {
+			log_warnx("%s: %s before HELLO_REPLY", c->peer, cfs_msg_name(h->type));
+			return -1;
+		}
+		rc = cfs_hello_reply_decode(body, h->length, &hr);
+		if (rc != CFS_WIRE_OK) {
+			log_warnx("%s: bad HELLO_REPLY: %s", c->peer, cfs_wire_strerror(rc));
+			return -1;
+		}
+		if (hr.status != 0) {
+			if (!cl->refused_logged++)
+				log_warnx("%s: node refused this client (status %d)", c->peer,
+					  hr.status);
+			return -1;
+		}
+		cfs_conn_timeout(c, 0);
+		snprintf(s->addr.name, sizeof(s->addr.name), "%s", hr.name);
+		s->ready = 1;
+		s->gen = c->gen;
+		s->backoff_ms = 0;
+		client_adopt_config(cl, &hr);
+		/* A new tail connection: answers sent to the old one are lost, ask again. */
+		if (s == cl->tail)
+			TAILQ_FOREACH(r, &cl->updates, upd)
+				r->sent_gen = 0;
+		client_kick(cl);
+		return 0;
+	}
+	if (h->type != CFS_MSG_REPLY) {
+		log_warnx("%s: unexpected %s", c->peer, cfs_msg_name(h->type));
+		return -1;
+	}
+	return client_on_reply(cl, s, h, body);
+}
+
+/* Connection down: reconnect with backoff while the node is wanted. */
+static void
+client_conn_down(struct cfs_conn *c, void *arg)
+{
+	struct client_node *s = arg;
+	struct timeval tv;
+
+	if (s == NULL)
+		return;
+	s->c = NULL;
+	s->ready = 0;
+	if (!s->wanted)
+		return;
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
+	if (s->backoff_ms > 1000)
+		s->backoff_ms = 1000;
+	tv.tv_sec = s->backoff_ms / 1000;
+	tv.tv_usec = (s->backoff_ms % 1000) * 1000;
+	evtimer_add(s->retry, &tv);
+}
+
+static const struct cfs_conn_cbs client_conn_cbs = {
+	.up = client_conn_up,
+	.frame = client_conn_frame,
+	.down = client_conn_down,
+};
+
+/* Opens a connection to a node. */
+static void
+client_node_connect(struct client_node *s)
+{
+	s->ready = 0;
+	s->c = cfs_conn_connect(s->cl->base, s->cl->opts.tls, s->addr.host, s->addr.port,
+				s->addr.name[0] ? s->addr.name : NULL, &client_conn_cbs, s);
+	if (s->c == NULL) {
+		struct timeval tv = {1, 0};
+
+			evtimer_add(s->retry, &tv);
+	}
+}
+
+/* Periodic: time out requests, resend the ones waiting for a retry. */
+static void
+client_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cfs_client *cl = arg;
+	uint64_t now = client_now_ms();
+	struct client_req *r;
+
+	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL && r->deadline_ms <= now)
+		client_fail(cl, r, ETIMEDOUT);
+	/* Learning the chain: if no seed answered, keep trying them. */
+	if (cl->head == NULL) {
+		for (size_t i = 0; i < cl->nslots; i++)
+			if (cl->slots[i].c == NULL && !evtimer_pending(cl->slots[i].retry, NULL))
+				client_node_connect(&cl->slots[i]);
+	}
+	client_kick(cl);
+}
+
+/* Makes a client and starts learning the chain from the seeds. */
+struct cfs_client *
+cfs_client_new(struct event_base *base, const struct cfs_client_opts *o)
+{
+	struct cfs_client *cl = xcalloc(1, sizeof(*cl));
+	struct timeval tv = {0, CLIENT_TICK_MS * 1000};
+
+	cl->base = base;
+	cl->opts = *o;
+	if (cl->opts.timeout_ms == 0)
+		cl->opts.timeout_ms = 30000;
+	cl->client_id = o->client_id;
+	while (cl->client_id == 0)
+		if (getrandom(&cl->client_id, sizeof(cl->client_id), 0) != sizeof(cl->client_id))
+			fatal("getrandom");
+	cl->next_seq = 1;
+	TAILQ_INIT(&cl->reqs);
+	TAILQ_INIT(&cl->updates);
+	for (size_t i = 0; i < CLIENT_BUCKETS; i++)
+		TAILQ_INIT(&cl->buckets[i]);
+	for (size_t i = 0; i < o->nseeds && i < CFS_MAX_NODES; i++) {
+		struct client_node *s = client_slot(cl, &o->seeds[i]);
+
+		s->wanted = 1;
+		client_node_connect(s);
+	}
+	cl->tick = event_new(base, -1, EV_PERSIST, client_tick_cb, cl);
+	event_add(cl->tick, &tv);
+	return cl;
+}
+
+/* Fails what is outstanding and frees everything. */
+void
+cfs_client_free(struct cfs_client *cl)
+{
+	struct client_req *r;
+
+	if (cl == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL)
+		client_fail(cl, r, ECANCELED);
+	for (size_t i = 0; i < cl->nslots; i++) {
+		struct client_node *s = &cl->slots[i];
+
+		s->wanted = 0;
+		if (s->c != NULL) {
+			s->c->arg = NULL;
+			cfs_conn_close(s->c, NULL);
+		}
+		event_free(s->retry);
+	}
+	event_free(cl->tick);
+	free(cl);
+}
+
+/* Queues a request and sends it when its node is up. */
+uint64_t
+cfs_client_submit(struct cfs_client *cl, const struct cfs_op *op, cfs_client_done done,
+		  void *arg)
+{
+	struct client_req *r = xcalloc(1, sizeof(*r));
+	struct client_req *oldest = TAILQ_FIRST(&cl->updates);
+	size_t start;
+
+	r->seq = cl->next_seq++;
+	r->update = cfs_op_is_update(op->type);
+	r->done = done;
+	r->arg = arg;
+	r->deadline_ms = client_now_ms() + cl->opts.timeout_ms;
+	cfs_wbuf_init(&r->frame);
+	start = cfs_frame_begin(&r->frame, CFS_MSG_REQUEST, r->seq, cl->epoch);
+	/* Every answer below the oldest outstanding update has arrived. */
+	cfs_request_encode(&r->frame, oldest ? oldest->seq : r->seq, op);
+	cfs_frame_end(&r->frame, start);
+	TAILQ_INSERT_TAIL(&cl->reqs, r, all);
+	if (r->update)
+		TAILQ_INSERT_TAIL(&cl->updates, r, upd);
+	TAILQ_INSERT_TAIL(&cl->buckets[r->seq % CLIENT_BUCKETS], r, bucket);
+	cl->nreqs++;
+	client_kick(cl);
+	return r->seq;
+}
+
+struct client_call {
+	int done;
+	struct cfs_reply *rep;
+	struct cfs_wbuf *data;
+};
+
+/* Copies a blocking call's answer out. */
+static void
+client_call_done(void *arg, const struct cfs_reply *rep)
+{
+	struct client_call *cc = arg;
+
+	*cc->rep = *rep;
+	cc->rep->data = NULL;
+	if (cc->data != NULL) {
+		cfs_wbuf_reset(cc->data);
+		if (rep->datalen > 0)
+			cfs_put_bytes(cc->data, rep->data, rep->datalen);
+		cc->rep->data = cc->data->p;
+	} else {
+		cc->rep->datalen = 0;
+	}
+	cc->done = 1;
+}
+
+/* Submits and runs the loop until the answer is in. */
+int
+cfs_client_call(struct cfs_client *cl, const struct cfs_op *op, struct cfs_reply *rep,
+		struct cfs_wbuf *data)
+{
+	struct client_call cc = {.done = 0, .rep = rep, .data = data};
+
+	cfs_client_submit(cl, op, client_call_done, &cc);
+	while (!cc.done)
+		if (event_base_loop(cl->base, EVLOOP_ONCE) < 0)
+			fatalx("event loop failed");
+	return rep->status;
+}
+
+size_t
+cfs_client_outstanding(const struct cfs_client *cl)
+{
+	return cl->nreqs;
+}
+
+uint64_t
+cfs_client_id(const struct cfs_client *cl)
+{
+	return cl->client_id;
+}
+
+int
+cfs_client_ready(const struct cfs_client *cl)
+{
+	return cl->head != NULL && cl->head->ready && cl->tail->ready;
+}

@@ -1,0 +1,71 @@
+/*
+ * The client side of the chain, for the FUSE client, chainfsctl, the load
+ * generator and the benchmark: routes updates to the head and reads to the
+ * tail, receives every answer from the tail, retries, reconnects by itself.
+ *
+ * Exactly once: every request carries (client_id, seq).  A request whose
+ * connection dropped is sent again with the same seq; the head recognises a
+ * request it already applied and the tail answers it from the result table.
+ * Each request's callback runs exactly once: with the tail's answer, or with
+ * ETIMEDOUT when no answer came within the timeout (for an update this means
+ * the outcome is unknown), or ECANCELED when the client is freed.
+ *
+ * Runs on the caller's libevent loop; nothing blocks.  cfs_client_call is a
+ * blocking convenience for tools: it runs the loop until its answer arrives.
+ */
+#ifndef CHAINFS_CLIENT_H
+#define CHAINFS_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "common/wire.h"
+
+struct cfs_client;
+
+struct cfs_client_opts {
+	/* Where to learn the chain from: any of its nodes. */
+	struct cfs_node_addr seeds[CFS_MAX_NODES];
+	size_t nseeds;
+	SSL_CTX *tls;	     /* NULL: plaintext */
+	const char *name;    /* for the nodes' logs */
+	uint64_t client_id;  /* 0: a random one */
+	unsigned timeout_ms; /* per request; 0: 30 s */
+};
+
+/*
+ * A request's answer.  rep->data points into the client's buffer and is
+ * valid during the call only.  status 0 or a positive errno (ETIMEDOUT,
+ * ECANCELED, or the operation's own).
+ */
+typedef void (*cfs_client_done)(void *arg, const struct cfs_reply *rep);
+
+struct cfs_client *cfs_client_new(struct event_base *, const struct cfs_client_opts *);
+/* Fails every outstanding request with ECANCELED and frees the client. */
+void cfs_client_free(struct cfs_client *);
+
+/*
+ * Sends op (copied: the caller's buffers may go away at once); done runs
+ * later, exactly once.  Returns the request's seq.
+ */
+uint64_t cfs_client_submit(struct cfs_client *, const struct cfs_op *, cfs_client_done,
+			   void *arg);
+
+/*
+ * Blocking: submits op and runs the loop until its answer.  The reply's data
+ * is copied into data (when not NULL) and rep->data points there.  Returns
+ * rep->status.
+ */
+int cfs_client_call(struct cfs_client *, const struct cfs_op *, struct cfs_reply *rep,
+		    struct cfs_wbuf *data);
+
+/* Requests sent and not answered yet. */
+size_t cfs_client_outstanding(const struct cfs_client *);
+uint64_t cfs_client_id(const struct cfs_client *);
+/* 1 when connections to the head and the tail are up. */
+int cfs_client_ready(const struct cfs_client *);
+
+#endif

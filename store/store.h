@@ -1,0 +1,127 @@
+/*
+ * The replicated state of one node, in one LMDB environment.
+ *
+ * Named databases:
+ *   meta     "applied_sn" -> u64, "next_ino" -> u64
+ *   inodes   ino (u64 big-endian) -> inode record (attr, parent dir, xattr count)
+ *   dirents  parent (u64 BE) + name -> ino (u64), cookie (u64)
+ *   cookies  parent (u64 BE) + cookie (u64 BE) -> name   (stable readdir offsets)
+ *   blocks   ino (u64 BE) + block index (u64 BE) -> up to STORE_BLOCK_SIZE bytes
+ *   xattrs   ino (u64 BE) + name -> value
+ *   results  client id (u64 BE) + seq (u64 BE) -> encoded reply (no data)
+ *   floors   client id (u64 BE) -> u64 acked_below (see store_client_floor)
+ *   log      sn (u64 BE) -> encoded entry: the node's sent list, kept on disk
+ *
+ * Applying an entry is one write transaction that also sets applied_sn, so a
+ * node that crashes restarts at exactly the last entry it applied.  Applying
+ * is a pure function of the state and the entry: the head decides inode
+ * numbers and times and puts them in the entry.
+ *
+ * Durability: the environment is opened with MDB_NOSYNC.  A committed
+ * transaction survives the crash of the process at once, and survives a crash
+ * of the machine after store_sync(), which the node calls for every FSYNC
+ * entry and on a timer (group commit).
+ *
+ * Nothing here knows about sockets or FUSE.
+ */
+#ifndef CHAINFS_STORE_H
+#define CHAINFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/wire.h"
+
+#define STORE_BLOCK_SIZE 65536
+#define STORE_ROOT_INO 1
+#define STORE_DEFAULT_MAPSIZE (64ULL << 30)
+
+struct store;
+
+/*
+ * Opens (creating if needed) the store in directory dir.  A new store holds
+ * the root directory (ino 1, mode 040755, uid 0, gid 0, nlink 2, all times 0)
+ * and applied_sn 0.  On failure returns -1 and writes a reason to err.
+ */
+int store_open(struct store **out, const char *dir, uint64_t mapsize, char *err, size_t errlen);
+void store_close(struct store *);
+
+uint64_t store_applied_sn(struct store *);
+/* The inode number the head should put in the next entry's new_ino. */
+uint64_t store_next_ino(struct store *);
+
+/* store_apply flags */
+#define STORE_DECIDE 0x1 /* head: set e->result to the status this apply computed */
+#define STORE_LOG 0x2	 /* append e's encoded body to `body` and keep it in the log */
+
+/*
+ * Applies entry e, which must have e->sn == applied_sn + 1, in one write
+ * transaction: performs e->op (CFS_ENTRY_UPDATE) or nothing
+ * (CFS_ENTRY_REPLY_ONLY), stores the reply under (client_id, seq) unless the
+ * entry is REPLY_ONLY, deletes the client's results with seq < acked_below
+ * and raises the client's floor (store_client_floor) to acked_below, raises
+ * next_ino past e->new_ino when it was used, and sets applied_sn.
+ *
+ * With STORE_DECIDE, e->result is set to the computed status before e is
+ * encoded.  With STORE_LOG, cfs_entry_encode(body, e) is appended to body
+ * (after any bytes already there, e.g. a frame header) and those bytes are
+ * stored in the log under e->sn in the same transaction.  Without
+ * STORE_DECIDE a replica computes its own status; the caller compares it with
+ * e->result (a difference means the replicas diverged).
+ *
+ * The version of an inode's attr (data version) is set to e->sn by every
+ * entry that changes the file's contents or size.
+ *
+ * *res receives the operation's result (status 0 or a positive errno, attr
+ * where the op yields one, value).  For REPLY_ONLY it receives the stored
+ * result of (client_id, seq), or status CFS_ERR_PROTOCOL if there is none.
+ * res->data is never set.
+ *
+ * Returns 0, or a negative errno when the store itself failed (-ENOSPC when
+ * the map is full, -EINVAL when e->sn is out of order): then nothing changed
+ * (body is truncated back to its length on entry).
+ */
+int store_apply(struct store *, struct cfs_entry *e, unsigned flags, struct cfs_wbuf *body,
+		struct cfs_reply *res);
+
+/*
+ * The lowest request seq of client_id whose result may still be asked for:
+ * the highest acked_below it has sent (0 when unknown).  A request below it
+ * is an old duplicate whose reply the client already has.
+ */
+uint64_t store_client_floor(struct store *, uint64_t client_id);
+
+/*
+ * Finds the stored result of (client_id, seq).  Returns 0 and fills *res,
+ * or ENOENT.
+ */
+int store_result(struct store *, uint64_t client_id, uint64_t seq, struct cfs_reply *res);
+
+/*
+ * Answers a read operation (CFS_OP_LOOKUP .. CFS_OP_LSEEK) from committed
+ * state in one read transaction.  Data (file bytes, link target, xattr value,
+ * name list, dirent records, statfs) is appended to out and res->data points
+ * into out->p.  Returns 0; the op's own errno is in res->status.
+ */
+int store_read(struct store *, const struct cfs_op *op, struct cfs_reply *res,
+	       struct cfs_wbuf *out);
+
+/*
+ * Calls fn for every logged entry with sn > after, in sn order, stopping when
+ * fn returns non-zero.  Returns 0 or a negative errno.
+ */
+int store_log_foreach(struct store *, uint64_t after,
+		      int (*fn)(uint64_t sn, const void *buf, size_t len, void *arg), void *arg);
+/* Deletes logged entries with sn <= upto. */
+int store_log_trim(struct store *, uint64_t upto);
+
+/*
+ * SHA-256 over the whole replicated state in key order (every database but
+ * log), so replicas that agree have equal digests.
+ */
+int store_digest(struct store *, uint8_t out[CFS_DIGEST_LEN]);
+
+/* Flushes committed transactions to stable storage. */
+int store_sync(struct store *);
+
+#endif

@@ -1,0 +1,95 @@
+# Shared by the cluster tests: a work directory, free ports, a cluster that is
+# always stopped on exit, bounded waits.  Logs are printed only on failure.
+set -euo pipefail
+
+top_builddir=${top_builddir:-$(pwd)}
+srcdir=${srcdir:-.}
+export CHAINFS_BINDIR=${CHAINFS_BINDIR:-$top_builddir}
+LC="$srcdir/tools/local-cluster"
+LOADGEN="$top_builddir/loadgen"
+CTL="$top_builddir/chainfsctl"
+test_name=$(basename "$0" .sh)
+work=$(mktemp -d "/tmp/chainfs-$test_name.XXXXXX")
+clusters=()
+failed=1
+
+note() { printf '%s: %s\n' "$test_name" "$*"; }
+fail() {
+	note "FAIL: $*"
+	exit 1
+}
+
+# Stops every cluster the test started; keeps the logs when the test failed.
+cleanup() {
+	local rc=$? c
+	for c in "${clusters[@]}"; do
+		"$LC" stop "$c" >/dev/null 2>&1 || true
+	done
+	if [ $rc -ne 0 ] || [ $failed -ne 0 ]; then
+		note "failed (status $rc); last lines of the node logs:"
+		for f in "$work"/*/n*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f"
+			tail -n 20 "$f"
+		done
+		rm -rf "$work"
+		exit 1
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# A port base with n free ports, random so parallel runs do not collide.
+free_port_base() {
+	local n=$1 tries base k busy
+	for ((tries = 0; tries < 50; tries++)); do
+		base=$((20000 + RANDOM % 30000))
+		busy=0
+		for ((k = 0; k < n; k++)); do
+			if (exec 3<>"/dev/tcp/127.0.0.1/$((base + k))") 2>/dev/null; then
+				busy=1
+				break
+			fi
+		done
+		[ $busy -eq 0 ] && { echo $base; return 0; }
+	done
+	fail "no free ports"
+}
+
+# start_cluster NAME ARGS...: starts a cluster in $work/NAME.
+start_cluster() {
+	local name=$1
+	shift
+	clusters+=("$work/$name")
+	"$LC" start "$work/$name" --port-base "$(free_port_base 8)" "$@" >/dev/null
+}
+
+# Polls a command until it succeeds: wait_for SECONDS CMD...
+wait_for() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# True when every node answers, the replicas agree and no sent list holds anything.
+settled() {
+	local conf=$1 out
+	out=$("$CTL" -c "$conf" status) || return 1
+	echo "$out" | grep -q '^replicas agree$' || return 1
+	echo "$out" | awk 'NR > 1 && $1 ~ /^n[0-9]+$/ && $6 != 0 { bad = 1 } END { exit bad }'
+}
+
+# The digests column of status, one per node.
+digests() {
+	"$CTL" -c "$1" status | awk 'NR > 1 && $1 ~ /^n[0-9]+$/ { print $1, $4, $8 }'
+}
+
+passed() {
+	failed=0
+	note "ok"
+}

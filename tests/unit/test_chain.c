@@ -1,0 +1,408 @@
+/* The chain state machine driven without sockets: three nodes over three stores. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "replication/chain.h"
+
+#define MAXQ 64
+
+/* What a node asked its environment to do. */
+struct tnode {
+	struct store *st;
+	struct chain ch;
+	char dir[64];
+	int room;
+	size_t nfwd;
+	struct cfs_wbuf fwd[MAXQ]; /* frames forwarded, in order */
+	uint64_t last_ack;
+	size_t nacks;
+	size_t nreplies;
+	uint64_t reply_client[MAXQ];
+	uint64_t reply_seq[MAXQ];
+	struct cfs_reply replies[MAXQ];
+};
+
+struct tchain {
+	struct tnode n[3];
+};
+
+static void
+t_forward(void *arg, const uint8_t *frame, size_t len)
+{
+	struct tnode *t = arg;
+
+	assert_true(t->nfwd < MAXQ);
+	cfs_wbuf_init(&t->fwd[t->nfwd]);
+	cfs_put_bytes(&t->fwd[t->nfwd], frame, len);
+	t->nfwd++;
+}
+
+static void
+t_ack(void *arg, uint64_t sn)
+{
+	struct tnode *t = arg;
+
+	assert_true(sn > t->last_ack);
+	t->last_ack = sn;
+	t->nacks++;
+}
+
+static int
+t_room(void *arg)
+{
+	struct tnode *t = arg;
+
+	return t->room;
+}
+
+static void
+t_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_reply *r)
+{
+	struct tnode *t = arg;
+
+	assert_true(t->nreplies < MAXQ);
+	t->reply_client[t->nreplies] = client_id;
+	t->reply_seq[t->nreplies] = seq;
+	t->replies[t->nreplies] = *r;
+	t->nreplies++;
+}
+
+static const struct chain_io t_io = {
+	.forward = t_forward, .ack = t_ack, .room = t_room, .reply = t_reply};
+
+/* A fixed clock so that entries are reproducible. */
+static void
+t_clock(int64_t *sec, uint32_t *nsec)
+{
+	*sec = 1700000000;
+	*nsec = 5;
+}
+
+static int
+setup(void **state)
+{
+	struct tchain *tc = calloc(1, sizeof(*tc));
+	static const unsigned roles[3] = {CFS_ROLE_HEAD, 0, CFS_ROLE_TAIL};
+	char err[256];
+
+	for (int i = 0; i < 3; i++) {
+		struct tnode *t = &tc->n[i];
+
+		snprintf(t->dir, sizeof(t->dir), "/tmp/test_chain.XXXXXX");
+		assert_non_null(mkdtemp(t->dir));
+		assert_int_equal(store_open(&t->st, t->dir, 64ULL << 20, err, sizeof(err)), 0);
+		chain_init(&t->ch, t->st, roles[i], 7, &t_io, t);
+		t->ch.clock = t_clock;
+		t->room = 1;
+	}
+	/* Links up from the start: successors at sn 0. */
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 0), 0);
+	assert_int_equal(chain_successor_up(&tc->n[1].ch, 0), 0);
+	*state = tc;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct tchain *tc = *state;
+	char cmd[128];
+
+	for (int i = 0; i < 3; i++) {
+		struct tnode *t = &tc->n[i];
+
+		for (size_t j = 0; j < t->nfwd; j++)
+			cfs_wbuf_free(&t->fwd[j]);
+		chain_free(&t->ch);
+		store_close(t->st);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	free(tc);
+	return 0;
+}
+
+/* Delivers node i's forwarded frame k to node i+1; returns chain_entry's result. */
+static int
+deliver(struct tchain *tc, int i, size_t k)
+{
+	struct cfs_wbuf *f = &tc->n[i].fwd[k];
+	struct cfs_header h;
+
+	assert_int_equal(cfs_header_decode(f->p, f->len, &h), CFS_WIRE_OK);
+	assert_int_equal(h.type, CFS_MSG_ENTRY);
+	assert_int_equal(h.epoch, 7);
+	return chain_entry(&tc->n[i + 1].ch, f->p + CFS_HEADER_SIZE, f->len - CFS_HEADER_SIZE);
+}
+
+/* A mkdir request under the root. */
+static struct cfs_op
+op_mkdir(const char *name)
+{
+	struct cfs_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = CFS_OP_MKDIR;
+	op.ino = STORE_ROOT_INO;
+	op.mode = S_IFDIR | 0755;
+	op.name = name;
+	op.namelen = (uint16_t)strlen(name);
+	return op;
+}
+
+/* An entry goes head -> middle -> tail; the tail replies; acks flow back and trim. */
+static void
+test_update_flows_down_and_acks_up(void **state)
+{
+	struct tchain *tc = *state;
+	struct cfs_op op = op_mkdir("a");
+	uint8_t d0[CFS_DIGEST_LEN], d1[CFS_DIGEST_LEN], d2[CFS_DIGEST_LEN];
+
+	assert_int_equal(chain_update(&tc->n[0].ch, 42, 1, 1, &op), 0);
+	assert_int_equal(chain_applied_sn(&tc->n[0].ch), 1);
+	assert_int_equal(tc->n[0].nfwd, 1);
+	assert_int_equal(tc->n[2].nreplies, 0); /* nobody answers before the tail */
+	assert_int_equal(deliver(tc, 0, 0), CHAIN_OK);
+	assert_int_equal(tc->n[1].nfwd, 1);
+	assert_int_equal(tc->n[2].nreplies, 0);
+	assert_int_equal(deliver(tc, 1, 0), CHAIN_OK);
+	assert_int_equal(tc->n[2].nreplies, 1);
+	assert_int_equal(tc->n[2].reply_client[0], 42);
+	assert_int_equal(tc->n[2].reply_seq[0], 1);
+	assert_int_equal(tc->n[2].replies[0].status, 0);
+	assert_int_equal(tc->n[2].last_ack, 1);
+	/* The ack goes up: the middle passes it on, the head's sent list empties. */
+	assert_int_equal(chain_sent_len(&tc->n[1].ch), 1);
+	chain_ack(&tc->n[1].ch, 1);
+	assert_int_equal(tc->n[1].last_ack, 1);
+	assert_int_equal(chain_sent_len(&tc->n[1].ch), 0);
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 1);
+	chain_ack(&tc->n[0].ch, 1);
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 0);
+	assert_int_equal(tc->n[0].nacks, 0); /* the head has nobody to tell */
+
+	assert_int_equal(store_digest(tc->n[0].st, d0), 0);
+	assert_int_equal(store_digest(tc->n[1].st, d1), 0);
+	assert_int_equal(store_digest(tc->n[2].st, d2), 0);
+	assert_memory_equal(d0, d1, CFS_DIGEST_LEN);
+	assert_memory_equal(d1, d2, CFS_DIGEST_LEN);
+	assert_int_equal(tc->n[1].ch.stats.divergences + tc->n[2].ch.stats.divergences, 0);
+}
+
+/* Entries apply strictly in order: a gap is refused, a repeat ignored. */
+static void
+test_gaps_refused_dups_ignored(void **state)
+{
+	struct tchain *tc = *state;
+	struct cfs_op a = op_mkdir("a"), b = op_mkdir("b");
+
+	assert_int_equal(chain_update(&tc->n[0].ch, 1, 1, 1, &a), 0);
+	assert_int_equal(chain_update(&tc->n[0].ch, 1, 2, 1, &b), 0);
+	assert_int_equal(tc->n[0].nfwd, 2);
+	assert_int_equal(deliver(tc, 0, 1), CHAIN_GAP);
+	assert_int_equal(chain_applied_sn(&tc->n[1].ch), 0);
+	assert_int_equal(deliver(tc, 0, 0), CHAIN_OK);
+	assert_int_equal(deliver(tc, 0, 0), CHAIN_DUP);
+	assert_int_equal(deliver(tc, 0, 1), CHAIN_OK);
+	assert_int_equal(chain_applied_sn(&tc->n[1].ch), 2);
+	/* Garbage is refused without a change. */
+	assert_int_equal(chain_entry(&tc->n[1].ch, (const uint8_t *)"junk", 4), CHAIN_BAD);
+	assert_int_equal(chain_applied_sn(&tc->n[1].ch), 2);
+}
+
+/* Counts log entries. */
+static int
+count_log(uint64_t sn, const void *buf, size_t len, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Acks trim the sent list and, at maintenance, the log. */
+static void
+test_acks_trim_sent_list_and_log(void **state)
+{
+	struct tchain *tc = *state;
+	char name[8];
+	int n = 0;
+
+	for (int i = 0; i < 5; i++) {
+		struct cfs_op op;
+
+		snprintf(name, sizeof(name), "d%d", i);
+		op = op_mkdir(name);
+		assert_int_equal(chain_update(&tc->n[0].ch, 9, (uint64_t)i + 1, 1, &op), 0);
+	}
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 5);
+	chain_ack(&tc->n[0].ch, 3);
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 2);
+	chain_ack(&tc->n[0].ch, 2); /* old acks change nothing */
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 2);
+	chain_ack(&tc->n[0].ch, 99); /* beyond what was sent: ignored */
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 2);
+	chain_maintain(&tc->n[0].ch);
+	assert_int_equal(store_log_foreach(tc->n[0].st, 0, count_log, &n), 0);
+	assert_int_equal(n, 2);
+	chain_ack(&tc->n[0].ch, 5);
+	chain_maintain(&tc->n[0].ch);
+	n = 0;
+	assert_int_equal(store_log_foreach(tc->n[0].st, 0, count_log, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 0);
+}
+
+/* Runs an entry from the head all the way down. */
+static void
+flow(struct tchain *tc)
+{
+	size_t k0 = tc->n[0].nfwd - 1;
+
+	assert_int_equal(deliver(tc, 0, k0), CHAIN_OK);
+	assert_int_equal(deliver(tc, 1, tc->n[1].nfwd - 1), CHAIN_OK);
+}
+
+/* A retried request is not applied again; the tail answers with the stored result. */
+static void
+test_duplicate_request_answered_from_table(void **state)
+{
+	struct tchain *tc = *state;
+	struct cfs_op op;
+	uint64_t ino;
+
+	memset(&op, 0, sizeof(op));
+	op.type = CFS_OP_CREATE;
+	op.flags = CFS_CREATE_EXCL;
+	op.ino = STORE_ROOT_INO;
+	op.mode = S_IFREG | 0644;
+	op.name = "f";
+	op.namelen = 1;
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 10, 10, &op), 0);
+	flow(tc);
+	assert_int_equal(tc->n[2].nreplies, 1);
+	assert_int_equal(tc->n[2].replies[0].status, 0);
+	ino = tc->n[2].replies[0].attr.ino;
+	assert_true(ino > STORE_ROOT_INO);
+
+	/* The same (client, seq) again: an exclusive create would say EEXIST if re-run. */
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 10, 10, &op), 0);
+	assert_int_equal(tc->n[0].ch.stats.reply_only, 1);
+	flow(tc);
+	assert_int_equal(tc->n[2].nreplies, 2);
+	assert_int_equal(tc->n[2].reply_seq[1], 10);
+	assert_int_equal(tc->n[2].replies[1].status, 0);
+	assert_int_equal(tc->n[2].replies[1].attr.ino, ino);
+
+	/* A new request of the same client is applied for real: EEXIST now. */
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 11, 11, &op), 0);
+	flow(tc);
+	assert_int_equal(tc->n[2].replies[2].status, EEXIST);
+
+	/* Below the client's floor: an old duplicate, answered without effect. */
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 3, 11, &op), 0);
+	flow(tc);
+	assert_int_equal(tc->n[2].replies[3].status, CFS_ERR_PROTOCOL);
+	assert_int_equal(tc->n[1].ch.stats.divergences + tc->n[2].ch.stats.divergences, 0);
+}
+
+/* With the successor down entries wait in the log; when it is back they are resent. */
+static void
+test_successor_catch_up_from_log(void **state)
+{
+	struct tchain *tc = *state;
+	char name[8];
+
+	chain_successor_down(&tc->n[0].ch);
+	for (int i = 0; i < 3; i++) {
+		struct cfs_op op;
+
+		snprintf(name, sizeof(name), "x%d", i);
+		op = op_mkdir(name);
+		assert_int_equal(chain_update(&tc->n[0].ch, 3, (uint64_t)i + 1, 1, &op), 0);
+	}
+	assert_int_equal(tc->n[0].nfwd, 0);
+	/* A full link holds the resend back until it drains. */
+	tc->n[0].room = 0;
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 0), 0);
+	assert_int_equal(tc->n[0].nfwd, 0);
+	tc->n[0].room = 1;
+	assert_int_equal(chain_pump(&tc->n[0].ch), 0);
+	assert_int_equal(tc->n[0].nfwd, 3);
+	for (size_t k = 0; k < 3; k++)
+		assert_int_equal(deliver(tc, 0, k), CHAIN_OK);
+	assert_int_equal(chain_applied_sn(&tc->n[1].ch), 3);
+	/* A successor claiming more than this node has is refused. */
+	chain_successor_down(&tc->n[0].ch);
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 4), -1);
+}
+
+/* Updates only at the head, reads only at the tail. */
+static void
+test_roles_enforced(void **state)
+{
+	struct tchain *tc = *state;
+	struct cfs_op op = op_mkdir("a"), rd;
+	struct cfs_reply r;
+	struct cfs_wbuf out;
+
+	assert_int_equal(chain_update(&tc->n[1].ch, 1, 1, 1, &op), CFS_ERR_NOT_HEAD);
+	assert_int_equal(chain_update(&tc->n[2].ch, 1, 1, 1, &op), CFS_ERR_NOT_HEAD);
+	memset(&rd, 0, sizeof(rd));
+	rd.type = CFS_OP_GETATTR;
+	rd.ino = STORE_ROOT_INO;
+	assert_int_equal(chain_update(&tc->n[0].ch, 1, 1, 1, &rd), CFS_ERR_PROTOCOL);
+	cfs_wbuf_init(&out);
+	assert_int_equal(chain_read(&tc->n[0].ch, &rd, &r, &out), 0);
+	assert_int_equal(r.status, CFS_ERR_NOT_TAIL);
+	assert_int_equal(chain_read(&tc->n[2].ch, &rd, &r, &out), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(r.attr.ino, STORE_ROOT_INO);
+	cfs_wbuf_free(&out);
+}
+
+/* A chain of one is head and tail: it answers at once. */
+static void
+test_single_node_chain(void **state)
+{
+	struct tchain *tc = *state;
+	struct tnode *t = &tc->n[2];
+	struct cfs_op op = op_mkdir("solo");
+
+	t->ch.role = CFS_ROLE_HEAD | CFS_ROLE_TAIL;
+	assert_int_equal(chain_update(&t->ch, 8, 1, 1, &op), 0);
+	assert_int_equal(t->nreplies, 1);
+	assert_int_equal(t->replies[0].status, 0);
+	assert_int_equal(t->nfwd, 0);
+	assert_int_equal(chain_sent_len(&t->ch), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_update_flows_down_and_acks_up, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_gaps_refused_dups_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acks_trim_sent_list_and_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_duplicate_request_answered_from_table, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_successor_catch_up_from_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roles_enforced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_single_node_chain, setup, teardown),
+	};
+
+	log_init("test_chain", 0, LOG_LEVEL_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

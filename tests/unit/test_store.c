@@ -1,0 +1,1985 @@
+/* Unit tests of the store: every entry type applied and read back, in a fresh directory each. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "common/log.h"
+#include "common/wire.h"
+#include "store/store.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+#ifndef FALLOC_FL_KEEP_SIZE
+#define FALLOC_FL_KEEP_SIZE 0x01
+#endif
+#ifndef FALLOC_FL_PUNCH_HOLE
+#define FALLOC_FL_PUNCH_HOLE 0x02
+#endif
+
+#define T_CLIENT 7
+#define T_MAPSIZE (64ULL << 20)
+#define T_BS STORE_BLOCK_SIZE
+#define ROOT STORE_ROOT_INO
+
+/* One store in its own temporary directory. */
+struct fx {
+	char dir[64];
+	struct store *s;
+	uint64_t client;
+	uint64_t seq;
+	uint64_t acked;
+	struct cfs_wbuf out;
+};
+
+/* Removes one file or directory for nftw. */
+static int
+fx_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+/* Opens a fresh store in a new temporary directory. */
+static struct fx *
+fx_new(uint64_t mapsize)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	if (store_open(&f->s, f->dir, mapsize, err, sizeof(err)) != 0)
+		fail_msg("store_open: %s", err);
+	f->client = T_CLIENT;
+	cfs_wbuf_init(&f->out);
+	return f;
+}
+
+/* Closes the store and removes its directory. */
+static void
+fx_free(struct fx *f)
+{
+	store_close(f->s);
+	cfs_wbuf_free(&f->out);
+	nftw(f->dir, fx_rm, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+}
+
+/* Closes and reopens the store in place. */
+static void
+fx_reopen(struct fx *f, uint64_t mapsize)
+{
+	char err[256];
+
+	store_close(f->s);
+	if (store_open(&f->s, f->dir, mapsize, err, sizeof(err)) != 0)
+		fail_msg("store_open: %s", err);
+}
+
+/* cmocka setup: one store per test. */
+static int
+setup(void **state)
+{
+	*state = fx_new(T_MAPSIZE);
+	return 0;
+}
+
+/* cmocka teardown. */
+static int
+teardown(void **state)
+{
+	fx_free(*state);
+	return 0;
+}
+
+/* An op of type on ino with an optional name. */
+static struct cfs_op
+mkop(uint16_t type, uint64_t ino, const char *name)
+{
+	struct cfs_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = type;
+	op.ino = ino;
+	if (name != NULL) {
+		op.name = name;
+		op.namelen = (uint16_t)strlen(name);
+	}
+	return op;
+}
+
+/* The entry the head would make next for op: times are 1000 + sn. */
+static void
+entry_init(struct fx *f, struct cfs_entry *e, const struct cfs_op *op)
+{
+	memset(e, 0, sizeof(*e));
+	e->sn = store_applied_sn(f->s) + 1;
+	e->kind = CFS_ENTRY_UPDATE;
+	e->client_id = f->client;
+	e->seq = ++f->seq;
+	e->acked_below = f->acked;
+	e->new_ino = store_next_ino(f->s);
+	e->time_sec = 1000 + (int64_t)e->sn;
+	e->time_nsec = 7;
+	e->op = *op;
+}
+
+/* Applies op as the head would; returns the status. */
+static int
+apply(struct fx *f, const struct cfs_op *op, struct cfs_reply *res)
+{
+	struct cfs_entry e;
+	struct cfs_reply r;
+
+	if (res == NULL)
+		res = &r;
+	entry_init(f, &e, op);
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, res), 0);
+	assert_int_equal(e.result, res->status);
+	assert_int_equal(store_applied_sn(f->s), e.sn);
+	return res->status;
+}
+
+/* The time the last applied entry carried. */
+static int64_t
+last_time(struct fx *f)
+{
+	return 1000 + (int64_t)store_applied_sn(f->s);
+}
+
+/* Creates name in parent with op type (CREATE, MKDIR, MKNOD) and mode; returns the inode. */
+static uint64_t
+mk(struct fx *f, uint16_t type, uint64_t parent, const char *name, uint32_t mode)
+{
+	struct cfs_op op = mkop(type, parent, name);
+	struct cfs_reply r;
+
+	op.mode = mode;
+	op.uid = 5;
+	op.gid = 6;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_true(r.flags & CFS_REPLY_ATTR);
+	return r.attr.ino;
+}
+
+/* Creates a regular file. */
+static uint64_t
+mkfile(struct fx *f, uint64_t parent, const char *name)
+{
+	return mk(f, CFS_OP_CREATE, parent, name, 0644);
+}
+
+/* Creates a directory. */
+static uint64_t
+mkdir_(struct fx *f, uint64_t parent, const char *name)
+{
+	return mk(f, CFS_OP_MKDIR, parent, name, 0755);
+}
+
+/* Applies an op that takes a parent and a name (UNLINK, RMDIR, ...). */
+static int
+name_op(struct fx *f, uint16_t type, uint64_t parent, const char *name)
+{
+	struct cfs_op op = mkop(type, parent, name);
+
+	return apply(f, &op, NULL);
+}
+
+/* Applies a RENAME. */
+static int
+ren(struct fx *f, uint64_t p1, const char *n1, uint64_t p2, const char *n2, uint32_t flags)
+{
+	struct cfs_op op = mkop(CFS_OP_RENAME, p1, n1);
+
+	op.ino2 = p2;
+	op.name2 = n2;
+	op.name2len = (uint16_t)strlen(n2);
+	op.flags = flags;
+	return apply(f, &op, NULL);
+}
+
+/* Runs a read op; returns the status, data in f->out. */
+static int
+rd_op(struct fx *f, const struct cfs_op *op, struct cfs_reply *res)
+{
+	cfs_wbuf_reset(&f->out);
+	assert_int_equal(store_read(f->s, op, res, &f->out), 0);
+	if (res->datalen > 0)
+		assert_ptr_equal(res->data, f->out.p);
+	return res->status;
+}
+
+/* LOOKUP; returns the status and the attr. */
+static int
+lookup(struct fx *f, uint64_t parent, const char *name, struct cfs_attr *a)
+{
+	struct cfs_op op = mkop(CFS_OP_LOOKUP, parent, name);
+	struct cfs_reply r;
+	int st = rd_op(f, &op, &r);
+
+	if (a != NULL)
+		*a = r.attr;
+	return st;
+}
+
+/* GETATTR; returns the status. */
+static int
+getattr(struct fx *f, uint64_t ino, struct cfs_attr *a)
+{
+	struct cfs_op op = mkop(CFS_OP_GETATTR, ino, NULL);
+	struct cfs_reply r;
+	int st = rd_op(f, &op, &r);
+
+	if (a != NULL)
+		*a = r.attr;
+	if (st == 0)
+		assert_true(r.flags & CFS_REPLY_ATTR);
+	return st;
+}
+
+/* The attr of ino, which must exist. */
+static struct cfs_attr
+attr_of(struct fx *f, uint64_t ino)
+{
+	struct cfs_attr a;
+
+	assert_int_equal(getattr(f, ino, &a), 0);
+	return a;
+}
+
+/* The inode that parent/name names, which must exist. */
+static uint64_t
+ino_of(struct fx *f, uint64_t parent, const char *name)
+{
+	struct cfs_attr a;
+
+	assert_int_equal(lookup(f, parent, name, &a), 0);
+	return a.ino;
+}
+
+/* WRITE; returns the status. */
+static int
+wr(struct fx *f, uint64_t ino, uint64_t off, const void *data, size_t len)
+{
+	struct cfs_op op = mkop(CFS_OP_WRITE, ino, NULL);
+	struct cfs_reply r;
+	int st;
+
+	op.offset = off;
+	op.data = data;
+	op.datalen = (uint32_t)len;
+	st = apply(f, &op, &r);
+	if (st == 0)
+		assert_int_equal(r.value, len);
+	return st;
+}
+
+/* READ into buf; returns the byte count (status must be 0). */
+static size_t
+rd(struct fx *f, uint64_t ino, uint64_t off, uint64_t len, void *buf)
+{
+	struct cfs_op op = mkop(CFS_OP_READ, ino, NULL);
+	struct cfs_reply r;
+
+	op.offset = off;
+	op.length = len;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(r.value, r.datalen);
+	assert_true(r.flags & CFS_REPLY_ATTR);
+	if (r.datalen > 0)
+		memcpy(buf, r.data, r.datalen);
+	return r.datalen;
+}
+
+/* SETATTR of the size. */
+static int
+setsize(struct fx *f, uint64_t ino, uint64_t size)
+{
+	struct cfs_op op = mkop(CFS_OP_SETATTR, ino, NULL);
+
+	op.valid = CFS_SET_SIZE;
+	op.offset = size;
+	return apply(f, &op, NULL);
+}
+
+/* SETXATTR with flags. */
+static int
+setx(struct fx *f, uint64_t ino, const char *name, const void *val, size_t len, uint32_t flags)
+{
+	struct cfs_op op = mkop(CFS_OP_SETXATTR, ino, name);
+
+	op.data = val;
+	op.datalen = (uint32_t)len;
+	op.flags = flags;
+	return apply(f, &op, NULL);
+}
+
+/* GETXATTR or LISTXATTR with a buffer size; returns the status. */
+static int
+getx(struct fx *f, uint16_t type, uint64_t ino, const char *name, uint64_t size,
+     struct cfs_reply *r)
+{
+	struct cfs_op op = mkop(type, ino, name);
+
+	op.length = size;
+	return rd_op(f, &op, r);
+}
+
+/* FALLOCATE. */
+static int
+falloc(struct fx *f, uint64_t ino, uint32_t mode, uint64_t off, uint64_t len)
+{
+	struct cfs_op op = mkop(CFS_OP_FALLOCATE, ino, NULL);
+
+	op.flags = mode;
+	op.offset = off;
+	op.length = len;
+	return apply(f, &op, NULL);
+}
+
+/* LSEEK; returns the status, the offset in *pos. */
+static int
+seek(struct fx *f, uint64_t ino, uint64_t off, int whence, uint64_t *pos)
+{
+	struct cfs_op op = mkop(CFS_OP_LSEEK, ino, NULL);
+	struct cfs_reply r;
+	int st;
+
+	op.offset = off;
+	op.flags = (uint32_t)whence;
+	st = rd_op(f, &op, &r);
+	*pos = r.value;
+	return st;
+}
+
+/* The digest, which must succeed. */
+static void
+digest(struct fx *f, uint8_t d[CFS_DIGEST_LEN])
+{
+	assert_int_equal(store_digest(f->s, d), 0);
+}
+
+/* Entries in one named database, read with LMDB directly while the store is closed. */
+static size_t
+db_count(struct fx *f, const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat st;
+
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), 0);
+	assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	fx_reopen(f, T_MAPSIZE);
+	return st.ms_entries;
+}
+
+/* A new store holds the root only. */
+static void
+test_open_root(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_attr a;
+
+	assert_int_equal(store_applied_sn(f->s), 0);
+	assert_int_equal(store_next_ino(f->s), 2);
+	a = attr_of(f, ROOT);
+	assert_int_equal(a.ino, ROOT);
+	assert_int_equal(a.mode, S_IFDIR | 0755);
+	assert_int_equal(a.nlink, 2);
+	assert_int_equal(a.uid, 0);
+	assert_int_equal(a.gid, 0);
+	assert_int_equal(a.size, 4096);
+	assert_int_equal(a.mtime_sec, 0);
+	assert_int_equal(a.ctime_sec, 0);
+	assert_int_equal(a.atime_sec, 0);
+	assert_int_equal(getattr(f, 99, NULL), ENOENT);
+	assert_int_equal(ino_of(f, ROOT, "."), ROOT);
+	assert_int_equal(ino_of(f, ROOT, ".."), ROOT);
+	assert_int_equal(lookup(f, ROOT, "x", NULL), ENOENT);
+	assert_int_equal(lookup(f, ROOT, "", NULL), EINVAL);
+	assert_int_equal(lookup(f, ROOT, "a/b", NULL), EINVAL);
+	assert_int_equal(lookup(f, 99, "x", NULL), ENOENT);
+}
+
+/* Entries apply strictly in sn order; bad kinds and read ops change nothing. */
+static void
+test_sn_order(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op = mkop(CFS_OP_CREATE, ROOT, "a");
+	struct cfs_entry e;
+	struct cfs_reply r;
+	uint8_t d0[CFS_DIGEST_LEN], d1[CFS_DIGEST_LEN];
+
+	digest(f, d0);
+	entry_init(f, &e, &op);
+	e.sn = 2;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), -EINVAL);
+	assert_int_equal(store_applied_sn(f->s), 0);
+	e.sn = 0;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), -EINVAL);
+	e.sn = 1;
+	e.kind = 9;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), -EINVAL);
+	e.kind = CFS_ENTRY_UPDATE;
+	assert_int_equal(store_apply(f->s, &e, STORE_LOG, NULL, &r), -EINVAL);
+	digest(f, d1);
+	assert_memory_equal(d0, d1, CFS_DIGEST_LEN);
+
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(store_applied_sn(f->s), 1);
+	/* The same entry again is refused and changes nothing. */
+	digest(f, d0);
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), -EINVAL);
+	digest(f, d1);
+	assert_memory_equal(d0, d1, CFS_DIGEST_LEN);
+	assert_int_equal(store_applied_sn(f->s), 1);
+
+	/* A read op in an update entry is a protocol error with no effect. */
+	op = mkop(CFS_OP_LOOKUP, ROOT, "a");
+	assert_int_equal(apply(f, &op, &r), CFS_ERR_PROTOCOL);
+	assert_int_equal(store_applied_sn(f->s), 2);
+	/* And an update op is no read. */
+	op = mkop(CFS_OP_CREATE, ROOT, "b");
+	assert_int_equal(rd_op(f, &op, &r), CFS_ERR_PROTOCOL);
+}
+
+/* CREATE: attributes, parent times, EXCL, existing files, bad parents and names. */
+static void
+test_create(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op;
+	struct cfs_entry e;
+	struct cfs_reply r;
+	struct cfs_attr a;
+	uint64_t ino, next, sn;
+	static const char *bad[] = {".", "..", "a/b", "/"};
+
+	next = store_next_ino(f->s);
+	op = mkop(CFS_OP_CREATE, ROOT, "f");
+	op.mode = S_IFREG | 0640;
+	op.uid = 5;
+	op.gid = 6;
+	op.flags = CFS_CREATE_EXCL;
+	assert_int_equal(apply(f, &op, &r), 0);
+	sn = store_applied_sn(f->s);
+	ino = r.attr.ino;
+	assert_int_equal(ino, next);
+	assert_int_equal(store_next_ino(f->s), next + 1);
+	assert_int_equal(r.attr.mode, S_IFREG | 0640);
+	assert_int_equal(r.attr.nlink, 1);
+	assert_int_equal(r.attr.uid, 5);
+	assert_int_equal(r.attr.gid, 6);
+	assert_int_equal(r.attr.size, 0);
+	assert_int_equal(r.attr.blocks, 0);
+	assert_int_equal(r.attr.version, sn);
+	assert_int_equal(r.attr.mtime_sec, last_time(f));
+	assert_int_equal(r.attr.mtime_nsec, 7);
+	assert_int_equal(r.attr.ctime_sec, last_time(f));
+	assert_int_equal(r.attr.atime_sec, last_time(f));
+	a = attr_of(f, ROOT);
+	assert_int_equal(a.mtime_sec, last_time(f));
+	assert_int_equal(a.ctime_sec, last_time(f));
+	assert_int_equal(a.version, sn);
+	assert_int_equal(a.nlink, 2);
+	assert_int_equal(lookup(f, ROOT, "f", &a), 0);
+	assert_int_equal(a.ino, ino);
+	assert_memory_equal(&a, &r.attr, sizeof(a));
+
+	/* O_CREAT|O_EXCL on an existing name. */
+	assert_int_equal(apply(f, &op, &r), EEXIST);
+	assert_int_equal(r.flags, 0);
+	/* O_CREAT alone returns the file as it is, and uses no inode number. */
+	op.flags = 0;
+	op.mode = 0600;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.ino, ino);
+	assert_int_equal(r.attr.mode, S_IFREG | 0640);
+	assert_int_equal(r.attr.version, sn);
+	assert_int_equal(store_next_ino(f->s), next + 1);
+	assert_int_equal(attr_of(f, ROOT).mtime_sec, 1000 + sn);
+
+	/* On a directory: EISDIR; on another type: EEXIST. */
+	mkdir_(f, ROOT, "d");
+	op = mkop(CFS_OP_CREATE, ROOT, "d");
+	assert_int_equal(apply(f, &op, NULL), EISDIR);
+	mk(f, CFS_OP_MKNOD, ROOT, "p", S_IFIFO | 0600);
+	op = mkop(CFS_OP_CREATE, ROOT, "p");
+	assert_int_equal(apply(f, &op, NULL), EEXIST);
+
+	/* Bad parents. */
+	op = mkop(CFS_OP_CREATE, 999, "x");
+	assert_int_equal(apply(f, &op, NULL), ENOENT);
+	op = mkop(CFS_OP_CREATE, ino, "x");
+	assert_int_equal(apply(f, &op, NULL), ENOTDIR);
+
+	/* Bad names. */
+	op = mkop(CFS_OP_CREATE, ROOT, "");
+	assert_int_equal(apply(f, &op, NULL), EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		op = mkop(CFS_OP_CREATE, ROOT, bad[i]);
+		assert_int_equal(apply(f, &op, NULL), EINVAL);
+	}
+	op = mkop(CFS_OP_CREATE, ROOT, "a");
+	op.name = "a\0b";
+	op.namelen = 3;
+	assert_int_equal(apply(f, &op, NULL), EINVAL);
+
+	/* A head that names an inode in use gets EIO, with no effect. */
+	op = mkop(CFS_OP_CREATE, ROOT, "x");
+	entry_init(f, &e, &op);
+	e.new_ino = ino;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
+	assert_int_equal(r.status, EIO);
+	assert_int_equal(e.result, EIO);
+	assert_int_equal(lookup(f, ROOT, "x", NULL), ENOENT);
+	/* A head that skips numbers moves next_ino past the one it used. */
+	entry_init(f, &e, &op);
+	e.new_ino = 1000;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
+	assert_int_equal(r.attr.ino, 1000);
+	assert_int_equal(store_next_ino(f->s), 1001);
+}
+
+/* MKNOD: every file type it may make, rdev kept for devices only. */
+static void
+test_mknod(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op;
+	struct cfs_reply r;
+	static const struct {
+		const char *name;
+		uint32_t mode;
+		uint64_t rdev;
+	} t[] = {
+	    {"fifo", S_IFIFO | 0600, 0},	{"sock", S_IFSOCK | 0644, 0},
+	    {"chr", S_IFCHR | 0600, 0x0501},	{"blk", S_IFBLK | 0660, 0x0802},
+	    {"reg", S_IFREG | 0644, 0},		{"notype", 0644, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		op = mkop(CFS_OP_MKNOD, ROOT, t[i].name);
+		op.mode = t[i].mode;
+		op.rdev = 0x1234;
+		if (t[i].rdev)
+			op.rdev = t[i].rdev;
+		assert_int_equal(apply(f, &op, &r), 0);
+		assert_int_equal(r.attr.mode, (t[i].mode & S_IFMT ? t[i].mode : S_IFREG | t[i].mode));
+		assert_int_equal(r.attr.rdev, t[i].rdev);
+		assert_int_equal(r.attr.nlink, 1);
+		assert_int_equal(ino_of(f, ROOT, t[i].name), r.attr.ino);
+	}
+	op = mkop(CFS_OP_MKNOD, ROOT, "dir");
+	op.mode = S_IFDIR | 0755;
+	assert_int_equal(apply(f, &op, NULL), EINVAL);
+	op.mode = S_IFLNK | 0777;
+	assert_int_equal(apply(f, &op, NULL), EINVAL);
+	op = mkop(CFS_OP_MKNOD, ROOT, "fifo");
+	op.mode = S_IFIFO | 0600;
+	assert_int_equal(apply(f, &op, NULL), EEXIST);
+	assert_int_equal(attr_of(f, ROOT).nlink, 2);
+}
+
+/* MKDIR: link counts, size, "." and "..". */
+static void
+test_mkdir(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_attr a;
+	uint64_t d, e;
+
+	d = mkdir_(f, ROOT, "d");
+	a = attr_of(f, d);
+	assert_int_equal(a.mode, S_IFDIR | 0755);
+	assert_int_equal(a.nlink, 2);
+	assert_int_equal(a.size, 4096);
+	assert_int_equal(a.uid, 5);
+	assert_int_equal(attr_of(f, ROOT).nlink, 3);
+	assert_int_equal(name_op(f, CFS_OP_MKDIR, ROOT, "d"), EEXIST);
+	assert_int_equal(name_op(f, CFS_OP_MKDIR, ROOT, ".."), EINVAL);
+	e = mkdir_(f, d, "e");
+	assert_int_equal(attr_of(f, d).nlink, 3);
+	assert_int_equal(attr_of(f, ROOT).nlink, 3);
+	assert_int_equal(ino_of(f, e, ".."), d);
+	assert_int_equal(ino_of(f, e, "."), e);
+	assert_int_equal(ino_of(f, d, ".."), ROOT);
+	assert_int_equal(ino_of(f, d, "e"), e);
+	mkfile(f, ROOT, "file");
+	assert_int_equal(name_op(f, CFS_OP_MKDIR, ino_of(f, ROOT, "file"), "x"), ENOTDIR);
+	assert_int_equal(name_op(f, CFS_OP_MKDIR, 4242, "x"), ENOENT);
+}
+
+/* SYMLINK and READLINK. */
+static void
+test_symlink(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op;
+	struct cfs_reply r;
+	static char longt[CFS_PATH_MAX];
+	const char *target = "some/target";
+	uint64_t l, file;
+
+	op = mkop(CFS_OP_SYMLINK, ROOT, "l");
+	op.data = (const uint8_t *)target;
+	op.datalen = (uint32_t)strlen(target);
+	op.uid = 3;
+	assert_int_equal(apply(f, &op, &r), 0);
+	l = r.attr.ino;
+	assert_int_equal(r.attr.mode, S_IFLNK | 0777);
+	assert_int_equal(r.attr.size, strlen(target));
+	assert_int_equal(r.attr.uid, 3);
+	assert_int_equal(r.attr.nlink, 1);
+	assert_int_equal(apply(f, &op, NULL), EEXIST);
+
+	op = mkop(CFS_OP_READLINK, l, NULL);
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(r.datalen, strlen(target));
+	assert_memory_equal(r.data, target, strlen(target));
+
+	file = mkfile(f, ROOT, "file");
+	op = mkop(CFS_OP_READLINK, file, NULL);
+	assert_int_equal(rd_op(f, &op, &r), EINVAL);
+	assert_int_equal(r.datalen, 0);
+	op = mkop(CFS_OP_READLINK, 777, NULL);
+	assert_int_equal(rd_op(f, &op, &r), ENOENT);
+
+	op = mkop(CFS_OP_SYMLINK, ROOT, "empty");
+	assert_int_equal(apply(f, &op, NULL), ENOENT);
+	memset(longt, 'x', sizeof(longt));
+	op.data = (const uint8_t *)longt;
+	op.datalen = sizeof(longt);
+	assert_int_equal(apply(f, &op, NULL), ENAMETOOLONG);
+	op.datalen = sizeof(longt) - 1;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.size, sizeof(longt) - 1);
+	op = mkop(CFS_OP_READLINK, r.attr.ino, NULL);
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(r.datalen, sizeof(longt) - 1);
+}
+
+/* LINK: counts, ctime, errors; the last unlink frees everything. */
+static void
+test_link(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op;
+	struct cfs_reply r;
+	struct cfs_attr a;
+	uint8_t buf[16];
+	uint64_t file, d, sn;
+
+	file = mkfile(f, ROOT, "f");
+	d = mkdir_(f, ROOT, "d");
+	assert_int_equal(wr(f, file, 0, "data", 4), 0);
+	assert_int_equal(setx(f, file, "user.k", "v", 1, 0), 0);
+	op = mkop(CFS_OP_LINK, file, "g");
+	op.ino2 = d;
+	assert_int_equal(apply(f, &op, &r), 0);
+	sn = store_applied_sn(f->s);
+	assert_int_equal(r.attr.ino, file);
+	assert_int_equal(r.attr.nlink, 2);
+	assert_int_equal(r.attr.ctime_sec, last_time(f));
+	a = attr_of(f, d);
+	assert_int_equal(a.mtime_sec, last_time(f));
+	assert_int_equal(a.nlink, 2);
+	assert_int_equal(ino_of(f, d, "g"), file);
+	assert_int_equal(apply(f, &op, NULL), EEXIST);
+
+	op = mkop(CFS_OP_LINK, d, "dlink");
+	op.ino2 = ROOT;
+	assert_int_equal(apply(f, &op, NULL), EPERM);
+	op = mkop(CFS_OP_LINK, 555, "x");
+	op.ino2 = ROOT;
+	assert_int_equal(apply(f, &op, NULL), ENOENT);
+	op = mkop(CFS_OP_LINK, file, "x");
+	op.ino2 = 555;
+	assert_int_equal(apply(f, &op, NULL), ENOENT);
+	op.ino2 = file;
+	assert_int_equal(apply(f, &op, NULL), ENOTDIR);
+	op.ino2 = ROOT;
+	op.name = "..";
+	op.namelen = 2;
+	assert_int_equal(apply(f, &op, NULL), EINVAL);
+
+	/* One name goes: the data stays. */
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "f"), 0);
+	a = attr_of(f, file);
+	assert_int_equal(a.nlink, 1);
+	assert_int_equal(a.ctime_sec, last_time(f));
+	assert_int_equal(a.version, sn - 2); /* the write's */
+	assert_int_equal(rd(f, file, 0, sizeof(buf), buf), 4);
+	assert_memory_equal(buf, "data", 4);
+	/* The last one: inode, blocks and xattrs are gone. */
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, d, "g"), 0);
+	assert_int_equal(getattr(f, file, NULL), ENOENT);
+	assert_int_equal(db_count(f, "blocks"), 0);
+	assert_int_equal(db_count(f, "xattrs"), 0);
+	assert_int_equal(db_count(f, "inodes"), 2);
+	assert_int_equal(db_count(f, "dirents"), 1);
+	assert_int_equal(db_count(f, "cookies"), 1);
+}
+
+/* UNLINK: errors, parent times. */
+static void
+test_unlink(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_attr a;
+	uint64_t file, d;
+
+	file = mkfile(f, ROOT, "f");
+	d = mkdir_(f, ROOT, "d");
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "nope"), ENOENT);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "d"), EISDIR);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, file, "x"), ENOTDIR);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, 4444, "x"), ENOENT);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "."), EINVAL);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, ""), EINVAL);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "d/x"), EINVAL);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "f"), 0);
+	a = attr_of(f, ROOT);
+	assert_int_equal(a.mtime_sec, last_time(f));
+	assert_int_equal(a.ctime_sec, last_time(f));
+	assert_int_equal(a.version, store_applied_sn(f->s));
+	assert_int_equal(a.nlink, 3);
+	assert_int_equal(lookup(f, ROOT, "f", NULL), ENOENT);
+	assert_int_equal(getattr(f, file, NULL), ENOENT);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "f"), ENOENT);
+	assert_int_equal(getattr(f, d, NULL), 0);
+}
+
+/* RMDIR: errors and link counts. */
+static void
+test_rmdir(void **state)
+{
+	struct fx *f = *state;
+	uint64_t d, e;
+
+	d = mkdir_(f, ROOT, "d");
+	e = mkdir_(f, d, "e");
+	mkfile(f, ROOT, "file");
+	assert_int_equal(attr_of(f, ROOT).nlink, 3);
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, "nope"), ENOENT);
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, "file"), ENOTDIR);
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, "d"), ENOTEMPTY);
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, "."), EINVAL);
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, ".."), EINVAL);
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ino_of(f, ROOT, "file"), "x"), ENOTDIR);
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, d, "e"), 0);
+	assert_int_equal(getattr(f, e, NULL), ENOENT);
+	assert_int_equal(attr_of(f, d).nlink, 2);
+	assert_int_equal(attr_of(f, d).mtime_sec, last_time(f));
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, "d"), 0);
+	assert_int_equal(attr_of(f, ROOT).nlink, 2);
+	assert_int_equal(lookup(f, ROOT, "d", NULL), ENOENT);
+}
+
+/* RENAME of files: moves, replacement, NOREPLACE, hard links, errors. */
+static void
+test_rename_files(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_attr a;
+	uint64_t fa, d, x, y, p;
+
+	fa = mkfile(f, ROOT, "a");
+	d = mkdir_(f, ROOT, "d");
+	assert_int_equal(ren(f, ROOT, "a", ROOT, "b", 0), 0);
+	assert_int_equal(lookup(f, ROOT, "a", NULL), ENOENT);
+	assert_int_equal(ino_of(f, ROOT, "b"), fa);
+	assert_int_equal(attr_of(f, fa).ctime_sec, last_time(f));
+	assert_int_equal(attr_of(f, ROOT).mtime_sec, last_time(f));
+
+	assert_int_equal(ren(f, ROOT, "b", d, "c", 0), 0);
+	assert_int_equal(ino_of(f, d, "c"), fa);
+	assert_int_equal(lookup(f, ROOT, "b", NULL), ENOENT);
+	assert_int_equal(attr_of(f, d).mtime_sec, last_time(f));
+	assert_int_equal(attr_of(f, ROOT).mtime_sec, last_time(f));
+	assert_int_equal(attr_of(f, ROOT).nlink, 3);
+	assert_int_equal(attr_of(f, d).nlink, 2);
+
+	/* Replacing a file frees it. */
+	x = mkfile(f, ROOT, "x");
+	y = mkfile(f, ROOT, "y");
+	assert_int_equal(wr(f, y, 0, "yy", 2), 0);
+	assert_int_equal(ren(f, ROOT, "x", ROOT, "y", RENAME_NOREPLACE), EEXIST);
+	assert_int_equal(ren(f, ROOT, "x", ROOT, "y", 0), 0);
+	assert_int_equal(ino_of(f, ROOT, "y"), x);
+	assert_int_equal(lookup(f, ROOT, "x", NULL), ENOENT);
+	assert_int_equal(getattr(f, y, NULL), ENOENT);
+	assert_int_equal(ren(f, ROOT, "y", ROOT, "z", RENAME_NOREPLACE), 0);
+	assert_int_equal(ino_of(f, ROOT, "z"), x);
+
+	/* A replaced file that has another name keeps it, with one link less. */
+	p = mkfile(f, ROOT, "p");
+	{
+		struct cfs_op op = mkop(CFS_OP_LINK, p, "p2");
+
+		op.ino2 = d;
+		assert_int_equal(apply(f, &op, NULL), 0);
+	}
+	assert_int_equal(ren(f, ROOT, "z", ROOT, "p", 0), 0);
+	a = attr_of(f, p);
+	assert_int_equal(a.nlink, 1);
+	assert_int_equal(a.ctime_sec, last_time(f));
+	assert_int_equal(ino_of(f, d, "p2"), p);
+
+	/* Two names of one inode: nothing happens. */
+	{
+		struct cfs_op op = mkop(CFS_OP_LINK, p, "p3");
+
+		op.ino2 = d;
+		assert_int_equal(apply(f, &op, NULL), 0);
+	}
+	assert_int_equal(ren(f, d, "p2", d, "p3", 0), 0);
+	assert_int_equal(ino_of(f, d, "p2"), p);
+	assert_int_equal(ino_of(f, d, "p3"), p);
+	assert_int_equal(attr_of(f, p).nlink, 3);
+	assert_int_equal(ren(f, d, "p2", d, "p2", 0), 0);
+	assert_int_equal(ino_of(f, d, "p2"), p);
+
+	/* Errors. */
+	assert_int_equal(ren(f, ROOT, "nope", ROOT, "q", 0), ENOENT);
+	assert_int_equal(ren(f, 999, "p", ROOT, "q", 0), ENOENT);
+	assert_int_equal(ren(f, ROOT, "p", 999, "q", 0), ENOENT);
+	assert_int_equal(ren(f, ROOT, "p", p, "q", 0), ENOTDIR);
+	assert_int_equal(ren(f, p, "p", ROOT, "q", 0), ENOTDIR);
+	assert_int_equal(ren(f, ROOT, "p", ROOT, "..", 0), EINVAL);
+	assert_int_equal(ren(f, ROOT, ".", ROOT, "q", 0), EINVAL);
+	assert_int_equal(ren(f, ROOT, "p", ROOT, "a/b", 0), EINVAL);
+	assert_int_equal(ren(f, ROOT, "p", ROOT, "q", RENAME_NOREPLACE | RENAME_EXCHANGE), EINVAL);
+	assert_int_equal(ren(f, ROOT, "p", ROOT, "q", 1 << 2), EINVAL);
+	assert_int_equal(ino_of(f, ROOT, "p"), p);
+}
+
+/* RENAME of directories: type rules, subtree rule, '..' and link counts. */
+static void
+test_rename_dirs(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a, b, x, c, e, ef, g;
+
+	a = mkdir_(f, ROOT, "a");
+	b = mkdir_(f, ROOT, "b");
+	x = mkdir_(f, a, "x");
+	assert_int_equal(attr_of(f, a).nlink, 3);
+	assert_int_equal(ren(f, a, "x", b, "x", 0), 0);
+	assert_int_equal(attr_of(f, a).nlink, 2);
+	assert_int_equal(attr_of(f, b).nlink, 3);
+	assert_int_equal(ino_of(f, x, ".."), b);
+	assert_int_equal(attr_of(f, x).ctime_sec, last_time(f));
+
+	/* A directory over an empty one. */
+	c = mkdir_(f, ROOT, "c");
+	assert_int_equal(attr_of(f, ROOT).nlink, 5);
+	assert_int_equal(ren(f, b, "x", ROOT, "c", 0), 0);
+	assert_int_equal(getattr(f, c, NULL), ENOENT);
+	assert_int_equal(ino_of(f, ROOT, "c"), x);
+	assert_int_equal(ino_of(f, x, ".."), ROOT);
+	assert_int_equal(attr_of(f, ROOT).nlink, 5);
+	assert_int_equal(attr_of(f, b).nlink, 2);
+
+	/* Over a non-empty one, over a file, a file over a directory. */
+	e = mkdir_(f, ROOT, "e");
+	ef = mkdir_(f, e, "f");
+	g = mkfile(f, ROOT, "g");
+	assert_int_equal(ren(f, ROOT, "a", ROOT, "e", 0), ENOTEMPTY);
+	assert_int_equal(ren(f, ROOT, "a", ROOT, "g", 0), ENOTDIR);
+	assert_int_equal(ren(f, ROOT, "g", ROOT, "a", 0), EISDIR);
+	assert_int_equal(ren(f, ROOT, "a", ROOT, "e", RENAME_NOREPLACE), EEXIST);
+
+	/* Into its own subtree, or onto an ancestor of the source. */
+	assert_int_equal(ren(f, ROOT, "e", e, "z", 0), EINVAL);
+	assert_int_equal(ren(f, ROOT, "e", ef, "z", 0), EINVAL);
+	assert_int_equal(ren(f, e, "f", ROOT, "e", 0), ENOTEMPTY);
+	assert_int_equal(ino_of(f, ROOT, "e"), e);
+	assert_int_equal(ino_of(f, e, "f"), ef);
+
+	/* A directory moved down and back keeps consistent counts. */
+	assert_int_equal(ren(f, ROOT, "a", ef, "a", 0), 0);
+	assert_int_equal(ino_of(f, a, ".."), ef);
+	assert_int_equal(attr_of(f, ef).nlink, 3);
+	assert_int_equal(ren(f, ef, "a", ROOT, "a2", 0), 0);
+	assert_int_equal(attr_of(f, ef).nlink, 2);
+	assert_int_equal(attr_of(f, ROOT).nlink, 6); /* a2 b c e + . .. */
+	assert_int_equal(getattr(f, g, NULL), 0);
+}
+
+/* RENAME_EXCHANGE: files, a directory with a file across parents, errors. */
+static void
+test_rename_exchange(void **state)
+{
+	struct fx *f = *state;
+	uint64_t f1, f2, d, h, g, p, q;
+	struct cfs_attr a;
+
+	f1 = mkfile(f, ROOT, "f1");
+	f2 = mkfile(f, ROOT, "f2");
+	assert_int_equal(ren(f, ROOT, "f1", ROOT, "f2", RENAME_EXCHANGE), 0);
+	assert_int_equal(ino_of(f, ROOT, "f1"), f2);
+	assert_int_equal(ino_of(f, ROOT, "f2"), f1);
+	assert_int_equal(attr_of(f, f1).ctime_sec, last_time(f));
+	assert_int_equal(attr_of(f, f2).ctime_sec, last_time(f));
+
+	d = mkdir_(f, ROOT, "d");
+	h = mkdir_(f, ROOT, "h");
+	g = mkfile(f, h, "g");
+	assert_int_equal(attr_of(f, ROOT).nlink, 4);
+	assert_int_equal(ren(f, ROOT, "d", h, "g", RENAME_EXCHANGE), 0);
+	assert_int_equal(ino_of(f, ROOT, "d"), g);
+	assert_int_equal(ino_of(f, h, "g"), d);
+	assert_int_equal(ino_of(f, d, ".."), h);
+	assert_int_equal(attr_of(f, ROOT).nlink, 3);
+	a = attr_of(f, h);
+	assert_int_equal(a.nlink, 3);
+	assert_int_equal(a.mtime_sec, last_time(f));
+	assert_int_equal(attr_of(f, ROOT).mtime_sec, last_time(f));
+
+	/* Two directories across parents: counts unchanged, '..' swapped. */
+	p = mkdir_(f, ROOT, "p");
+	assert_int_equal(ren(f, ROOT, "p", h, "g", RENAME_EXCHANGE), 0);
+	assert_int_equal(ino_of(f, p, ".."), h);
+	assert_int_equal(ino_of(f, d, ".."), ROOT);
+	assert_int_equal(attr_of(f, ROOT).nlink, 5);
+	assert_int_equal(attr_of(f, h).nlink, 3);
+
+	/* Errors. */
+	assert_int_equal(ren(f, ROOT, "f1", ROOT, "none", RENAME_EXCHANGE), ENOENT);
+	assert_int_equal(ren(f, ROOT, "none", ROOT, "f1", RENAME_EXCHANGE), ENOENT);
+	q = mkdir_(f, p, "q");
+	assert_int_equal(ren(f, h, "g", p, "q", RENAME_EXCHANGE), EINVAL);
+	assert_int_equal(ren(f, p, "q", h, "g", RENAME_EXCHANGE), EINVAL);
+	assert_int_equal(ino_of(f, p, "q"), q);
+	assert_int_equal(ino_of(f, h, "g"), p);
+}
+
+/* SETATTR: mode, owner, times, set-id clearing, size. */
+static void
+test_setattr(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op;
+	struct cfs_reply r;
+	uint8_t buf[300000];
+	uint64_t file, d, l, sn;
+
+	file = mk(f, CFS_OP_CREATE, ROOT, "f", 06755);
+	op = mkop(CFS_OP_SETATTR, file, NULL);
+	op.valid = CFS_SET_KILL_SUID;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.mode, S_IFREG | 0755);
+	assert_int_equal(r.attr.ctime_sec, last_time(f));
+
+	op.valid = CFS_SET_MODE;
+	op.mode = S_IFDIR | 02644;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.mode, S_IFREG | 02644);
+	op.valid = CFS_SET_KILL_SUID; /* no group exec: set-gid is mandatory locking, kept */
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.mode, S_IFREG | 02644);
+
+	op.valid = CFS_SET_UID | CFS_SET_GID;
+	op.uid = 100;
+	op.gid = 200;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.uid, 100);
+	assert_int_equal(r.attr.gid, 200);
+	assert_int_equal(attr_of(f, file).uid, 100);
+
+	op.valid = CFS_SET_ATIME | CFS_SET_MTIME;
+	op.atime_sec = 11;
+	op.atime_nsec = 12;
+	op.mtime_sec = 13;
+	op.mtime_nsec = 14;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.atime_sec, 11);
+	assert_int_equal(r.attr.atime_nsec, 12);
+	assert_int_equal(r.attr.mtime_sec, 13);
+	assert_int_equal(r.attr.mtime_nsec, 14);
+	assert_int_equal(r.attr.ctime_sec, last_time(f));
+	op.valid = CFS_SET_ATIME | CFS_SET_ATIME_NOW | CFS_SET_MTIME | CFS_SET_MTIME_NOW;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.atime_sec, last_time(f));
+	assert_int_equal(r.attr.mtime_sec, last_time(f));
+	assert_int_equal(r.attr.mtime_nsec, 7);
+	op.valid = CFS_SET_MTIME;
+	op.mtime_nsec = 1000000000;
+	assert_int_equal(apply(f, &op, NULL), EINVAL);
+
+	/* Size: shrink, extend with zeros, same size keeps mtime and version. */
+	memset(buf, 0xab, 100);
+	assert_int_equal(wr(f, file, 0, buf, 100), 0);
+	assert_int_equal(setsize(f, file, 10), 0);
+	sn = store_applied_sn(f->s);
+	assert_int_equal(attr_of(f, file).size, 10);
+	assert_int_equal(attr_of(f, file).version, sn);
+	assert_int_equal(attr_of(f, file).mtime_sec, last_time(f));
+	assert_int_equal(rd(f, file, 0, 100, buf), 10);
+	assert_int_equal(setsize(f, file, 200000), 0);
+	assert_int_equal(rd(f, file, 0, sizeof(buf), buf), 200000);
+	for (size_t i = 0; i < 200000; i++)
+		assert_int_equal(buf[i], i < 10 ? 0xab : 0);
+	assert_int_equal(attr_of(f, file).blocks, 1);
+	sn = store_applied_sn(f->s);
+	assert_int_equal(setsize(f, file, 200000), 0);
+	assert_int_equal(attr_of(f, file).version, sn);
+	assert_int_equal(attr_of(f, file).mtime_sec, 1000 + sn);
+	assert_int_equal(attr_of(f, file).ctime_sec, last_time(f));
+
+	d = mkdir_(f, ROOT, "d");
+	assert_int_equal(setsize(f, d, 0), EISDIR);
+	op = mkop(CFS_OP_SYMLINK, ROOT, "l");
+	op.data = (const uint8_t *)"t";
+	op.datalen = 1;
+	assert_int_equal(apply(f, &op, &r), 0);
+	l = r.attr.ino;
+	assert_int_equal(setsize(f, l, 0), EINVAL);
+	assert_int_equal(setsize(f, 9999, 0), ENOENT);
+	assert_int_equal(setsize(f, file, (uint64_t)INT64_MAX + 1), EFBIG);
+	/* Setting the mode of a directory keeps it a directory. */
+	op = mkop(CFS_OP_SETATTR, d, NULL);
+	op.valid = CFS_SET_MODE;
+	op.mode = 0700;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.mode, S_IFDIR | 0700);
+}
+
+/* WRITE and READ: extension, sparse holes, block boundaries, big writes, errors. */
+static void
+test_write_read(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t big[CFS_MAX_IO], back[CFS_MAX_IO + 100];
+	struct cfs_op op;
+	struct cfs_reply r;
+	struct cfs_attr a;
+	uint64_t file, d;
+
+	file = mkfile(f, ROOT, "f");
+	assert_int_equal(wr(f, file, 0, "hello", 5), 0);
+	a = attr_of(f, file);
+	assert_int_equal(a.size, 5);
+	assert_int_equal(a.version, store_applied_sn(f->s));
+	assert_int_equal(a.mtime_sec, last_time(f));
+	assert_int_equal(a.ctime_sec, last_time(f));
+	assert_int_equal(a.blocks, 1);
+	assert_int_equal(rd(f, file, 0, 100, back), 5);
+	assert_memory_equal(back, "hello", 5);
+	assert_int_equal(rd(f, file, 5, 100, back), 0);
+	assert_int_equal(rd(f, file, 1000, 100, back), 0);
+	assert_int_equal(rd(f, file, 1, 2, back), 2);
+	assert_memory_equal(back, "el", 2);
+
+	/* A write far out leaves a hole that reads as zeros. */
+	assert_int_equal(wr(f, file, 200000, "x", 1), 0);
+	a = attr_of(f, file);
+	assert_int_equal(a.size, 200001);
+	assert_int_equal(a.blocks, (5 + 200000 % T_BS + 1 + 511) / 512);
+	assert_int_equal(rd(f, file, 0, 200001, back), 200001);
+	assert_memory_equal(back, "hello", 5);
+	for (size_t i = 5; i < 200000; i++)
+		assert_int_equal(back[i], 0);
+	assert_int_equal(back[200000], 'x');
+
+	/* Across a block boundary, into a hole and over old data. */
+	assert_int_equal(wr(f, file, T_BS - 3, "0123456789", 10), 0);
+	assert_int_equal(rd(f, file, T_BS - 5, 14, back), 14);
+	assert_memory_equal(back, "\0\0" "0123456789\0\0", 14);
+	assert_int_equal(wr(f, file, 2, "LL", 2), 0);
+	assert_int_equal(rd(f, file, 0, 6, back), 6);
+	assert_memory_equal(back, "heLLo\0", 6);
+
+	/* The largest write, unaligned. */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(wr(f, file, 1000, big, sizeof(big)), 0);
+	assert_int_equal(attr_of(f, file).size, 1000 + sizeof(big));
+	assert_int_equal(rd(f, file, 1000, CFS_MAX_IO, back), CFS_MAX_IO);
+	assert_memory_equal(back, big, sizeof(big));
+	assert_int_equal(rd(f, file, 0, 1000, back), 1000);
+	assert_memory_equal(back, "heLLo", 5);
+
+	op = mkop(CFS_OP_READ, file, NULL);
+	op.length = CFS_MAX_IO + 1;
+	assert_int_equal(rd_op(f, &op, &r), EINVAL);
+
+	/* A write of nothing changes nothing. */
+	a = attr_of(f, file);
+	assert_int_equal(wr(f, file, 5000000, "", 0), 0);
+	assert_int_equal(attr_of(f, file).size, a.size);
+	assert_int_equal(attr_of(f, file).version, a.version);
+
+	/* Writes by another user clear set-uid when asked to. */
+	op = mkop(CFS_OP_SETATTR, file, NULL);
+	op.valid = CFS_SET_MODE;
+	op.mode = 04755;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	op = mkop(CFS_OP_WRITE, file, NULL);
+	op.data = (const uint8_t *)"k";
+	op.datalen = 1;
+	op.valid = CFS_SET_KILL_SUID;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.mode, S_IFREG | 0755);
+
+	d = mkdir_(f, ROOT, "d");
+	assert_int_equal(wr(f, d, 0, "x", 1), EISDIR);
+	assert_int_equal(wr(f, 9999, 0, "x", 1), ENOENT);
+	assert_int_equal(wr(f, file, (uint64_t)INT64_MAX, "x", 1), EFBIG);
+	op = mkop(CFS_OP_READ, d, NULL);
+	op.length = 10;
+	assert_int_equal(rd_op(f, &op, &r), EISDIR);
+	op.ino = 9999;
+	assert_int_equal(rd_op(f, &op, &r), ENOENT);
+}
+
+/* Truncation drops whole blocks, cuts the last one, and extension shows zeros. */
+static void
+test_truncate(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t buf[150000];
+	struct cfs_attr a;
+	uint64_t file;
+
+	file = mkfile(f, ROOT, "f");
+	memset(buf, 0xab, sizeof(buf));
+	assert_int_equal(wr(f, file, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(attr_of(f, file).blocks, (150000 + 511) / 512);
+	assert_int_equal(setsize(f, file, 70000), 0);
+	a = attr_of(f, file);
+	assert_int_equal(a.size, 70000);
+	assert_int_equal(a.blocks, (70000 + 511) / 512);
+	assert_int_equal(rd(f, file, 69990, 20, buf), 10);
+	assert_int_equal(setsize(f, file, 140000), 0);
+	assert_int_equal(attr_of(f, file).blocks, (70000 + 511) / 512);
+	assert_int_equal(rd(f, file, T_BS, 140000, buf), 140000 - T_BS);
+	for (size_t i = 0; i < 140000 - T_BS; i++)
+		assert_int_equal(buf[i], i < 70000 - T_BS ? 0xab : 0);
+	assert_int_equal(setsize(f, file, 0), 0);
+	a = attr_of(f, file);
+	assert_int_equal(a.size, 0);
+	assert_int_equal(a.blocks, 0);
+	assert_int_equal(setsize(f, file, 5000), 0);
+	assert_int_equal(rd(f, file, 0, 6000, buf), 5000);
+	for (size_t i = 0; i < 5000; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(db_count(f, "blocks"), 0);
+}
+
+/* Extended attributes: flags, sizes, listing, removal. */
+static void
+test_xattr(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t big[CFS_XATTR_SIZE_MAX + 1];
+	struct cfs_reply r;
+	uint64_t file;
+
+	file = mkfile(f, ROOT, "f");
+	assert_int_equal(setx(f, file, "user.b", "hello", 5, 0), 0);
+	assert_int_equal(attr_of(f, file).ctime_sec, last_time(f));
+	assert_int_equal(setx(f, file, "user.a", "1", 1, 1 /* XATTR_CREATE on a new name */), 0);
+	assert_int_equal(setx(f, file, "user.a", "2", 1, 1 /* XATTR_CREATE */), EEXIST);
+	assert_int_equal(setx(f, file, "user.c", "2", 1, 2 /* XATTR_REPLACE */), ENODATA);
+	assert_int_equal(setx(f, file, "user.a", "22", 2, 2), 0);
+	assert_int_equal(setx(f, file, "user.e", "", 0, 0), 0);
+	assert_int_equal(setx(f, file, "", "x", 1, 0), ERANGE);
+	assert_int_equal(setx(f, file, "user.x", "x", 1, 4), EINVAL);
+	assert_int_equal(setx(f, 9999, "user.x", "x", 1, 0), ENOENT);
+	assert_int_equal(setx(f, file, "user.big", big, sizeof(big), 0), E2BIG);
+	assert_int_equal(setx(f, file, "user.big", big, sizeof(big) - 1, 0), 0);
+
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, file, "user.a", 0, &r), 0);
+	assert_int_equal(r.value, 2);
+	assert_int_equal(r.datalen, 0);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, file, "user.a", 100, &r), 0);
+	assert_int_equal(r.value, 2);
+	assert_int_equal(r.datalen, 2);
+	assert_memory_equal(r.data, "22", 2);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, file, "user.b", 4, &r), ERANGE);
+	assert_int_equal(r.datalen, 0);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, file, "user.b", 5, &r), 0);
+	assert_memory_equal(r.data, "hello", 5);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, file, "user.e", 10, &r), 0);
+	assert_int_equal(r.value, 0);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, file, "user.big", CFS_XATTR_SIZE_MAX, &r), 0);
+	assert_int_equal(r.datalen, CFS_XATTR_SIZE_MAX);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, file, "user.zz", 10, &r), ENODATA);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, 9999, "user.zz", 10, &r), ENOENT);
+
+	{
+		const char want[] = "user.a\0user.b\0user.big\0user.e";
+
+		assert_int_equal(getx(f, CFS_OP_LISTXATTR, file, NULL, 0, &r), 0);
+		assert_int_equal(r.value, sizeof(want));
+		assert_int_equal(r.datalen, 0);
+		assert_int_equal(getx(f, CFS_OP_LISTXATTR, file, NULL, sizeof(want) - 1, &r),
+				 ERANGE);
+		assert_int_equal(getx(f, CFS_OP_LISTXATTR, file, NULL, 1000, &r), 0);
+		assert_int_equal(r.datalen, sizeof(want));
+		assert_memory_equal(r.data, want, sizeof(want));
+	}
+
+	assert_int_equal(name_op(f, CFS_OP_REMOVEXATTR, file, "user.a"), 0);
+	assert_int_equal(attr_of(f, file).ctime_sec, last_time(f));
+	assert_int_equal(name_op(f, CFS_OP_REMOVEXATTR, file, "user.a"), ENODATA);
+	assert_int_equal(name_op(f, CFS_OP_REMOVEXATTR, 9999, "user.a"), ENOENT);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, file, "user.a", 10, &r), ENODATA);
+	assert_int_equal(getx(f, CFS_OP_LISTXATTR, file, NULL, 0, &r), 0);
+	assert_int_equal(r.value, sizeof("user.b\0user.big\0user.e"));
+	/* Directories carry xattrs too. */
+	assert_int_equal(setx(f, ROOT, "user.r", "r", 1, 0), 0);
+	assert_int_equal(getx(f, CFS_OP_LISTXATTR, ROOT, NULL, 100, &r), 0);
+	assert_int_equal(r.datalen, sizeof("user.r"));
+}
+
+/* FALLOCATE: extension, KEEP_SIZE, punched holes, unsupported modes. */
+static void
+test_fallocate(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t buf[200000];
+	struct cfs_attr a;
+	uint64_t file, g, d, p, pos, blocks;
+
+	file = mkfile(f, ROOT, "f");
+	assert_int_equal(falloc(f, file, 0, 0, 100000), 0);
+	a = attr_of(f, file);
+	assert_int_equal(a.size, 100000);
+	assert_int_equal(a.version, store_applied_sn(f->s));
+	assert_int_equal(a.mtime_sec, last_time(f));
+	assert_int_equal(falloc(f, file, 0, 10, 10), 0);
+	assert_int_equal(attr_of(f, file).size, 100000);
+	assert_int_equal(falloc(f, file, FALLOC_FL_KEEP_SIZE, 0, 300000), 0);
+	assert_int_equal(attr_of(f, file).size, 100000);
+	assert_int_equal(attr_of(f, file).ctime_sec, last_time(f));
+	assert_int_equal(rd(f, file, 0, sizeof(buf), buf), 100000);
+	for (size_t i = 0; i < 100000; i++)
+		assert_int_equal(buf[i], 0);
+
+	g = mkfile(f, ROOT, "g");
+	memset(buf, 0xcd, sizeof(buf));
+	assert_int_equal(wr(f, g, 0, buf, sizeof(buf)), 0);
+	blocks = attr_of(f, g).blocks;
+	assert_int_equal(falloc(f, g, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 100, 139900), 0);
+	a = attr_of(f, g);
+	assert_int_equal(a.size, 200000);
+	assert_int_equal(a.version, store_applied_sn(f->s));
+	assert_int_equal(a.mtime_sec, last_time(f));
+	assert_true(a.blocks < blocks);
+	memset(buf, 0x55, sizeof(buf));
+	assert_int_equal(rd(f, g, 0, sizeof(buf), buf), 200000);
+	for (size_t i = 0; i < 200000; i++)
+		assert_int_equal(buf[i], i < 100 || i >= 140000 ? 0xcd : 0);
+	assert_int_equal(seek(f, g, 0, SEEK_HOLE, &pos), 0);
+	assert_int_equal(pos, 100);
+	assert_int_equal(seek(f, g, 100, SEEK_DATA, &pos), 0);
+	assert_int_equal(pos, 2 * T_BS);
+	/* Punching past the end changes no size. */
+	assert_int_equal(falloc(f, g, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 190000, 1000000),
+			 0);
+	assert_int_equal(attr_of(f, g).size, 200000);
+	assert_int_equal(rd(f, g, 189999, 20, buf), 10);
+	assert_memory_equal(buf, "\xcd\0\0\0\0\0\0\0\0\0", 10);
+	/* Punching everything leaves no block. */
+	assert_int_equal(falloc(f, g, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 200000), 0);
+	assert_int_equal(attr_of(f, g).blocks, 0);
+
+	assert_int_equal(falloc(f, g, FALLOC_FL_PUNCH_HOLE, 0, 10), EOPNOTSUPP);
+	assert_int_equal(falloc(f, g, 0x10 /* ZERO_RANGE */, 0, 10), EOPNOTSUPP);
+	assert_int_equal(falloc(f, g, 0, 0, 0), EINVAL);
+	assert_int_equal(falloc(f, 9999, 0, 0, 10), ENOENT);
+	d = mkdir_(f, ROOT, "d");
+	assert_int_equal(falloc(f, d, 0, 0, 10), EISDIR);
+	p = mk(f, CFS_OP_MKNOD, ROOT, "p", S_IFIFO | 0600);
+	assert_int_equal(falloc(f, p, 0, 0, 10), ENODEV);
+	assert_int_equal(falloc(f, g, 0, (uint64_t)INT64_MAX - 5, 10), EFBIG);
+	assert_int_equal(db_count(f, "blocks"), 0);
+}
+
+/* LSEEK: SEEK_DATA and SEEK_HOLE over blocks and holes. */
+static void
+test_lseek(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t buf[2 * T_BS];
+	uint64_t file, full, d, pos;
+
+	file = mkfile(f, ROOT, "f");
+	assert_int_equal(wr(f, file, 0, "abcd", 4), 0);
+	assert_int_equal(wr(f, file, 3 * T_BS, "z", 1), 0);
+	assert_int_equal(seek(f, file, 0, SEEK_DATA, &pos), 0);
+	assert_int_equal(pos, 0);
+	assert_int_equal(seek(f, file, 2, SEEK_DATA, &pos), 0);
+	assert_int_equal(pos, 2);
+	assert_int_equal(seek(f, file, 0, SEEK_HOLE, &pos), 0);
+	assert_int_equal(pos, 4);
+	assert_int_equal(seek(f, file, 4, SEEK_DATA, &pos), 0);
+	assert_int_equal(pos, 3 * T_BS);
+	assert_int_equal(seek(f, file, 100, SEEK_HOLE, &pos), 0);
+	assert_int_equal(pos, 100);
+	assert_int_equal(seek(f, file, 3 * T_BS, SEEK_HOLE, &pos), 0);
+	assert_int_equal(pos, 3 * T_BS + 1);
+	assert_int_equal(seek(f, file, 3 * T_BS + 1, SEEK_DATA, &pos), ENXIO);
+	assert_int_equal(seek(f, file, 3 * T_BS + 1, SEEK_HOLE, &pos), ENXIO);
+	assert_int_equal(seek(f, file, 0, SEEK_SET, &pos), EINVAL);
+
+	full = mkfile(f, ROOT, "full");
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(wr(f, full, 0, buf, sizeof(buf)), 0);
+	assert_int_equal(setsize(f, full, 300000), 0);
+	assert_int_equal(seek(f, full, 10, SEEK_HOLE, &pos), 0);
+	assert_int_equal(pos, 2 * T_BS);
+	assert_int_equal(seek(f, full, 2 * T_BS, SEEK_DATA, &pos), ENXIO);
+	assert_int_equal(seek(f, full, 2 * T_BS, SEEK_HOLE, &pos), 0);
+	assert_int_equal(pos, 2 * T_BS);
+	assert_int_equal(setsize(f, full, T_BS + 10), 0);
+	assert_int_equal(seek(f, full, 0, SEEK_HOLE, &pos), 0);
+	assert_int_equal(pos, T_BS + 10);
+
+	d = mkdir_(f, ROOT, "d");
+	assert_int_equal(seek(f, d, 0, SEEK_DATA, &pos), EISDIR);
+	assert_int_equal(seek(f, 9999, 0, SEEK_DATA, &pos), ENOENT);
+}
+
+/* Reads every record of one READDIR reply; returns the count. */
+static size_t
+dirents(const struct cfs_reply *r, int plus, struct cfs_dirent *out, size_t max)
+{
+	struct cfs_rbuf rb;
+	size_t n = 0;
+
+	cfs_rbuf_init(&rb, r->data, r->datalen);
+	while (rb.off < rb.len) {
+		assert_true(n < max);
+		assert_int_equal(cfs_dirent_get(&rb, &out[n], plus), CFS_WIRE_OK);
+		n++;
+	}
+	assert_int_equal(cfs_rbuf_done(&rb), CFS_WIRE_OK);
+	return n;
+}
+
+/* READDIR: ".", "..", creation order, paging with stable cookies, plus mode. */
+static void
+test_readdir(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_dirent de[64];
+	struct cfs_op op;
+	struct cfs_reply r;
+	uint64_t d, ino[20], cookie;
+	char name[16];
+	int seen[21] = {0}, seen_new = 0, pages = 0;
+	size_t n;
+
+	d = mkdir_(f, ROOT, "d");
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "f%02d", i);
+		ino[i] = i == 7 ? mkdir_(f, d, name) : mkfile(f, d, name);
+	}
+	op = mkop(CFS_OP_READDIR, d, NULL);
+	op.length = 65536;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	n = dirents(&r, 0, de, 64);
+	assert_int_equal(n, 22);
+	assert_int_equal(r.value, 22);
+	assert_int_equal(de[0].namelen, 1);
+	assert_memory_equal(de[0].name, ".", 1);
+	assert_int_equal(de[0].ino, d);
+	assert_int_equal(de[0].cookie, 1);
+	assert_int_equal(de[0].type, S_IFDIR);
+	assert_memory_equal(de[1].name, "..", 2);
+	assert_int_equal(de[1].ino, ROOT);
+	assert_int_equal(de[1].cookie, 2);
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "f%02d", i);
+		assert_int_equal(de[i + 2].ino, ino[i]);
+		assert_int_equal(de[i + 2].namelen, 3);
+		assert_memory_equal(de[i + 2].name, name, 3);
+		assert_int_equal(de[i + 2].type, i == 7 ? S_IFDIR : S_IFREG);
+		assert_true(de[i + 2].cookie > de[i + 1].cookie);
+	}
+
+	/* Continuing from any cookie gives what follows it. */
+	op.offset = de[10].cookie;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	n = dirents(&r, 0, de, 64);
+	assert_int_equal(n, 11);
+	assert_int_equal(de[0].ino, ino[9]);
+	op.offset = 1;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(dirents(&r, 0, de, 64), 21);
+	assert_memory_equal(de[0].name, "..", 2);
+
+	/* Paging: 3 records a page, with inserts and removals in between. */
+	op.offset = 0;
+	op.length = 3 * (8 + 8 + 4 + 2 + 3);
+	for (;;) {
+		assert_int_equal(rd_op(f, &op, &r), 0);
+		n = dirents(&r, 0, de, 64);
+		if (n == 0)
+			break;
+		assert_true(n <= 3);
+		for (size_t i = 0; i < n; i++) {
+			if (de[i].namelen == 4 && memcmp(de[i].name, "new1", 4) == 0) {
+				seen_new++;
+			} else if (de[i].name[0] == 'f') {
+				int k = (de[i].name[1] - '0') * 10 + (de[i].name[2] - '0');
+
+				seen[k]++;
+			}
+			op.offset = de[i].cookie;
+		}
+		if (++pages == 2) {
+			assert_int_equal(name_op(f, CFS_OP_UNLINK, d, "f01"), 0);
+			assert_int_equal(name_op(f, CFS_OP_UNLINK, d, "f15"), 0);
+			mkfile(f, d, "new1");
+			assert_int_equal(name_op(f, CFS_OP_RMDIR, d, "f07"), 0);
+			mkdir_(f, d, "f07");
+		}
+		assert_true(pages < 100);
+	}
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(seen[i], i == 15 ? 0 : 1);
+	assert_int_equal(seen_new, 1);
+
+	/* Plus: attributes with every record. */
+	op.offset = 0;
+	op.length = 65536;
+	op.flags = CFS_READDIR_PLUS;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	n = dirents(&r, 1, de, 64);
+	assert_int_equal(n, 2 + 20);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(de[i].attr.ino, de[i].ino);
+		assert_int_equal(de[i].attr.mode & S_IFMT, de[i].type);
+	}
+	assert_int_equal(de[1].attr.ino, ROOT);
+
+	/* A buffer too small for one record; past the end; wrong types. */
+	op.flags = 0;
+	op.length = 10;
+	assert_int_equal(rd_op(f, &op, &r), EINVAL);
+	op.length = 65536;
+	op.offset = 1000;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(r.datalen, 0);
+	op.offset = UINT64_MAX;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(r.datalen, 0);
+	op = mkop(CFS_OP_READDIR, ino[0], NULL);
+	op.length = 65536;
+	assert_int_equal(rd_op(f, &op, &r), ENOTDIR);
+	op.ino = 9999;
+	assert_int_equal(rd_op(f, &op, &r), ENOENT);
+
+	/* The root's ".." is itself; an empty directory has two records. */
+	op = mkop(CFS_OP_READDIR, ino_of(f, d, "f07"), NULL);
+	op.length = 65536;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(dirents(&r, 0, de, 64), 2);
+	assert_int_equal(de[1].ino, d);
+	op.ino = ROOT;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(dirents(&r, 0, de, 64), 3);
+	assert_int_equal(de[1].ino, ROOT);
+	cookie = de[2].cookie;
+	assert_true(cookie >= 3);
+}
+
+/* STATFS: decodable, sane numbers. */
+static void
+test_statfs(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op = mkop(CFS_OP_STATFS, 0, NULL);
+	struct cfs_statfs sf;
+	struct cfs_reply r;
+
+	mkfile(f, ROOT, "a");
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(cfs_statfs_decode(r.data, r.datalen, &sf), CFS_WIRE_OK);
+	assert_int_equal(sf.namemax, 255);
+	assert_true(sf.bsize >= 512);
+	assert_int_equal(sf.blocks * sf.bsize, T_MAPSIZE);
+	assert_true(sf.bfree < sf.blocks);
+	assert_true(sf.bfree > 0);
+	assert_true(sf.bavail <= sf.bfree);
+	assert_true(sf.files >= 2 + sf.ffree);
+	assert_true(sf.ffree > 0);
+}
+
+/* FSYNC changes nothing but applied_sn and the result table. */
+static void
+test_fsync(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op;
+	struct cfs_attr a;
+	uint64_t file;
+
+	file = mkfile(f, ROOT, "f");
+	a = attr_of(f, file);
+	op = mkop(CFS_OP_FSYNC, file, NULL);
+	assert_int_equal(apply(f, &op, NULL), 0);
+	{
+		struct cfs_attr b = attr_of(f, file);
+
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+	assert_int_equal(store_sync(f->s), 0);
+}
+
+/* The result table: REPLY_ONLY answers, acked_below trimming, floors, client 0. */
+static void
+test_results(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op = mkop(CFS_OP_CREATE, ROOT, "a");
+	struct cfs_entry e;
+	struct cfs_reply r, r1;
+	uint8_t d0[CFS_DIGEST_LEN], d1[CFS_DIGEST_LEN];
+	uint64_t next;
+
+	op.flags = CFS_CREATE_EXCL;
+	assert_int_equal(apply(f, &op, &r1), 0); /* seq 1 */
+	assert_int_equal(apply(f, &op, NULL), EEXIST); /* seq 2 */
+	assert_int_equal(store_result(f->s, T_CLIENT, 1, &r), 0);
+	assert_int_equal(r.status, 0);
+	assert_true(r.flags & CFS_REPLY_ATTR);
+	assert_memory_equal(&r.attr, &r1.attr, sizeof(r.attr));
+	assert_int_equal(store_result(f->s, T_CLIENT, 2, &r), 0);
+	assert_int_equal(r.status, EEXIST);
+	assert_int_equal(store_result(f->s, T_CLIENT, 3, &r), ENOENT);
+	assert_int_equal(store_result(f->s, 8, 1, &r), ENOENT);
+
+	/* A retry of seq 1 travels as REPLY_ONLY and gets the stored answer. */
+	next = store_next_ino(f->s);
+	entry_init(f, &e, &op);
+	e.kind = CFS_ENTRY_REPLY_ONLY;
+	e.seq = 1;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(e.result, 0);
+	assert_memory_equal(&r.attr, &r1.attr, sizeof(r.attr));
+	assert_int_equal(store_next_ino(f->s), next);
+	assert_int_equal(store_applied_sn(f->s), 3);
+	e.sn++;
+	e.seq = 2;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
+	assert_int_equal(r.status, EEXIST);
+	/* Unknown seq: a protocol error. */
+	e.sn++;
+	e.seq = 99;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
+	assert_int_equal(r.status, CFS_ERR_PROTOCOL);
+	assert_int_equal(e.result, CFS_ERR_PROTOCOL);
+	assert_int_equal(store_result(f->s, T_CLIENT, 99, &r), ENOENT);
+	/* REPLY_ONLY changes only applied_sn: the digest moves by that alone. */
+	digest(f, d0);
+	e.sn++;
+	e.seq = 1;
+	assert_int_equal(store_apply(f->s, &e, 0, NULL, &r), 0);
+	digest(f, d1);
+	assert_memory_not_equal(d0, d1, CFS_DIGEST_LEN);
+
+	/* acked_below trims results below it and raises the floor. */
+	f->seq = 2;
+	assert_int_equal(store_client_floor(f->s, T_CLIENT), 0);
+	op = mkop(CFS_OP_MKDIR, ROOT, "d");
+	assert_int_equal(apply(f, &op, NULL), 0); /* seq 3 */
+	op = mkop(CFS_OP_MKDIR, ROOT, "d2");
+	f->acked = 3;
+	assert_int_equal(apply(f, &op, NULL), 0); /* seq 4 */
+	assert_int_equal(store_result(f->s, T_CLIENT, 1, &r), ENOENT);
+	assert_int_equal(store_result(f->s, T_CLIENT, 2, &r), ENOENT);
+	assert_int_equal(store_result(f->s, T_CLIENT, 3, &r), 0);
+	assert_int_equal(store_result(f->s, T_CLIENT, 4, &r), 0);
+	assert_int_equal(store_client_floor(f->s, T_CLIENT), 3);
+	f->acked = 2; /* an older acked_below never lowers the floor */
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, "d2"), 0); /* seq 5 */
+	assert_int_equal(store_client_floor(f->s, T_CLIENT), 3);
+	assert_int_equal(store_result(f->s, T_CLIENT, 3, &r), 0);
+	/* REPLY_ONLY trims too. */
+	entry_init(f, &e, &op);
+	e.kind = CFS_ENTRY_REPLY_ONLY;
+	e.seq = 5;
+	e.acked_below = 5;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(store_client_floor(f->s, T_CLIENT), 5);
+	assert_int_equal(store_result(f->s, T_CLIENT, 3, &r), ENOENT);
+	assert_int_equal(store_result(f->s, T_CLIENT, 4, &r), ENOENT);
+	assert_int_equal(store_result(f->s, T_CLIENT, 5, &r), 0);
+
+	/* Another client's table is its own. */
+	f->client = 8;
+	f->seq = 0;
+	f->acked = 0;
+	assert_int_equal(name_op(f, CFS_OP_MKDIR, ROOT, "e"), 0);
+	f->acked = 100;
+	assert_int_equal(name_op(f, CFS_OP_MKDIR, ROOT, "e"), EEXIST);
+	assert_int_equal(store_result(f->s, 8, 1, &r), ENOENT);
+	assert_int_equal(store_result(f->s, 8, 2, &r), ENOENT);
+	assert_int_equal(store_client_floor(f->s, 8), 100);
+	assert_int_equal(store_result(f->s, T_CLIENT, 5, &r), 0);
+	assert_int_equal(store_client_floor(f->s, T_CLIENT), 5);
+
+	/* Client 0: internal entries store nothing. */
+	f->client = 0;
+	f->seq = 0;
+	assert_int_equal(name_op(f, CFS_OP_MKDIR, ROOT, "z"), 0);
+	assert_int_equal(store_result(f->s, 0, 1, &r), ENOENT);
+	assert_int_equal(store_client_floor(f->s, 0), 0);
+	entry_init(f, &e, &op);
+	e.kind = CFS_ENTRY_REPLY_ONLY;
+	e.seq = 1;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
+	assert_int_equal(r.status, CFS_ERR_PROTOCOL);
+	assert_int_equal(db_count(f, "results"), 1);
+}
+
+struct logrec {
+	uint64_t sn[16];
+	struct cfs_entry e[16];
+	uint8_t *buf[16];
+	size_t n;
+	size_t stop_after;
+};
+
+/* Collects logged entries and checks each decodes under its sn. */
+static int
+log_collect(uint64_t sn, const void *buf, size_t len, void *arg)
+{
+	struct logrec *l = arg;
+
+	assert_true(l->n < 16);
+	l->buf[l->n] = malloc(len);
+	assert_non_null(l->buf[l->n]);
+	memcpy(l->buf[l->n], buf, len);
+	assert_int_equal(cfs_entry_decode(l->buf[l->n], len, &l->e[l->n]), CFS_WIRE_OK);
+	assert_int_equal(l->e[l->n].sn, sn);
+	l->sn[l->n++] = sn;
+	return l->stop_after != 0 && l->n >= l->stop_after;
+}
+
+/* Frees what log_collect kept. */
+static void
+log_clear(struct logrec *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->buf[i]);
+	memset(l, 0, sizeof(*l));
+}
+
+/* STORE_DECIDE and STORE_LOG: the body, the log, foreach and trim. */
+static void
+test_decide_log(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op = mkop(CFS_OP_MKDIR, ROOT, "d");
+	struct cfs_entry e, back;
+	struct cfs_reply r;
+	struct cfs_wbuf body;
+	struct logrec l;
+	uint8_t hdr[CFS_HEADER_SIZE];
+
+	memset(&l, 0, sizeof(l));
+	cfs_wbuf_init(&body);
+	memset(hdr, 0xee, sizeof(hdr));
+	cfs_put_bytes(&body, hdr, sizeof(hdr));
+
+	op.mode = 0700;
+	entry_init(f, &e, &op);
+	e.result = 12345;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE | STORE_LOG, &body, &r), 0);
+	assert_int_equal(e.result, 0);
+	assert_true(body.len > sizeof(hdr));
+	assert_memory_equal(body.p, hdr, sizeof(hdr));
+	assert_int_equal(cfs_entry_decode(body.p + sizeof(hdr), body.len - sizeof(hdr), &back),
+			 CFS_WIRE_OK);
+	assert_int_equal(back.sn, 1);
+	assert_int_equal(back.result, 0);
+	assert_int_equal(back.op.type, CFS_OP_MKDIR);
+	assert_int_equal(back.op.namelen, 1);
+	assert_memory_equal(back.op.name, "d", 1);
+	assert_int_equal(back.new_ino, e.new_ino);
+	assert_int_equal(back.time_sec, e.time_sec);
+
+	/* A failing op is logged with its errno. */
+	entry_init(f, &e, &op);
+	cfs_wbuf_reset(&body);
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE | STORE_LOG, &body, &r), 0);
+	assert_int_equal(r.status, EEXIST);
+	assert_int_equal(cfs_entry_decode(body.p, body.len, &back), CFS_WIRE_OK);
+	assert_int_equal(back.result, EEXIST);
+
+	/* Without STORE_DECIDE the entry's result is left as the head set it. */
+	op = mkop(CFS_OP_CREATE, ROOT, "f");
+	entry_init(f, &e, &op);
+	e.result = 77;
+	cfs_wbuf_reset(&body);
+	assert_int_equal(store_apply(f->s, &e, STORE_LOG, &body, &r), 0);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(e.result, 77);
+	assert_int_equal(cfs_entry_decode(body.p, body.len, &back), CFS_WIRE_OK);
+	assert_int_equal(back.result, 77);
+
+	/* Refused entries leave the body as it was. */
+	e.sn = 10;
+	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE | STORE_LOG, &body, &r), -EINVAL);
+	assert_int_equal(e.result, 77);
+	{
+		size_t len = body.len;
+
+		e.sn = 4;
+		e.kind = 0;
+		assert_int_equal(store_apply(f->s, &e, STORE_LOG, &body, &r), -EINVAL);
+		assert_int_equal(body.len, len);
+	}
+	/* An entry applied without STORE_LOG is not logged. */
+	op = mkop(CFS_OP_FSYNC, ROOT, NULL);
+	assert_int_equal(apply(f, &op, NULL), 0);
+
+	assert_int_equal(store_log_foreach(f->s, 0, log_collect, &l), 0);
+	assert_int_equal(l.n, 3);
+	assert_int_equal(l.sn[0], 1);
+	assert_int_equal(l.sn[1], 2);
+	assert_int_equal(l.sn[2], 3);
+	assert_int_equal(l.e[2].op.type, CFS_OP_CREATE);
+	assert_int_equal(l.e[1].result, EEXIST);
+	log_clear(&l);
+	assert_int_equal(store_log_foreach(f->s, 2, log_collect, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.sn[0], 3);
+	log_clear(&l);
+	l.stop_after = 1;
+	assert_int_equal(store_log_foreach(f->s, 0, log_collect, &l), 0);
+	assert_int_equal(l.n, 1);
+	log_clear(&l);
+	assert_int_equal(store_log_foreach(f->s, UINT64_MAX, log_collect, &l), 0);
+	assert_int_equal(l.n, 0);
+
+	assert_int_equal(store_log_trim(f->s, 2), 0);
+	assert_int_equal(store_log_foreach(f->s, 0, log_collect, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.sn[0], 3);
+	log_clear(&l);
+	/* The log survives a restart. */
+	fx_reopen(f, T_MAPSIZE);
+	assert_int_equal(store_log_foreach(f->s, 0, log_collect, &l), 0);
+	assert_int_equal(l.n, 1);
+	log_clear(&l);
+	assert_int_equal(store_log_trim(f->s, 100), 0);
+	assert_int_equal(store_log_foreach(f->s, 0, log_collect, &l), 0);
+	assert_int_equal(l.n, 0);
+	cfs_wbuf_free(&body);
+}
+
+/* Applies a mixed history to a store, one entry of it with the given apply flags. */
+static void
+history(struct fx *f, unsigned flags)
+{
+	struct cfs_wbuf body;
+	struct cfs_entry e;
+	struct cfs_reply r;
+	struct cfs_op op;
+	uint64_t d, file;
+
+	cfs_wbuf_init(&body);
+	d = mkdir_(f, ROOT, "d");
+	file = mkfile(f, d, "f");
+	assert_int_equal(wr(f, file, 100, "payload", 7), 0);
+	assert_int_equal(setx(f, file, "user.x", "1", 1, 0), 0);
+	op = mkop(CFS_OP_SYMLINK, ROOT, "l");
+	op.data = (const uint8_t *)"d/f";
+	op.datalen = 3;
+	entry_init(f, &e, &op);
+	assert_int_equal(store_apply(f->s, &e, flags, &body, &r), 0);
+	assert_int_equal(ren(f, d, "f", ROOT, "g", 0), 0);
+	assert_int_equal(name_op(f, CFS_OP_MKDIR, ROOT, "d"), EEXIST);
+	f->acked = 3;
+	assert_int_equal(setsize(f, file, 50), 0);
+	cfs_wbuf_free(&body);
+}
+
+/* Equal histories give equal digests; one different entry changes it. */
+static void
+test_digest(void **state)
+{
+	struct fx *a = *state, *b = fx_new(T_MAPSIZE);
+	uint8_t da[CFS_DIGEST_LEN], db[CFS_DIGEST_LEN], d0[CFS_DIGEST_LEN];
+
+	digest(a, da);
+	digest(b, db);
+	assert_memory_equal(da, db, CFS_DIGEST_LEN);
+	history(a, STORE_DECIDE | STORE_LOG);
+	history(b, STORE_DECIDE);
+	digest(a, da);
+	digest(b, db);
+	assert_memory_equal(da, db, CFS_DIGEST_LEN);
+	/* The digest is stable across a restart. */
+	fx_reopen(a, T_MAPSIZE);
+	digest(a, d0);
+	assert_memory_equal(da, d0, CFS_DIGEST_LEN);
+
+	mkfile(a, ROOT, "x");
+	mkfile(b, ROOT, "y");
+	digest(a, da);
+	digest(b, db);
+	assert_memory_not_equal(da, db, CFS_DIGEST_LEN);
+	fx_free(b);
+}
+
+/* Everything survives close and reopen. */
+static void
+test_persist(void **state)
+{
+	struct fx *f = *state;
+	uint8_t buf[16];
+	uint64_t file, sn, next;
+
+	file = mkfile(f, ROOT, "f");
+	assert_int_equal(wr(f, file, 70000, "persist", 7), 0);
+	sn = store_applied_sn(f->s);
+	next = store_next_ino(f->s);
+	assert_int_equal(store_sync(f->s), 0);
+	fx_reopen(f, T_MAPSIZE);
+	assert_int_equal(store_applied_sn(f->s), sn);
+	assert_int_equal(store_next_ino(f->s), next);
+	assert_int_equal(ino_of(f, ROOT, "f"), file);
+	assert_int_equal(rd(f, file, 70000, 16, buf), 7);
+	assert_memory_equal(buf, "persist", 7);
+	assert_int_equal(rd(f, file, 0, 4, buf), 4);
+	assert_memory_equal(buf, "\0\0\0\0", 4);
+	assert_int_equal(wr(f, file, 0, "a", 1), 0);
+	assert_int_equal(store_applied_sn(f->s), sn + 1);
+	/* A smaller map size than the file is allowed: LMDB keeps the larger. */
+	fx_reopen(f, 1 << 20);
+	assert_int_equal(rd(f, file, 70000, 16, buf), 7);
+}
+
+/* A full map refuses the entry with -ENOSPC, changes nothing, and the store goes on. */
+static void
+test_mapfull(void **state)
+{
+	struct fx *f = fx_new(1 << 20);
+	static uint8_t chunk[T_BS];
+	uint8_t d0[CFS_DIGEST_LEN], d1[CFS_DIGEST_LEN];
+	struct cfs_wbuf body;
+	struct cfs_entry e;
+	struct cfs_reply r;
+	struct cfs_op op;
+	uint64_t file, sn, off = 0;
+	int rc = 0, i;
+
+	(void)state;
+	cfs_wbuf_init(&body);
+	memset(chunk, 0x5a, sizeof(chunk));
+	file = mkfile(f, ROOT, "f");
+	for (i = 0; i < 100; i++) {
+		op = mkop(CFS_OP_WRITE, file, NULL);
+		op.offset = off;
+		op.data = chunk;
+		op.datalen = sizeof(chunk);
+		entry_init(f, &e, &op);
+		e.result = 42;
+		digest(f, d0);
+		sn = store_applied_sn(f->s);
+		cfs_put_bytes(&body, "hdr", 3);
+		rc = store_apply(f->s, &e, STORE_DECIDE | STORE_LOG, &body, &r);
+		if (rc != 0)
+			break;
+		cfs_wbuf_reset(&body);
+		off += sizeof(chunk);
+	}
+	assert_int_equal(rc, -ENOSPC);
+	assert_true(i > 2);
+	assert_int_equal(store_applied_sn(f->s), sn);
+	assert_int_equal(body.len, 3);
+	assert_int_equal(e.result, 42);
+	digest(f, d1);
+	assert_memory_equal(d0, d1, CFS_DIGEST_LEN);
+	assert_int_equal(attr_of(f, file).size, off);
+	f->seq--;
+
+	/* The store still answers and applies what fits. */
+	assert_int_equal(rd(f, file, off - 4, 10, chunk), 4);
+	assert_int_equal(setsize(f, file, T_BS), 0);
+	assert_int_equal(store_applied_sn(f->s), sn + 1);
+	assert_int_equal(wr(f, file, T_BS, "more", 4), 0);
+	fx_reopen(f, 1 << 20);
+	assert_int_equal(attr_of(f, file).size, T_BS + 4);
+	cfs_wbuf_free(&body);
+	fx_free(f);
+}
+
+/* Runs every test. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_open_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sn_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mknod, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mkdir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_symlink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unlink, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rmdir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_dirs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_exchange, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_xattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fallocate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lseek, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_statfs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fsync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_results, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_decide_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_persist, setup, teardown),
+	    cmocka_unit_test(test_mapfull),
+	};
+
+	log_init("test_store", 0, LOG_LEVEL_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,456 @@
+/* chainfsctl: status of a chainfs chain, node health, certificates. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "common/conf.h"
+#include "common/conn.h"
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/wire.h"
+
+#define CTL_TIMEOUT_S 5
+
+/* What one node answered, or why it did not. */
+struct ctl_node {
+	struct event_base *base;
+	const struct cfs_node_addr *addr;
+	struct cfs_conn *c;
+	int hello_done;
+	int ok;
+	char error[160];
+	struct cfs_status st;
+	int *pending;
+};
+
+static const char *conf_path = CFS_DEFAULT_CONF;
+static const char *opt_cert, *opt_key, *opt_ca;
+static int opt_json;
+
+/* Prints usage and exits. */
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+		"usage: chainfsctl [-c file] [-C cert] [-K key] [-A ca] status [--json]\n"
+		"       chainfsctl [-c file] [-C cert] [-K key] [-A ca] ping NODE\n"
+		"       chainfsctl cert ca DIR [--days N] [--cn NAME]\n"
+		"       chainfsctl cert node DIR NAME HOST[,HOST...] [--days N]\n"
+		"       chainfsctl cert client DIR NAME [--days N]\n");
+	exit(status);
+}
+
+/* Marks a node done; stops the loop when all are. */
+static void
+ctl_done(struct ctl_node *cn, const char *error)
+{
+	if (error != NULL && cn->error[0] == '\0')
+		snprintf(cn->error, sizeof(cn->error), "%s", error);
+	if (cn->c != NULL) {
+		struct cfs_conn *c = cn->c;
+
+		cn->c = NULL;
+		c->arg = NULL;
+		cfs_conn_close(c, NULL);
+	}
+	if (--*cn->pending == 0)
+		event_base_loopexit(cn->base, NULL);
+}
+
+/* Connected: introduce ourselves as an admin tool. */
+static void
+ctl_up(struct cfs_conn *c, void *arg)
+{
+	struct cfs_hello h;
+	struct cfs_wbuf f;
+	size_t start;
+
+	memset(&h, 0, sizeof(h));
+	h.role = CFS_PEER_ADMIN;
+	snprintf(h.name, sizeof(h.name), "chainfsctl");
+	cfs_wbuf_init(&f);
+	start = cfs_frame_begin(&f, CFS_MSG_HELLO, 0, 0);
+	cfs_hello_encode(&f, &h);
+	cfs_frame_end(&f, start);
+	start = cfs_frame_begin(&f, CFS_MSG_STATUS, 1, 0);
+	cfs_frame_end(&f, start);
+	cfs_conn_send(c, f.p, f.len);
+	cfs_wbuf_free(&f);
+}
+
+/* HELLO_REPLY then STATUS_REPLY. */
+static int
+ctl_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *body, void *arg)
+{
+	struct ctl_node *cn = arg;
+	struct cfs_hello_reply hr;
+
+	if (cn == NULL)
+		return -1;
+	if (!cn->hello_done) {
+		if (h->type != CFS_MSG_HELLO_REPLY ||
+		    cfs_hello_reply_decode(body, h->length, &hr) != CFS_WIRE_OK) {
+			ctl_done(cn, "bad answer to HELLO");
+			return 0;
+		}
+		if (hr.status != 0) {
+			ctl_done(cn, "refused: not authorized");
+			return 0;
+		}
+		cn->hello_done = 1;
+		return 0;
+	}
+	if (h->type != CFS_MSG_STATUS_REPLY ||
+	    cfs_status_decode(body, h->length, &cn->st) != CFS_WIRE_OK) {
+		ctl_done(cn, "bad answer to STATUS");
+		return 0;
+	}
+	cn->ok = 1;
+	ctl_done(cn, NULL);
+	return 0;
+}
+
+/* The connection failed or closed before an answer. */
+static void
+ctl_down(struct cfs_conn *c, void *arg)
+{
+	struct ctl_node *cn = arg;
+
+	if (cn == NULL)
+		return;
+	cn->c = NULL;
+	ctl_done(cn, cn->hello_done ? "connection closed" :
+		     c->state == CFS_CONN_CONNECTING ? "unreachable or TLS handshake refused" :
+						      "closed during handshake");
+}
+
+static const struct cfs_conn_cbs ctl_cbs = {.up = ctl_up, .frame = ctl_frame, .down = ctl_down};
+
+/* Overall deadline. */
+static void
+ctl_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	event_base_loopexit(base, NULL);
+}
+
+/* Asks each of the n nodes for its status, in parallel; fills out[]. */
+static int
+ctl_query(const struct cfs_conf *conf, const int *which, size_t n, struct ctl_node *out)
+{
+	struct event_base *base = event_base_new();
+	struct timeval tv = {CTL_TIMEOUT_S, 0};
+	struct event *to;
+	SSL_CTX *ctx = NULL;
+	char err[512];
+	int pending = (int)n;
+
+	if (!conf->plaintext) {
+		const char *cert = opt_cert ? opt_cert : conf->cert;
+		const char *key = opt_key ? opt_key : conf->key;
+		const char *ca = opt_ca ? opt_ca : conf->ca;
+
+		if (cert == NULL || key == NULL || ca == NULL) {
+			fprintf(stderr, "chainfsctl: %s names no client cert/key: use -C and -K\n",
+				conf->path);
+			return -1;
+		}
+		ctx = cfs_tls_ctx_new(0, ca, cert, key, err, sizeof(err));
+		if (ctx == NULL) {
+			fprintf(stderr, "chainfsctl: %s\n", err);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ctl_node *cn = &out[i];
+		const struct cfs_node_addr *a = &conf->nodes[which[i]].addr;
+
+		memset(cn, 0, sizeof(*cn));
+		cn->base = base;
+		cn->addr = a;
+		cn->pending = &pending;
+		cn->c = cfs_conn_connect(base, ctx, a->host, a->port, a->name, &ctl_cbs, cn);
+		if (cn->c == NULL) {
+			snprintf(cn->error, sizeof(cn->error), "cannot resolve %.100s", a->host);
+			pending--;
+		}
+	}
+	to = evtimer_new(base, ctl_timeout_cb, base);
+	evtimer_add(to, &tv);
+	if (pending > 0)
+		event_base_dispatch(base);
+	for (size_t i = 0; i < n; i++) {
+		if (out[i].c != NULL) {
+			struct cfs_conn *c = out[i].c;
+
+			out[i].c = NULL;
+			c->arg = NULL;
+			cfs_conn_close(c, NULL);
+		}
+		if (!out[i].ok && out[i].error[0] == '\0')
+			snprintf(out[i].error, sizeof(out[i].error), "no answer within %d s",
+				 CTL_TIMEOUT_S);
+	}
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_free(to);
+	event_base_free(base);
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
+	return 0;
+}
+
+/* A digest as hex. */
+static void
+ctl_hex(const uint8_t *d, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+/* The role bits as a word. */
+static const char *
+ctl_role(uint8_t role)
+{
+	switch (role & (CFS_ROLE_HEAD | CFS_ROLE_TAIL)) {
+	case CFS_ROLE_HEAD:
+		return "head";
+	case CFS_ROLE_TAIL:
+		return "tail";
+	case CFS_ROLE_HEAD | CFS_ROLE_TAIL:
+		return "head+tail";
+	default:
+		return "middle";
+	}
+}
+
+/* chainfsctl status: one line per node; exit 1 if any node did not answer. */
+static int
+ctl_status(const struct cfs_conf *conf)
+{
+	struct ctl_node *nodes = xcalloc(conf->nnodes, sizeof(*nodes));
+	int *which = xcalloc(conf->nnodes, sizeof(*which));
+	uint64_t head_sn = 0;
+	int down = 0, agree = 1, first = -1;
+	char hex[2 * CFS_DIGEST_LEN + 1];
+
+	for (size_t i = 0; i < conf->nnodes; i++)
+		which[i] = (int)i;
+	if (ctl_query(conf, which, conf->nnodes, nodes) != 0) {
+		free(nodes);
+		free(which);
+		return 2;
+	}
+	for (size_t i = 0; i < conf->nnodes; i++) {
+		if (!nodes[i].ok) {
+			down++;
+			continue;
+		}
+		if (nodes[i].st.applied_sn > head_sn)
+			head_sn = nodes[i].st.applied_sn;
+		if (first < 0)
+			first = (int)i;
+		else if (memcmp(nodes[i].st.digest, nodes[first].st.digest, CFS_DIGEST_LEN) != 0 ||
+			 nodes[i].st.applied_sn != nodes[first].st.applied_sn)
+			agree = 0;
+	}
+	if (opt_json) {
+		printf("{\"nodes\":[");
+		for (size_t i = 0; i < conf->nnodes; i++) {
+			const struct ctl_node *cn = &nodes[i];
+
+			printf("%s{\"name\":\"%s\",\"address\":\"%s:%u\",\"up\":%s", i ? "," : "",
+			       cn->addr->name, cn->addr->host, cn->addr->port,
+			       cn->ok ? "true" : "false");
+			if (cn->ok) {
+				ctl_hex(cn->st.digest, CFS_DIGEST_LEN, hex);
+				printf(",\"role\":\"%s\",\"epoch\":%llu,\"applied_sn\":%llu,"
+				       "\"acked_sn\":%llu,\"lag\":%llu,\"sent\":%llu,"
+				       "\"sent_bytes\":%llu,\"clients\":%u,\"successor_up\":%s,"
+				       "\"digest\":\"%s\"",
+				       ctl_role(cn->st.role), (unsigned long long)cn->st.epoch,
+				       (unsigned long long)cn->st.applied_sn,
+				       (unsigned long long)cn->st.acked_sn,
+				       (unsigned long long)(head_sn - cn->st.applied_sn),
+				       (unsigned long long)cn->st.sent_len,
+				       (unsigned long long)cn->st.sent_bytes, cn->st.clients,
+				       cn->st.successor_up ? "true" : "false", hex);
+			} else {
+				printf(",\"error\":\"%s\"", cn->error);
+			}
+			printf("}");
+		}
+		printf("],\"down\":%d,\"agree\":%s}\n", down, down == 0 && agree ? "true" : "false");
+	} else {
+		printf("%-12s %-9s %-22s %10s %6s %6s %7s  %s\n", "NODE", "ROLE", "ADDRESS",
+		       "APPLIED", "LAG", "SENT", "CLIENTS", "DIGEST");
+		for (size_t i = 0; i < conf->nnodes; i++) {
+			const struct ctl_node *cn = &nodes[i];
+			char addr[CFS_HOST_MAX + 8];
+
+			snprintf(addr, sizeof(addr), "%s:%u", cn->addr->host, cn->addr->port);
+			if (!cn->ok) {
+				printf("%-12s %-9s %-22s  DOWN: %s\n", cn->addr->name, "-", addr,
+				       cn->error);
+				continue;
+			}
+			ctl_hex(cn->st.digest, CFS_DIGEST_LEN, hex);
+			printf("%-12s %-9s %-22s %10llu %6llu %6llu %7u  %.16s\n", cn->addr->name,
+			       ctl_role(cn->st.role), addr, (unsigned long long)cn->st.applied_sn,
+			       (unsigned long long)(head_sn - cn->st.applied_sn),
+			       (unsigned long long)cn->st.sent_len, cn->st.clients, hex);
+		}
+		if (down)
+			printf("%d of %zu nodes down\n", down, conf->nnodes);
+		else
+			printf("replicas %s\n", agree ? "agree" : "differ (still catching up?)");
+	}
+	free(nodes);
+	free(which);
+	return down ? 1 : 0;
+}
+
+/* chainfsctl ping NODE: one node's health. */
+static int
+ctl_ping(const struct cfs_conf *conf, const char *name)
+{
+	struct ctl_node cn;
+	int idx = cfs_conf_node_index(conf, name);
+
+	if (idx < 0) {
+		fprintf(stderr, "chainfsctl: %s: no node called '%s'\n", conf->path, name);
+		return 2;
+	}
+	if (ctl_query(conf, &idx, 1, &cn) != 0)
+		return 2;
+	if (!cn.ok) {
+		printf("%s: %s\n", name, cn.error);
+		return 1;
+	}
+	printf("%s: alive, %s, sn %llu\n", name, ctl_role(cn.st.role),
+	       (unsigned long long)cn.st.applied_sn);
+	return 0;
+}
+
+/* chainfsctl cert ...: makes the CA and certificates. */
+static int
+ctl_cert(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"days", required_argument, NULL, 'd'},
+		{"cn", required_argument, NULL, 'n'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *cn = "chainfs CA";
+	char err[512];
+	int days = 3650, ch, rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			days = atoi(optarg);
+			if (days <= 0) {
+				fprintf(stderr, "chainfsctl: --days wants a positive number\n");
+				return 2;
+			}
+			break;
+		case 'n':
+			cn = optarg;
+			break;
+		default:
+			usage(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2)
+		usage(2);
+	if (strcmp(argv[0], "ca") == 0 && argc == 2)
+		rc = cfs_cert_make_ca(argv[1], cn, days, err, sizeof(err));
+	else if (strcmp(argv[0], "node") == 0 && argc == 4)
+		rc = cfs_cert_make(argv[1], argv[2], CFS_TLS_KIND_NODE, argv[3], days, err,
+				   sizeof(err));
+	else if (strcmp(argv[0], "client") == 0 && argc == 3)
+		rc = cfs_cert_make(argv[1], argv[2], CFS_TLS_KIND_CLIENT, NULL, days, err,
+				   sizeof(err));
+	else
+		usage(2);
+	if (rc != 0) {
+		fprintf(stderr, "chainfsctl: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cfs_conf conf;
+	char err[512];
+	int ch, rc;
+
+	log_init("chainfsctl", 0, LOG_LEVEL_ERR);
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 2 && strcmp(argv[1], "cert") == 0)
+		return ctl_cert(argc - 1, argv + 1);
+	while ((ch = getopt_long(argc, argv, "+A:C:K:c:hv", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'A':
+			opt_ca = optarg;
+			break;
+		case 'C':
+			opt_cert = optarg;
+			break;
+		case 'K':
+			opt_key = optarg;
+			break;
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'j':
+			opt_json = 1;
+			break;
+		case 'v':
+			log_setlevel(LOG_LEVEL_DEBUG);
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage(2);
+	if (argc >= 2 && strcmp(argv[1], "--json") == 0) {
+		opt_json = 1;
+		argc--;
+	}
+	memset(&conf, 0, sizeof(conf));
+	if (cfs_conf_load(&conf, conf_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "chainfsctl: %s\n", err);
+		return 2;
+	}
+	if (strcmp(argv[0], "status") == 0 && argc == 1)
+		rc = ctl_status(&conf);
+	else if (strcmp(argv[0], "ping") == 0 && argc == 2)
+		rc = ctl_ping(&conf, argv[1]);
+	else
+		usage(2);
+	cfs_conf_free(&conf);
+	return rc;
+}
