@@ -48,6 +48,7 @@ struct client_node {
 struct cfs_client {
 	struct event_base *base;
 	struct cfs_client_opts opts;
+	char name[CFS_NODE_NAME_MAX + 1]; /* opts.name is the caller's: keep a copy */
 	uint64_t client_id;
 	uint64_t next_seq;
 	uint64_t epoch;
@@ -220,7 +221,7 @@ client_conn_up(struct cfs_conn *c, void *arg)
 	memset(&h, 0, sizeof(h));
 	h.role = CFS_PEER_CLIENT;
 	h.client_id = s->cl->client_id;
-	snprintf(h.name, sizeof(h.name), "%s", s->cl->opts.name ? s->cl->opts.name : "client");
+	snprintf(h.name, sizeof(h.name), "%s", s->cl->name);
 	cfs_wbuf_init(&f);
 	start = cfs_frame_begin(&f, CFS_MSG_HELLO, 0, 0);
 	cfs_hello_encode(&f, &h);
@@ -398,6 +399,8 @@ cfs_client_new(struct event_base *base, const struct cfs_client_opts *o)
 
 	cl->base = base;
 	cl->opts = *o;
+	snprintf(cl->name, sizeof(cl->name), "%.*s", CFS_NODE_NAME_MAX, o->name ? o->name : "client");
+	cl->opts.name = cl->name;
 	if (cl->opts.timeout_ms == 0)
 		cl->opts.timeout_ms = 30000;
 	cl->client_id = o->client_id;
