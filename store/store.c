@@ -42,6 +42,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -80,7 +81,7 @@
 #ifndef SEEK_HOLE
 #define SEEK_HOLE 4
 #endif
-#define STORE_XATTR_CREATE 0x1 /* XATTR_CREATE */
+#define STORE_XATTR_CREATE 0x1  /* XATTR_CREATE */
 #define STORE_XATTR_REPLACE 0x2 /* XATTR_REPLACE */
 
 #define STORE_INODE_FORMAT 1
@@ -91,7 +92,7 @@
 #define STORE_DIR_BLOCKS 8
 #define STORE_FIRST_COOKIE 3
 #define STORE_MAX_FILE_SIZE ((uint64_t)INT64_MAX)
-#define STORE_LINK_MAX 65000 /* as ext4 */
+#define STORE_LINK_MAX 65000       /* as ext4 */
 #define STORE_MAX_DEPTH (1u << 20) /* bounds the parent walk on a corrupt store */
 
 /* The named databases; the digest covers them in this order, log excepted. */
@@ -251,7 +252,7 @@ store_db_del(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen)
  */
 static int
 store_db_seek(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, size_t plen, MDB_val *key,
-	      MDB_val *val)
+              MDB_val *val)
 {
 	MDB_cursor *cur;
 	int rc;
@@ -403,7 +404,7 @@ store_inode_get(struct store_tx *tx, uint64_t ino, struct store_inode *n)
 	return 0;
 bad:
 	log_warnx("%s: inode %llu: bad record of %zu bytes", __func__, (unsigned long long)ino,
-		  v.mv_size);
+	          v.mv_size);
 	return -EIO;
 }
 
@@ -437,8 +438,9 @@ store_inode_put(struct store_tx *tx, struct store_inode *n)
 	p = store_put_be(p, n->linklen, 4);
 	memcpy(p, n->link, n->linklen);
 	p += n->linklen;
+	assert(p == rec + STORE_INODE_FIXED + n->linklen);
 	return store_db_put(tx->txn, tx->s->dbi[STORE_DB_INODES], k, sizeof(k), rec,
-			    (size_t)(p - rec));
+	                    (size_t)(p - rec));
 }
 
 /* Loads a directory: ENOENT when absent, ENOTDIR when not a directory. */
@@ -452,15 +454,23 @@ store_dir_get(struct store_tx *tx, uint64_t ino, struct store_inode *n)
 	return rc;
 }
 
-/* Whether a name may be created or removed: not empty, ".", "..", nor with '/' or NUL. */
+/*
+ * Checks a name to create or remove: EINVAL when empty, ".", "..", or with
+ * '/' or NUL; ENAMETOOLONG past CFS_NAME_MAX (the decoder already refuses
+ * those, but key buffers here must not trust that).
+ */
 static int
-store_name_ok(const char *name, size_t len)
+store_name_check(const char *name, size_t len)
 {
+	if (len > CFS_NAME_MAX)
+		return ENAMETOOLONG;
 	if (len == 0 || name == NULL)
-		return 0;
+		return EINVAL;
 	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
-		return 0;
-	return memchr(name, '/', len) == NULL && memchr(name, '\0', len) == NULL;
+		return EINVAL;
+	if (memchr(name, '/', len) != NULL || memchr(name, '\0', len) != NULL)
+		return EINVAL;
+	return 0;
 }
 
 /* Sets the chosen times of a to the entry's time. */
@@ -490,7 +500,7 @@ store_dir_changed(struct store_tx *tx, struct store_inode *dir)
 /* Looks up name in directory dir: 0 with ino and cookie, ENOENT, or a negative errno. */
 static int
 store_dirent_get(struct store_tx *tx, uint64_t dir, const char *name, size_t len, uint64_t *ino,
-		 uint64_t *cookie)
+                 uint64_t *cookie)
 {
 	uint8_t k[8 + CFS_NAME_MAX];
 	MDB_val v;
@@ -499,12 +509,12 @@ store_dirent_get(struct store_tx *tx, uint64_t dir, const char *name, size_t len
 	if (len > CFS_NAME_MAX)
 		return ENOENT;
 	rc = store_db_get(tx->txn, tx->s->dbi[STORE_DB_DIRENTS], k,
-			  store_key_name(k, dir, name, len), &v);
+	                  store_key_name(k, dir, name, len), &v);
 	if (rc != 0)
 		return rc;
 	if (v.mv_size != 16) {
 		log_warnx("%s: dirent of %llu has %zu bytes", __func__, (unsigned long long)dir,
-			  v.mv_size);
+		          v.mv_size);
 		return -EIO;
 	}
 	*ino = store_val64(v.mv_data);
@@ -515,14 +525,14 @@ store_dirent_get(struct store_tx *tx, uint64_t dir, const char *name, size_t len
 /* Points name in dir at ino with the given cookie (both tables). */
 static int
 store_dirent_set(struct store_tx *tx, uint64_t dir, const char *name, size_t len, uint64_t ino,
-		 uint64_t cookie)
+                 uint64_t cookie)
 {
 	uint8_t k[8 + CFS_NAME_MAX], v[16], ck[16];
 	int rc;
 
 	store_key2(v, ino, cookie);
 	rc = store_db_put(tx->txn, tx->s->dbi[STORE_DB_DIRENTS], k,
-			  store_key_name(k, dir, name, len), v, sizeof(v));
+	                  store_key_name(k, dir, name, len), v, sizeof(v));
 	if (rc != 0)
 		return rc;
 	store_key2(ck, dir, cookie);
@@ -532,7 +542,7 @@ store_dirent_set(struct store_tx *tx, uint64_t dir, const char *name, size_t len
 /* Adds name -> ino to directory d (the caller writes d back). */
 static int
 store_dirent_add(struct store_tx *tx, struct store_inode *d, const char *name, size_t len,
-		 uint64_t ino)
+                 uint64_t ino)
 {
 	uint64_t cookie = d->next_cookie++;
 
@@ -543,20 +553,20 @@ store_dirent_add(struct store_tx *tx, struct store_inode *d, const char *name, s
 /* Removes name from directory d (the caller writes d back). */
 static int
 store_dirent_del(struct store_tx *tx, struct store_inode *d, const char *name, size_t len,
-		 uint64_t cookie)
+                 uint64_t cookie)
 {
 	uint8_t k[8 + CFS_NAME_MAX], ck[16];
 	int rc;
 
 	rc = store_db_del(tx->txn, tx->s->dbi[STORE_DB_DIRENTS], k,
-			  store_key_name(k, d->a.ino, name, len));
+	                  store_key_name(k, d->a.ino, name, len));
 	if (rc == 0) {
 		store_key2(ck, d->a.ino, cookie);
 		rc = store_db_del(tx->txn, tx->s->dbi[STORE_DB_COOKIES], ck, sizeof(ck));
 	}
 	if (rc > 0) {
 		log_warnx("%s: directory %llu lost an entry", __func__,
-			  (unsigned long long)d->a.ino);
+		          (unsigned long long)d->a.ino);
 		return -EIO;
 	}
 	d->nentries--;
@@ -583,8 +593,8 @@ store_blocks_trunc(struct store_tx *tx, struct store_inode *n, uint64_t size)
 		key.mv_size = sizeof(k);
 		key.mv_data = k;
 		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-		if (rc == MDB_NOTFOUND || (rc == 0 && (key.mv_size != 16 ||
-						       store_val64(key.mv_data) != n->a.ino))) {
+		if (rc == MDB_NOTFOUND ||
+		    (rc == 0 && (key.mv_size != 16 || store_val64(key.mv_data) != n->a.ino))) {
 			rc = 0;
 			break;
 		}
@@ -682,7 +692,7 @@ store_inode_get_linked(struct store_tx *tx, uint64_t ino, struct store_inode *n)
 
 	if (rc == ENOENT) {
 		log_warnx("%s: dirent points to missing inode %llu", __func__,
-			  (unsigned long long)ino);
+		          (unsigned long long)ino);
 		return -EIO;
 	}
 	return rc;
@@ -712,7 +722,7 @@ store_is_ancestor(struct store_tx *tx, uint64_t anc, uint64_t ino)
 /* Creates a new inode named name in directory op->ino; the common part of every create. */
 static int
 store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *link,
-		uint32_t linklen)
+                uint32_t linklen)
 {
 	const struct cfs_entry *e = tx->e;
 	const struct cfs_op *op = &e->op;
@@ -723,8 +733,8 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 	rc = store_dir_get(tx, op->ino, &dir);
 	if (rc != 0)
 		return rc;
-	if (!store_name_ok(op->name, op->namelen))
-		return EINVAL;
+	if ((rc = store_name_check(op->name, op->namelen)) != 0)
+		return rc;
 	rc = store_dirent_get(tx, op->ino, op->name, op->namelen, &ino, &cookie);
 	if (rc < 0)
 		return rc;
@@ -744,14 +754,14 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 	}
 	if (e->new_ino <= STORE_ROOT_INO) {
 		log_warnx("%s: entry %llu has new_ino %llu", __func__, (unsigned long long)e->sn,
-			  (unsigned long long)e->new_ino);
+		          (unsigned long long)e->new_ino);
 		return EIO;
 	}
 	rc = store_inode_get(tx, e->new_ino, &old);
 	if (rc <= 0) {
 		if (rc == 0)
 			log_warnx("%s: entry %llu reuses inode %llu", __func__,
-				  (unsigned long long)e->sn, (unsigned long long)e->new_ino);
+			          (unsigned long long)e->sn, (unsigned long long)e->new_ino);
 		return rc == 0 ? EIO : rc;
 	}
 	memset(n, 0, offsetof(struct store_inode, link));
@@ -857,8 +867,8 @@ store_op_link(struct store_tx *tx)
 		rc = store_dir_get(tx, op->ino2, &dir);
 	if (rc != 0)
 		return rc;
-	if (!store_name_ok(op->name, op->namelen))
-		return EINVAL;
+	if ((rc = store_name_check(op->name, op->namelen)) != 0)
+		return rc;
 	rc = store_dirent_get(tx, op->ino2, op->name, op->namelen, &ino, &cookie);
 	if (rc <= 0)
 		return rc == 0 ? EEXIST : rc;
@@ -894,8 +904,8 @@ store_op_remove(struct store_tx *tx, int isdir)
 	rc = store_dir_get(tx, op->ino, &dir);
 	if (rc != 0)
 		return rc;
-	if (!store_name_ok(op->name, op->namelen))
-		return EINVAL;
+	if ((rc = store_name_check(op->name, op->namelen)) != 0)
+		return rc;
 	rc = store_dirent_get(tx, op->ino, op->name, op->namelen, &ino, &cookie);
 	if (rc == 0)
 		rc = store_inode_get_linked(tx, ino, &n);
@@ -941,8 +951,9 @@ store_op_rename(struct store_tx *tx)
 		d2 = &d1;
 	else if ((rc = store_dir_get(tx, op->ino2, d2)) != 0)
 		return rc;
-	if (!store_name_ok(op->name, op->namelen) || !store_name_ok(op->name2, op->name2len))
-		return EINVAL;
+	if ((rc = store_name_check(op->name, op->namelen)) != 0 ||
+	    (rc = store_name_check(op->name2, op->name2len)) != 0)
+		return rc;
 	rc = store_dirent_get(tx, op->ino, op->name, op->namelen, &sino, &scookie);
 	if (rc != 0)
 		return rc;
@@ -1114,7 +1125,7 @@ store_op_setattr(struct store_tx *tx)
 /* Writes len bytes at off into a file's blocks, merging with what is there. */
 static int
 store_blocks_write(struct store_tx *tx, struct store_inode *n, uint64_t off, const uint8_t *src,
-		   size_t len)
+                   size_t len)
 {
 	MDB_dbi dbi = tx->s->dbi[STORE_DB_BLOCKS];
 	uint8_t k[16], *buf = tx->s->buf;
@@ -1295,7 +1306,7 @@ store_op_fallocate(struct store_tx *tx)
 static int
 store_xattr_name(const struct cfs_op *op)
 {
-	if (op->namelen == 0 || op->name == NULL)
+	if (op->namelen == 0 || op->name == NULL || op->namelen > CFS_NAME_MAX)
 		return ERANGE;
 	if (memchr(op->name, '\0', op->namelen) != NULL)
 		return EINVAL;
@@ -1396,7 +1407,8 @@ store_result_enc(uint8_t out[STORE_RESULT_SIZE], const struct cfs_reply *r)
 	p = store_put_be(p, (uint32_t)r->status, 4);
 	p = store_put_be(p, r->flags, 4);
 	p = store_attr_enc(p, &r->attr);
-	store_put_be(p, r->value, 8);
+	p = store_put_be(p, r->value, 8);
+	assert(p == out + STORE_RESULT_SIZE);
 }
 
 /* Decodes a stored result: 0, or -EIO for a bad record. */
@@ -1442,7 +1454,8 @@ store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below)
 			break;
 		if (rc != 0)
 			return rc;
-		if (key.mv_size != 16 || store_val64((const uint8_t *)key.mv_data + 8) >= acked_below)
+		if (key.mv_size != 16 ||
+		    store_val64((const uint8_t *)key.mv_data + 8) >= acked_below)
 			break;
 		memcpy(k, key.mv_data, sizeof(k));
 		rc = store_db_del(tx->txn, rdbi, k, sizeof(k));
@@ -1455,8 +1468,8 @@ store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below)
 
 /* Writes the result table, next_ino, applied_sn and the log for an applied entry. */
 static int
-store_apply_finish(struct store_tx *tx, struct cfs_entry *e, unsigned flags,
-		   struct cfs_wbuf *body, size_t blen)
+store_apply_finish(struct store_tx *tx, struct cfs_entry *e, unsigned flags, struct cfs_wbuf *body,
+                   size_t blen)
 {
 	struct store *s = tx->s;
 	uint8_t k[16], rec[STORE_RESULT_SIZE];
@@ -1465,8 +1478,8 @@ store_apply_finish(struct store_tx *tx, struct cfs_entry *e, unsigned flags,
 	if (e->client_id != 0 && e->kind == CFS_ENTRY_UPDATE) {
 		store_key2(k, e->client_id, e->seq);
 		store_result_enc(rec, tx->res);
-		rc = store_db_put(tx->txn, s->dbi[STORE_DB_RESULTS], k, sizeof(k), rec,
-				  sizeof(rec));
+		rc =
+		    store_db_put(tx->txn, s->dbi[STORE_DB_RESULTS], k, sizeof(k), rec, sizeof(rec));
 		if (rc != 0)
 			return rc;
 	}
@@ -1483,7 +1496,7 @@ store_apply_finish(struct store_tx *tx, struct cfs_entry *e, unsigned flags,
 		store_put_be(k, e->sn, 8);
 		cfs_entry_encode(body, e);
 		rc = store_db_put(tx->txn, s->dbi[STORE_DB_LOG], k, 8, body->p + blen,
-				  body->len - blen);
+		                  body->len - blen);
 		if (rc != 0)
 			return rc;
 	}
@@ -1493,7 +1506,7 @@ store_apply_finish(struct store_tx *tx, struct cfs_entry *e, unsigned flags,
 /* Applies one entry in one write transaction; see store.h. */
 int
 store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbuf *body,
-	    struct cfs_reply *res)
+            struct cfs_reply *res)
 {
 	struct store_tx tx = {.s = s, .e = e, .res = res};
 	size_t blen = body != NULL ? body->len : 0;
@@ -1506,13 +1519,13 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 	memset(res, 0, sizeof(*res));
 	if (e->sn != s->applied_sn + 1) {
 		log_debug("%s: entry %llu while at %llu", __func__, (unsigned long long)e->sn,
-			  (unsigned long long)s->applied_sn);
+		          (unsigned long long)s->applied_sn);
 		return -EINVAL;
 	}
 	if ((e->kind != CFS_ENTRY_UPDATE && e->kind != CFS_ENTRY_REPLY_ONLY) ||
 	    ((flags & STORE_LOG) && body == NULL)) {
-		log_warnx("%s: entry %llu: kind %u, flags %#x", __func__,
-			  (unsigned long long)e->sn, e->kind, flags);
+		log_warnx("%s: entry %llu: kind %u, flags %#x", __func__, (unsigned long long)e->sn,
+		          e->kind, flags);
 		return -EINVAL;
 	}
 	rc = mdb_txn_begin(s->env, NULL, 0, &tx.txn);
@@ -1546,9 +1559,9 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 		res->status = st;
 	} else {
 		store_key2(k, e->client_id, e->seq);
-		rc = e->client_id == 0 ? ENOENT
-				       : store_db_get(tx.txn, s->dbi[STORE_DB_RESULTS], k,
-						      sizeof(k), &v);
+		rc = e->client_id == 0
+		         ? ENOENT
+		         : store_db_get(tx.txn, s->dbi[STORE_DB_RESULTS], k, sizeof(k), &v);
 		if (rc == 0)
 			rc = store_result_dec(&v, res);
 		else if (rc == ENOENT)
@@ -1590,6 +1603,8 @@ store_rd_lookup(struct store_tx *tx, const struct cfs_op *op)
 	rc = store_dir_get(tx, op->ino, &dir);
 	if (rc != 0)
 		return rc;
+	if (op->namelen > CFS_NAME_MAX)
+		return ENAMETOOLONG;
 	if (op->namelen == 0 || op->name == NULL || memchr(op->name, '/', op->namelen) ||
 	    memchr(op->name, '\0', op->namelen))
 		return EINVAL;
@@ -1617,7 +1632,7 @@ store_rd_lookup(struct store_tx *tx, const struct cfs_op *op)
  */
 static int
 store_rd_dirent(struct cfs_wbuf *out, size_t start, uint64_t lim, const struct cfs_dirent *d,
-		int plus)
+                int plus)
 {
 	size_t pos = out->len;
 
@@ -1688,12 +1703,12 @@ store_rd_readdir(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *
 			rc = store_inode_get_linked(tx, ino, &n);
 		if (rc != 0) {
 			log_warnx("%s: directory %llu, cookie %llu: broken entry", __func__,
-				  (unsigned long long)dir.a.ino, (unsigned long long)c);
+			          (unsigned long long)dir.a.ino, (unsigned long long)c);
 			rc = -EIO;
 			break;
 		}
-		d = (struct cfs_dirent){ino, c, n.a.mode & S_IFMT, (uint16_t)v.mv_size, v.mv_data,
-					n.a};
+		d = (struct cfs_dirent){ino,       c,  n.a.mode & S_IFMT, (uint16_t)v.mv_size,
+		                        v.mv_data, n.a};
 		if (!store_rd_dirent(out, start, lim, &d, plus)) {
 			full = 1;
 			break;
@@ -1745,7 +1760,7 @@ store_rd_read(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out
 	if (op->length > CFS_MAX_IO)
 		return EINVAL;
 	end = off < n.a.size ? off + (n.a.size - off < op->length ? n.a.size - off : op->length)
-			     : off;
+	                     : off;
 	tx->res->value = end - off;
 	while (off < end) {
 		uint64_t idx = off / STORE_BLOCK_SIZE;
@@ -1772,7 +1787,7 @@ store_rd_read(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out
 /* GETXATTR and LISTXATTR share the size rules: length 0 asks for the size only. */
 static int
 store_rd_sized(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out, size_t start,
-	       uint64_t size)
+               uint64_t size)
 {
 	tx->res->value = size;
 	if (op->length == 0) {
@@ -1802,7 +1817,7 @@ store_rd_getxattr(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf 
 	if ((rc = store_xattr_name(op)) != 0)
 		return rc;
 	rc = store_db_get(tx->txn, tx->s->dbi[STORE_DB_XATTRS], k,
-			  store_key_name(k, op->ino, op->name, op->namelen), &v);
+	                  store_key_name(k, op->ino, op->name, op->namelen), &v);
 	if (rc != 0)
 		return rc == ENOENT ? ENODATA : rc;
 	cfs_put_bytes(out, v.mv_data, v.mv_size);
@@ -2032,7 +2047,7 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		rc = mdb_dbi_open(txn, store_db_names[i], MDB_CREATE, &s->dbi[i]);
 		if (rc != 0) {
 			snprintf(err, errlen, "database %s: %s", store_db_names[i],
-				 mdb_strerror(rc));
+			         mdb_strerror(rc));
 			mdb_txn_abort(txn);
 			return -1;
 		}
@@ -2046,7 +2061,7 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		rc = store_meta_get(txn, s, "next_ino", STORE_ROOT_INO + 1, &s->next_ino);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot read or create the root: %s",
-			 rc == -ENOSPC ? "map full" : "bad store");
+		         rc == -ENOSPC ? "map full" : "bad store");
 		mdb_txn_abort(txn);
 		return -1;
 	}
@@ -2206,7 +2221,7 @@ store_result(struct store *s, uint64_t client_id, uint64_t seq, struct cfs_reply
 /* Calls fn on each logged entry after sn `after`; see store.h. */
 int
 store_log_foreach(struct store *s, uint64_t after,
-		  int (*fn)(uint64_t sn, const void *buf, size_t len, void *arg), void *arg)
+                  int (*fn)(uint64_t sn, const void *buf, size_t len, void *arg), void *arg)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
