@@ -35,6 +35,7 @@ struct node_peer {
 };
 
 static void node_succ_connect(struct node *);
+static void node_batch_end(struct node *);
 
 /* Changes a peer's state, tracing it. */
 static void
@@ -124,6 +125,10 @@ node_io_forward(void *arg, const uint8_t *frame, size_t len)
 
 	if (n->succ == NULL || !n->succ_ready)
 		return;
+	if (n->batch_open) {
+		cfs_put_bytes(&n->pend_fwd, frame, len);
+		return;
+	}
 	cfs_conn_send(n->succ, frame, len);
 	if (n->succ->above_high)
 		node_set_throttle(n, 1);
@@ -135,7 +140,8 @@ node_io_room(void *arg)
 {
 	struct node *n = arg;
 
-	return n->succ != NULL && n->succ_ready && cfs_conn_outq(n->succ) < CFS_CONN_HIGH_WATER;
+	return n->succ != NULL && n->succ_ready &&
+	       cfs_conn_outq(n->succ) + n->pend_fwd.len < CFS_CONN_HIGH_WATER;
 }
 
 /* chain_io: acknowledge upstream, coalesced to one ACK per loop turn. */
@@ -156,6 +162,7 @@ node_ack_cb(evutil_socket_t fd, short what, void *arg)
 	struct node *n = arg;
 	size_t start;
 
+	node_batch_end(n); /* never acknowledge what is not committed */
 	if (n->pred == NULL || n->ack_pending == 0)
 		return;
 	cfs_wbuf_reset(&n->out);
@@ -170,11 +177,88 @@ static void
 node_io_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_reply *r)
 {
 	struct node *n = arg;
-	struct node_peer *p = node_find_client(n, client_id);
+	struct node_peer *p;
+	size_t start, at;
 
+	if (n->batch_open) {
+		cfs_put_u64(&n->pend_reply, client_id);
+		at = n->pend_reply.len;
+		cfs_put_u32(&n->pend_reply, 0);
+		start = cfs_frame_begin(&n->pend_reply, CFS_MSG_REPLY, seq, n->chain.epoch);
+		cfs_reply_encode(&n->pend_reply, r);
+		cfs_frame_end(&n->pend_reply, start);
+		/* Patch in the frame's length, little-endian like everything else. */
+		for (int i = 0; i < 4; i++)
+			n->pend_reply.p[at + i] = (uint8_t)((n->pend_reply.len - start) >> (8 * i));
+		return;
+	}
 	/* A client that is not connected retries; the result table answers it then. */
+	p = node_find_client(n, client_id);
 	if (p != NULL)
 		node_send_reply(n, p, seq, r);
+}
+
+/* Opens the batch for this turn of the loop; it is committed when the turn ends. */
+static void
+node_batch_begin(struct node *n)
+{
+	if (n->batch_open)
+		return;
+	if (store_batch_begin(n->st) != 0)
+		return; /* entries then commit one by one */
+	n->batch_open = 1;
+	event_active(n->batch_ev, EV_TIMEOUT, 0);
+}
+
+/* Commits the batch, then lets out what it produced. */
+static void
+node_batch_end(struct node *n)
+{
+	size_t off = 0;
+
+	if (!n->batch_open)
+		return;
+	n->batch_open = 0;
+	if (store_batch_commit(n->st) != 0)
+		fatalx("cannot commit applied entries to the store; stopping so that a restart "
+		       "resumes from what is on disk");
+	chain_committed(&n->chain);
+	if (n->pend_fwd.len > 0) {
+		if (n->succ != NULL && n->succ_ready) {
+			cfs_conn_send(n->succ, n->pend_fwd.p, n->pend_fwd.len);
+			if (n->succ->above_high)
+				node_set_throttle(n, 1);
+		}
+		cfs_wbuf_reset(&n->pend_fwd);
+	}
+	while (off + 12 <= n->pend_reply.len) {
+		const uint8_t *q = n->pend_reply.p + off;
+		uint64_t id = 0;
+		uint32_t len = 0;
+		struct node_peer *p;
+
+		for (int i = 0; i < 8; i++)
+			id |= (uint64_t)q[i] << (8 * i);
+		for (int i = 0; i < 4; i++)
+			len |= (uint32_t)q[8 + i] << (8 * i);
+		p = node_find_client(n, id);
+		if (p != NULL) {
+			cfs_conn_send(p->c, q + 12, len);
+			if (p->c->above_high && !p->out_full) {
+				p->out_full = 1;
+				node_peer_update_pause(p);
+			}
+		}
+		off += 12 + len;
+	}
+	cfs_wbuf_reset(&n->pend_reply);
+}
+
+/* End of the loop turn in which the batch was opened. */
+static void
+node_batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	node_batch_end(arg);
 }
 
 static const struct chain_io node_chain_io = {
@@ -316,6 +400,7 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		return 0;
 	}
 	if (cfs_op_is_update(op.type)) {
+		node_batch_begin(n);
 		rc = chain_update(&n->chain, p->client_id, h->reqid, acked_below, &op);
 		if (rc != 0)
 			node_send_status(n, p, h->reqid, rc);
@@ -382,6 +467,7 @@ node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 				  (unsigned long long)h->epoch);
 			return -1;
 		}
+		node_batch_begin(n);
 		rc = chain_entry(&n->chain, body, h->length);
 		if (rc == CHAIN_OK || rc == CHAIN_DUP)
 			return 0;
@@ -628,6 +714,7 @@ node_maintain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
 
+	node_batch_end(n);
 	chain_maintain(&n->chain);
 }
 
@@ -707,6 +794,8 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 		TAILQ_INIT(&n->clients[i]);
 	cfs_wbuf_init(&n->out);
 	cfs_wbuf_init(&n->data);
+	cfs_wbuf_init(&n->pend_fwd);
+	cfs_wbuf_init(&n->pend_reply);
 	n->self = cfs_conf_node_index(conf, name);
 	if (n->self < 0) {
 		log_warnx("%s: no node called '%s'", conf->path, name);
@@ -729,6 +818,7 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 		role |= CFS_ROLE_TAIL;
 	chain_init(&n->chain, n->st, role, CFS_STATIC_EPOCH, &node_chain_io, n);
 	n->ack_ev = event_new(base, -1, 0, node_ack_cb, n);
+	n->batch_ev = event_new(base, -1, 0, node_batch_cb, n);
 	n->succ_retry = evtimer_new(base, node_succ_retry_cb, n);
 	n->listen_retry = evtimer_new(base, node_listen_retry_cb, n);
 	n->maintain_ev = event_new(base, -1, EV_PERSIST, node_maintain_cb, n);
@@ -753,6 +843,8 @@ node_stop(struct node *n)
 {
 	struct node_peer *p;
 
+	if (n->st != NULL)
+		node_batch_end(n);
 	while ((p = TAILQ_FIRST(&n->peers)) != NULL)
 		cfs_conn_close(p->c, NULL); /* node_peer_down unlinks it */
 	if (n->succ != NULL)
@@ -766,6 +858,8 @@ node_stop(struct node *n)
 	}
 	if (n->ack_ev)
 		event_free(n->ack_ev);
+	if (n->batch_ev)
+		event_free(n->batch_ev);
 	if (n->succ_retry)
 		event_free(n->succ_retry);
 	if (n->listen_retry)
@@ -778,4 +872,6 @@ node_stop(struct node *n)
 		SSL_CTX_free(n->client_ctx);
 	cfs_wbuf_free(&n->out);
 	cfs_wbuf_free(&n->data);
+	cfs_wbuf_free(&n->pend_fwd);
+	cfs_wbuf_free(&n->pend_reply);
 }

@@ -50,6 +50,16 @@ struct node {
 	uint64_t ack_pending;
 	struct event *ack_ev; /* coalesces acks to the predecessor, one per loop turn */
 	struct event *maintain_ev;
+
+	/*
+	 * Entries applied in one turn of the loop share one store transaction
+	 * (store_batch_begin); what they send out waits in pend_* until the
+	 * commit, so nothing leaves the node that its disk might not have.
+	 */
+	int batch_open;
+	struct event *batch_ev;
+	struct cfs_wbuf pend_fwd;   /* ENTRY frames for the successor */
+	struct cfs_wbuf pend_reply; /* records: client id u64, length u32, REPLY frame */
 	struct cfs_wbuf out; /* scratch for frames */
 	struct cfs_wbuf data;
 	uint32_t nclients;

@@ -90,6 +90,11 @@ chain_op_creates(uint16_t type)
 static void
 chain_sync(struct chain *c)
 {
+	/* In a batch nothing is committed yet: sync right after the commit (chain_committed). */
+	if (store_in_batch(c->st)) {
+		c->sync_pending = 1;
+		return;
+	}
 	/*
 	 * A failed fsync cannot be retried safely (the kernel may have dropped
 	 * the dirty pages): stop, and let the restart replay from what is on
@@ -353,4 +358,14 @@ chain_maintain(struct chain *c)
 			c->trimmed_sn = c->acked_sn;
 	}
 	chain_pump(c);
+}
+
+/* The store's batch was committed: do the syncs its FSYNC entries asked for. */
+void
+chain_committed(struct chain *c)
+{
+	if (c->sync_pending) {
+		c->sync_pending = 0;
+		chain_sync(c);
+	}
 }

@@ -63,6 +63,7 @@ struct chain {
 	uint64_t acked_sn;  /* every entry up to here is on the tail */
 	uint64_t trimmed_sn; /* the log holds nothing at or below this */
 	uint64_t synced_sn; /* applied entries known to be on stable storage */
+	int sync_pending;   /* an FSYNC entry was applied in the open store batch */
 	int succ_up;	    /* the successor link is up: forward as we go */
 	uint64_t sent_sn;   /* highest sn written to the current successor link */
 	uint64_t sent_bytes;
@@ -107,6 +108,13 @@ int chain_pump(struct chain *);
 
 /* Tail: answers a read from committed state; CFS_ERR_NOT_TAIL elsewhere. */
 int chain_read(struct chain *, const struct cfs_op *, struct cfs_reply *, struct cfs_wbuf *out);
+
+/*
+ * The store batch in which entries were applied has been committed; call
+ * before anything the batch produced leaves the node (an FSYNC entry's sync
+ * happens here).
+ */
+void chain_committed(struct chain *);
 
 /* Periodic work: group commit (sync) and trimming acknowledged log entries. */
 void chain_maintain(struct chain *);

@@ -118,6 +118,8 @@ struct store {
 	MDB_dbi dbi[STORE_NDB];
 	uint64_t applied_sn; /* cached copies of meta, changed only by commits */
 	uint64_t next_ino;
+	MDB_txn *batch;	     /* open between store_batch_begin and _commit */
+	uint64_t batch_applied_sn, batch_next_ino; /* the caches when it began */
 	uint8_t *buf; /* one block for read-modify-write */
 };
 
@@ -1528,7 +1530,8 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 		          e->kind, flags);
 		return -EINVAL;
 	}
-	rc = mdb_txn_begin(s->env, NULL, 0, &tx.txn);
+	/* In a batch the entry is a child transaction, committed with the batch. */
+	rc = mdb_txn_begin(s->env, s->batch, 0, &tx.txn);
 	if (rc != 0)
 		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
 	if (e->kind == CFS_ENTRY_UPDATE && !cfs_op_is_update(e->op.type)) {
@@ -2118,6 +2121,8 @@ store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	if (s->batch != NULL && store_batch_commit(s) != 0)
+		log_warnx("%s: the open batch was lost", __func__);
 	mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	free(s->buf);
@@ -2145,6 +2150,11 @@ store_with_read(struct store *s, int (*fn)(struct store_tx *, void *), void *arg
 	struct store_tx tx = {.s = s};
 	int rc;
 
+	/* The head asks about results of entries applied in the open batch too. */
+	if (s->batch != NULL) {
+		tx.txn = s->batch;
+		return fn(&tx, arg);
+	}
 	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &tx.txn);
 	if (rc != 0)
 		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
@@ -2272,6 +2282,8 @@ store_log_trim(struct store *s, uint64_t upto)
 	MDB_val key, v;
 	int rc;
 
+	if (s->batch != NULL)
+		return -EBUSY; /* one write transaction at a time: commit the batch first */
 	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc != 0)
 		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
@@ -2362,9 +2374,55 @@ store_digest(struct store *s, uint8_t out[CFS_DIGEST_LEN])
 int
 store_sync(struct store *s)
 {
-	int rc = mdb_env_sync(s->env, 1);
+	int rc;
 
+	if (s->batch != NULL)
+		return -EBUSY; /* the batch is not committed: nothing of it could be synced */
+	rc = mdb_env_sync(s->env, 1);
 	if (rc != 0)
 		return store_mdb_fail(__func__, "mdb_env_sync", rc);
 	return 0;
+}
+
+/* Opens a batch: the following applies share one write transaction. */
+int
+store_batch_begin(struct store *s)
+{
+	int rc;
+
+	if (s->batch != NULL)
+		return 0;
+	rc = mdb_txn_begin(s->env, NULL, 0, &s->batch);
+	if (rc != 0) {
+		s->batch = NULL;
+		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
+	}
+	s->batch_applied_sn = s->applied_sn;
+	s->batch_next_ino = s->next_ino;
+	return 0;
+}
+
+/* Commits the open batch; on failure none of it happened. */
+int
+store_batch_commit(struct store *s)
+{
+	int rc;
+
+	if (s->batch == NULL)
+		return 0;
+	rc = mdb_txn_commit(s->batch);
+	s->batch = NULL;
+	if (rc != 0) {
+		s->applied_sn = s->batch_applied_sn;
+		s->next_ino = s->batch_next_ino;
+		return store_mdb_fail(__func__, "mdb_txn_commit", rc);
+	}
+	return 0;
+}
+
+/* True while a batch is open. */
+int
+store_in_batch(const struct store *s)
+{
+	return s->batch != NULL;
 }

@@ -121,6 +121,20 @@ int store_log_trim(struct store *, uint64_t upto);
  */
 int store_digest(struct store *, uint8_t out[CFS_DIGEST_LEN]);
 
+/*
+ * Batches: between store_batch_begin and store_batch_commit every
+ * store_apply is a child of one write transaction, so a run of entries costs
+ * one commit.  Inside a batch store_applied_sn, store_next_ino, store_result
+ * and store_client_floor see the batch; store_read, store_log_foreach and
+ * store_digest see committed state only; store_log_trim and store_sync
+ * return -EBUSY.  Nothing of a batch may leave the node (forwarded, answered)
+ * before its commit returned 0.  When the commit fails, none of the batch
+ * happened and applied_sn is back where the batch began.
+ */
+int store_batch_begin(struct store *);
+int store_batch_commit(struct store *);
+int store_in_batch(const struct store *);
+
 /* Flushes committed transactions to stable storage. */
 int store_sync(struct store *);
 

@@ -388,6 +388,32 @@ test_single_node_chain(void **state)
 	assert_int_equal(chain_sent_len(&t->ch), 0);
 }
 
+/* In a store batch an FSYNC entry's sync waits for the commit, then happens. */
+static void
+test_fsync_in_batch_syncs_after_commit(void **state)
+{
+	struct tchain *tc = *state;
+	struct cfs_op op = op_mkdir("a"), fs;
+	uint64_t syncs = tc->n[0].ch.stats.syncs;
+
+	memset(&fs, 0, sizeof(fs));
+	fs.type = CFS_OP_FSYNC;
+	fs.ino = STORE_ROOT_INO;
+	assert_int_equal(store_batch_begin(tc->n[0].st), 0);
+	assert_int_equal(chain_update(&tc->n[0].ch, 4, 1, 1, &op), 0);
+	assert_int_equal(chain_update(&tc->n[0].ch, 4, 2, 1, &fs), 0);
+	assert_int_equal(tc->n[0].ch.stats.syncs, syncs);
+	assert_int_equal(store_batch_commit(tc->n[0].st), 0);
+	chain_committed(&tc->n[0].ch);
+	assert_int_equal(tc->n[0].ch.stats.syncs, syncs + 1);
+	assert_int_equal(tc->n[0].ch.synced_sn, 2);
+	/* Both entries went out in order and apply downstream. */
+	assert_int_equal(tc->n[0].nfwd, 2);
+	assert_int_equal(deliver(tc, 0, 0), CHAIN_OK);
+	assert_int_equal(deliver(tc, 0, 1), CHAIN_OK);
+	assert_int_equal(tc->n[1].ch.stats.syncs, 1);
+}
+
 int
 main(void)
 {
@@ -401,6 +427,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_successor_catch_up_from_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles_enforced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_node_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_in_batch_syncs_after_commit, setup,
+						teardown),
 	};
 
 	log_init("test_chain", 0, LOG_LEVEL_ERR);
