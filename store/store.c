@@ -772,6 +772,12 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 	n->a.nlink = S_ISDIR(mode) ? 2 : 1;
 	n->a.uid = op->uid;
 	n->a.gid = op->gid;
+	/* A set-gid directory gives its group, and to directories its set-gid bit. */
+	if (dir.a.mode & S_ISGID) {
+		n->a.gid = dir.a.gid;
+		if (S_ISDIR(mode))
+			n->a.mode |= S_ISGID;
+	}
 	n->a.rdev = rdev;
 	n->a.version = e->sn;
 	store_touch(tx, &n->a, 1, 1);

@@ -1,0 +1,41 @@
+/*
+ * The chainfs FUSE client's filesystem: libfuse's low-level operations, each
+ * turned into chain requests through the client library and answered from
+ * their completions, on the same libevent loop as the network.
+ *
+ * Consistency (DESIGN.md, "The client"): every metadata operation is one
+ * chain operation, answered by the tail.  write() is pipelined: it returns
+ * once the chain has the request, and flush (close), fsync and release wait
+ * until every write of the inode is acknowledged and return the first error.
+ * A read, getattr, lookup or open of an inode with writes still in flight
+ * waits for them first (read-your-writes).  open() asks the tail for the data
+ * version and keeps the kernel's page cache only when it is unchanged.
+ */
+#ifndef CHAINFS_FS_H
+#define CHAINFS_FS_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <fuse_lowlevel.h>
+
+#include "replication/client.h"
+
+struct fs_opts {
+	double attr_timeout;	 /* seconds the kernel may cache attributes (default 0) */
+	double entry_timeout;	 /* ... names (default 0) */
+	double negative_timeout; /* ... absent names (default 0) */
+	int sync;		 /* every write waits for the chain */
+	uint64_t max_inflight;	 /* bytes of pipelined writes before write() waits */
+};
+
+struct fs;
+
+struct fs *fs_new(struct event_base *, struct cfs_client *, const struct fs_opts *);
+void fs_free(struct fs *);
+/* The operations table for fuse_session_new; userdata is the struct fs. */
+const struct fuse_lowlevel_ops *fs_ops(void);
+/* Tells the filesystem its session (for notifications). */
+void fs_set_session(struct fs *, struct fuse_session *);
+
+#endif
