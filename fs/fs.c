@@ -16,6 +16,7 @@
 #include "fs/fs.h"
 
 #define FS_BUCKETS 4096
+#define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
 
 struct fs_wait;
 struct fs_call;
@@ -32,6 +33,9 @@ struct fs_inode {
 	uint32_t writes;  /* WRITE requests not acknowledged yet */
 	int err;	  /* first error of a pipelined write; flush/fsync return it */
 	uint64_t version; /* data version at the last open; 0: unknown */
+	uint32_t opens;	  /* open file handles of this mount */
+	uint64_t orphan_dir; /* unlinked while open: hidden under this name until released */
+	char *orphan_name;
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
 	LIST_ENTRY(fs_inode) hash;
 };
@@ -58,6 +62,8 @@ struct fs {
 	struct fuse_session *se;
 	struct fs_inode_list inodes[FS_BUCKETS];
 	uint64_t inflight; /* bytes of pipelined writes */
+	uint64_t nopen;	   /* open file handles, all inodes */
+	uint64_t orphans;  /* counter for hidden names */
 };
 
 /* The context of one chain request made for a kernel request. */
@@ -69,6 +75,11 @@ struct fs_call {
 	int plus;
 	int create;
 	struct fuse_file_info fi;
+	/* unlink/rename of a name that may be open here: the names, owned */
+	uint16_t type;
+	uint64_t parent2;
+	char *name, *name2;
+	unsigned flags;
 	/* copy_file_range */
 	uint64_t ino_out;
 	off_t off_in, off_out;
@@ -99,8 +110,9 @@ fs_inode(struct fs *fs, uint64_t ino, int create)
 static void
 fs_inode_maybe_free(struct fs_inode *n)
 {
-	if (n->nlookup == 0 && n->writes == 0 && TAILQ_EMPTY(&n->waiters)) {
+	if (n->nlookup == 0 && n->writes == 0 && n->opens == 0 && TAILQ_EMPTY(&n->waiters)) {
 		LIST_REMOVE(n, hash);
+		free(n->orphan_name);
 		free(n);
 	}
 }
@@ -253,12 +265,17 @@ static void
 fs_done_attr(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
+	struct fs_inode *n;
 	struct stat st;
 
 	if (r->status != 0) {
 		fuse_reply_err(c->req, fs_errno(r->status));
 	} else {
 		fs_stat(&r->attr, &st);
+		/* An unlinked file held open here: its hidden name is not a link. */
+		n = fs_inode(c->fs, r->attr.ino, 0);
+		if (n != NULL && n->orphan_name != NULL && st.st_nlink > 0)
+			st.st_nlink--;
 		fuse_reply_attr(c->req, &st, c->fs->o.attr_timeout);
 	}
 	free(c);
@@ -494,50 +511,153 @@ fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name
 	fs_make(req, CFS_OP_SYMLINK, parent, name, S_IFLNK | 0777, 0, link);
 }
 
-/* unlink and rmdir. */
+/* Frees a call with owned names. */
 static void
-fs_remove(fuse_req_t req, uint16_t type, fuse_ino_t parent, const char *name)
+fs_call_free(struct fs_call *c)
 {
-	struct fs *fs = fuse_req_userdata(req);
+	free(c->name);
+	free(c->name2);
+	free(c);
+}
+
+/* Completion: unlink, rmdir, rename. */
+static void
+fs_done_namespace(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+
+	fuse_reply_err(c->req, fs_errno(r->status));
+	fs_call_free(c);
+}
+
+/* Sends the unlink, rmdir or rename itself. */
+static void
+fs_namespace_submit(struct fs *fs, struct fs_call *c)
+{
 	struct cfs_op op;
 
-	if (!fs_name_ok(req, name))
+	fs_op_name(&op, c->type, c->ino, c->name);
+	if (c->type == CFS_OP_RENAME) {
+		op.ino2 = c->parent2;
+		op.name2 = c->name2;
+		op.name2len = (uint16_t)strlen(c->name2);
+		op.flags = c->flags;
+	}
+	cfs_client_submit(fs->cl, &op, fs_done_namespace, c);
+}
+
+/* The open file is now hidden: an unlink is done, a rename goes on. */
+static void
+fs_done_hide(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs_inode *n = fs_inode(c->fs, c->size, 0);
+
+	if (r->status != 0) {
+		if (n != NULL) {
+			free(n->orphan_name);
+			n->orphan_name = NULL;
+		}
+		fuse_reply_err(c->req, fs_errno(r->status));
+		fs_call_free(c);
 		return;
-	fs_op_name(&op, type, parent, name);
-	cfs_client_submit(fs->cl, &op, fs_done_err, fs_call(fs, req, parent));
+	}
+	if (c->type == CFS_OP_UNLINK) {
+		fuse_reply_err(c->req, 0);
+		fs_call_free(c);
+		return;
+	}
+	fs_namespace_submit(c->fs, c);
+}
+
+/*
+ * The name about to disappear (unlinked or replaced) was looked up.  A file
+ * this mount has open is renamed to a hidden name instead and removed at its
+ * last release, so that reads and writes through open descriptors go on
+ * working, as on a local filesystem (the NFS "silly rename"; a file held open
+ * only by another host is removed at once).
+ */
+static void
+fs_done_target(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs *fs = c->fs;
+	struct fs_inode *n;
+	uint64_t dir = c->type == CFS_OP_RENAME ? c->parent2 : c->ino;
+	const char *name = c->type == CFS_OP_RENAME ? c->name2 : c->name;
+	char hidden[64];
+	struct cfs_op op;
+
+	if (r->status != 0 || !S_ISREG(r->attr.mode) ||
+	    (n = fs_inode(fs, r->attr.ino, 0)) == NULL || n->opens == 0 || n->orphan_name != NULL ||
+	    r->attr.nlink > 1) {
+		fs_namespace_submit(fs, c);
+		return;
+	}
+	snprintf(hidden, sizeof(hidden), FS_HIDDEN_PREFIX "%llx-%llu",
+		 (unsigned long long)r->attr.ino, (unsigned long long)++fs->orphans);
+	n->orphan_dir = dir;
+	n->orphan_name = xstrdup(hidden);
+	c->size = r->attr.ino;
+	fs_op_name(&op, CFS_OP_RENAME, dir, name);
+	op.ino2 = dir;
+	op.name2 = hidden;
+	op.name2len = (uint16_t)strlen(hidden);
+	op.flags = RENAME_NOREPLACE;
+	cfs_client_submit(fs->cl, &op, fs_done_hide, c);
+}
+
+/* unlink, rmdir, rename: look the doomed name up first while files are open here. */
+static void
+fs_namespace(fuse_req_t req, uint16_t type, fuse_ino_t parent, const char *name,
+	     fuse_ino_t parent2, const char *name2, unsigned flags)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_call *c = fs_call(fs, req, parent);
+	struct cfs_op op;
+
+	c->type = type;
+	c->name = xstrdup(name);
+	c->parent2 = parent2;
+	c->name2 = name2 ? xstrdup(name2) : NULL;
+	c->flags = flags;
+	if (fs->nopen == 0 || type == CFS_OP_RMDIR ||
+	    (type == CFS_OP_RENAME && (flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)))) {
+		fs_namespace_submit(fs, c);
+		return;
+	}
+	if (type == CFS_OP_RENAME)
+		fs_op_name(&op, CFS_OP_LOOKUP, parent2, name2);
+	else
+		fs_op_name(&op, CFS_OP_LOOKUP, parent, name);
+	cfs_client_submit(fs->cl, &op, fs_done_target, c);
 }
 
 static void
 fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fs_remove(req, CFS_OP_UNLINK, parent, name);
+	if (fs_name_ok(req, name))
+		fs_namespace(req, CFS_OP_UNLINK, parent, name, 0, NULL, 0);
 }
 
 static void
 fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fs_remove(req, CFS_OP_RMDIR, parent, name);
+	if (fs_name_ok(req, name))
+		fs_namespace(req, CFS_OP_RMDIR, parent, name, 0, NULL, 0);
 }
 
 static void
 fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 	  const char *newname, unsigned int flags)
 {
-	struct fs *fs = fuse_req_userdata(req);
-	struct cfs_op op;
-
 	if (!fs_name_ok(req, name) || !fs_name_ok(req, newname))
 		return;
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
 		fuse_reply_err(req, EINVAL); /* RENAME_WHITEOUT: overlayfs only */
 		return;
 	}
-	fs_op_name(&op, CFS_OP_RENAME, parent, name);
-	op.ino2 = newparent;
-	op.name2 = newname;
-	op.name2len = (uint16_t)strlen(newname);
-	op.flags = flags;
-	cfs_client_submit(fs->cl, &op, fs_done_err, fs_call(fs, req, parent));
+	fs_namespace(req, CFS_OP_RENAME, parent, name, newparent, newname, flags);
 }
 
 static void
@@ -573,8 +693,9 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 
 		fs_entry(c->fs, &r->attr, &e);
 		fuse_reply_create(c->req, &e, &c->fi);
-	} else if (fuse_reply_open(c->req, &c->fi) == -ENOENT) {
-		/* The open was interrupted: nothing to undo, no handle state. */
+	} else if (fuse_reply_open(c->req, &c->fi) == 0) {
+		n->opens++; /* a release will come for it */
+		c->fs->nopen++;
 	}
 	fs_inode_maybe_free(n);
 	free(c);
@@ -619,7 +740,10 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 	c->fi.keep_cache = n->version != 0 && n->version == r->attr.version;
 	n->version = r->attr.version;
 	fs_entry(c->fs, &r->attr, &e);
-	fuse_reply_create(c->req, &e, &c->fi);
+	if (fuse_reply_create(c->req, &e, &c->fi) == 0) {
+		n->opens++;
+		c->fs->nopen++;
+	}
 	free(c);
 }
 
@@ -762,10 +886,43 @@ fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_flush_run, req, ino));
 }
 
+/* Completion of removing a hidden open-unlinked file. */
+static void
+fs_done_orphan(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+
+	if (r->status != 0 && r->status != ENOENT)
+		log_warnx("cannot remove %s: %s", c->name, strerror(fs_errno(r->status)));
+	fs_call_free(c);
+}
+
+/* release: like flush, and the last release of a hidden unlinked file removes it. */
+static void
+fs_release_run(struct fs *fs, struct fs_wait *w)
+{
+	struct fs_inode *n = fs_inode(fs, w->ino, 0);
+
+	if (n != NULL && n->opens > 0) {
+		n->opens--;
+		fs->nopen--;
+		if (n->opens == 0 && n->orphan_name != NULL) {
+			struct fs_call *c = fs_call(fs, NULL, n->orphan_dir);
+			struct cfs_op op;
+
+			c->name = n->orphan_name;
+			n->orphan_name = NULL;
+			fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, c->name);
+			cfs_client_submit(fs->cl, &op, fs_done_orphan, c);
+		}
+	}
+	fs_flush_run(fs, w);
+}
+
 static void
 fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_flush_run, req, ino));
+	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_release_run, req, ino));
 }
 
 /* Completion: fsync, with a pipelined write's error first. */
@@ -819,6 +976,12 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 	char *buf, name[CFS_NAME_MAX + 1];
 	size_t pos = 0;
 
+	if (r->status == ENOENT) {
+		/* An open directory that was removed reads as empty, as on Linux. */
+		fuse_reply_buf(c->req, NULL, 0);
+		free(c);
+		return;
+	}
 	if (r->status != 0) {
 		fuse_reply_err(c->req, fs_errno(r->status));
 		free(c);
@@ -837,6 +1000,8 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 		}
 		memcpy(name, d.name, d.namelen);
 		name[d.namelen] = '\0';
+		if (strncmp(name, FS_HIDDEN_PREFIX, sizeof(FS_HIDDEN_PREFIX) - 1) == 0)
+			continue; /* unlinked files still open here */
 		dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 		if (c->plus) {
 			struct fuse_entry_param e;
@@ -1209,6 +1374,8 @@ fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;
 	/* Without it the kernel clears set-uid/set-gid itself with a setattr. */
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
+	/* O_TRUNC then arrives as a setattr of the size, one chain operation. */
+	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->time_gran = 1;
 }
 
