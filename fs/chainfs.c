@@ -104,7 +104,7 @@ chainfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs
 		cfg->nonopts++;
 		return 0;
 	}
-	if (strcmp(arg, "-d") == 0 || strcmp(arg, "-odebug") == 0)
+	if (strcmp(arg, "-d") == 0 || strcmp(arg, "debug") == 0)
 		cfg->debug = cfg->foreground = 1;
 	return 1;
 }
@@ -229,8 +229,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (cfg.attr_timeout < 0 || cfg.entry_timeout < 0 || cfg.negative_timeout < 0 ||
-	    cfg.timeout == 0 || cfg.connect_timeout == 0) {
-		fprintf(stderr, "chainfs: timeouts must be positive (attr/entry/negative may be 0)\n");
+	    cfg.timeout == 0 || cfg.timeout > 86400 || cfg.connect_timeout == 0 ||
+	    cfg.connect_timeout > 3600) {
+		fprintf(stderr, "chainfs: timeout=1..86400 and connect_timeout=1..3600 seconds; "
+				"attr/entry/negative_timeout >= 0\n");
 		return 2;
 	}
 	memset(&co, 0, sizeof(co));
@@ -251,7 +253,6 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 
-	/* The chain must answer before anything is mounted. */
 	base = event_base_new();
 	if (base == NULL)
 		fatalx("event_base_new failed");
@@ -259,6 +260,25 @@ main(int argc, char **argv)
 	co.name = "chainfs";
 	co.timeout_ms = cfg.timeout * 1000;
 	cl = cfs_client_new(base, &co);
+	memset(&fo, 0, sizeof(fo));
+	fo.attr_timeout = cfg.attr_timeout;
+	fo.entry_timeout = cfg.entry_timeout;
+	fo.negative_timeout = cfg.negative_timeout;
+	fo.sync = cfg.sync;
+	fs = fs_new(base, cl, &fo);
+	/* The kernel checks permissions against the attributes it gets from us. */
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	fuse_opt_add_arg(&args, "-ofsname=chainfs");
+	fuse_opt_add_arg(&args, "-osubtype=chainfs");
+	/* The session checks the FUSE options: a bad one fails before any waiting. */
+	l.se = fuse_session_new(&args, fs_ops(), sizeof(*fs_ops()), fs);
+	if (l.se == NULL) {
+		fprintf(stderr, "chainfs: bad mount options (see above)\n");
+		status = 2;
+		goto out;
+	}
+
+	/* The chain must answer before anything is mounted. */
 	to = evtimer_new(base, chainfs_connect_timeout_cb, &timed_out);
 	tv.tv_sec = cfg.connect_timeout;
 	tv.tv_usec = 0;
@@ -270,22 +290,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "chainfs: the chain at %s did not answer within %u s%s\n", cfg.nodes,
 			cfg.connect_timeout,
 			cfg.plaintext ? "" : " (unreachable, or TLS refused: check ca/cert/key)");
-		goto out;
-	}
-
-	memset(&fo, 0, sizeof(fo));
-	fo.attr_timeout = cfg.attr_timeout;
-	fo.entry_timeout = cfg.entry_timeout;
-	fo.negative_timeout = cfg.negative_timeout;
-	fo.sync = cfg.sync;
-	fs = fs_new(base, cl, &fo);
-	/* The kernel checks permissions against the attributes it gets from us. */
-	fuse_opt_add_arg(&args, "-odefault_permissions");
-	fuse_opt_add_arg(&args, "-ofsname=chainfs");
-	fuse_opt_add_arg(&args, "-osubtype=chainfs");
-	l.se = fuse_session_new(&args, fs_ops(), sizeof(*fs_ops()), fs);
-	if (l.se == NULL) {
-		fprintf(stderr, "chainfs: bad mount options (see above)\n");
 		goto out;
 	}
 	fs_set_session(fs, l.se);

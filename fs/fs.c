@@ -73,7 +73,6 @@ struct fs_call {
 	uint64_t ino;
 	size_t size;
 	int plus;
-	int create;
 	struct fuse_file_info fi;
 	/* unlink/rename of a name that may be open here: the names, owned */
 	uint16_t type;
@@ -520,13 +519,42 @@ fs_call_free(struct fs_call *c)
 	free(c);
 }
 
+/* Completion of putting a hidden file back under its name. */
+static void
+fs_done_unhide(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+
+	if (r->status != 0)
+		log_warnx("rename failed and %s could not be put back as %s: %s", c->name2,
+			  c->name, strerror(fs_errno(r->status)));
+	fs_call_free(c);
+}
+
 /* Completion: unlink, rmdir, rename. */
 static void
 fs_done_namespace(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
+	struct fs_inode *n;
 
 	fuse_reply_err(c->req, fs_errno(r->status));
+	if (r->status != 0 && c->size != 0 && (n = fs_inode(c->fs, c->size, 0)) != NULL &&
+	    n->orphan_name != NULL) {
+		/* The rename over an open file failed after the file was hidden: put it back. */
+		struct fs_call *u = fs_call(c->fs, NULL, c->parent2);
+		struct cfs_op op;
+
+		u->name = xstrdup(c->name2);
+		u->name2 = n->orphan_name;
+		n->orphan_name = NULL;
+		fs_op_name(&op, CFS_OP_RENAME, c->parent2, u->name2);
+		op.ino2 = c->parent2;
+		op.name2 = u->name;
+		op.name2len = (uint16_t)strlen(u->name);
+		op.flags = RENAME_NOREPLACE;
+		cfs_client_submit(c->fs->cl, &op, fs_done_unhide, u);
+	}
 	fs_call_free(c);
 }
 
@@ -688,12 +716,7 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 	n = fs_inode(c->fs, c->ino, 1);
 	c->fi.keep_cache = n->version != 0 && n->version == r->attr.version;
 	n->version = r->attr.version;
-	if (c->create) {
-		struct fuse_entry_param e;
-
-		fs_entry(c->fs, &r->attr, &e);
-		fuse_reply_create(c->req, &e, &c->fi);
-	} else if (fuse_reply_open(c->req, &c->fi) == 0) {
+	if (fuse_reply_open(c->req, &c->fi) == 0) {
 		n->opens++; /* a release will come for it */
 		c->fs->nopen++;
 	}
@@ -1000,8 +1023,6 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 		}
 		memcpy(name, d.name, d.namelen);
 		name[d.namelen] = '\0';
-		if (strncmp(name, FS_HIDDEN_PREFIX, sizeof(FS_HIDDEN_PREFIX) - 1) == 0)
-			continue; /* unlinked files still open here */
 		dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 		if (c->plus) {
 			struct fuse_entry_param e;

@@ -1761,6 +1761,7 @@ main(int argc, char **argv)
 		pc_usage("trailing \":\"");
 	printf("%s\n", out.s != NULL ? out.s : "");
 	if (expected != NULL)
-		return strcmp(out.s != NULL ? out.s + last : "", expected) == 0 ? 0 : 1;
+		failed = strcmp(out.s != NULL ? out.s + last : "", expected) == 0 ? 0 : 1;
+	free(out.s);
 	return failed;
 }
