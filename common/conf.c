@@ -48,7 +48,8 @@ static const struct {
     [CONF_KW_PLAINTEXT] = {"plaintext", "plaintext yes|no"},
     [CONF_KW_SYNC_INTERVAL] = {"sync-interval", "sync-interval MS"},
     [CONF_KW_MAP_SIZE] = {"map-size", "map-size SIZE"},
-    [CONF_KW_NODE] = {"node", "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH]"},
+    [CONF_KW_NODE] = {"node", "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] "
+                              "[metrics HOST:PORT]"},
 };
 
 /* What one parse needs besides the result. */
@@ -219,6 +220,31 @@ conf_hostport(const char *s, struct cfs_node_addr *a, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * Parses a node's metrics endpoint.  Unlike a node address it has no default
+ * port, and the host must be written out, so that where the endpoint listens
+ * is always visible in the file.
+ */
+static int
+conf_metrics_addr(const char *s, struct cfs_node_addr *a, char *why, size_t whylen)
+{
+	const char *colon = strchr(s, ':');
+	int has_port;
+
+	if (s[0] == '[')
+		has_port = strstr(s, "]:") != NULL;
+	else
+		has_port = colon != NULL && strchr(colon + 1, ':') == NULL;
+	if (conf_hostport(s, a, why, whylen) == -1)
+		return -1;
+	if (!has_port)
+		return conf_reason(why, whylen,
+		                   "'%s' has no port: write HOST:PORT, e.g. 127.0.0.1:9100 "
+		                   "(IPv6 in brackets)",
+		                   s);
+	return 0;
+}
+
 /* Parses "host:port[,host:port...]"; see config.h. */
 int
 cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, char *err, size_t errlen)
@@ -347,14 +373,14 @@ conf_number(const char *s, unsigned long min, unsigned long max, unsigned long *
 	return 0;
 }
 
-/* Handles "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH]". */
+/* Handles "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] [metrics HOST:PORT]". */
 static int
 conf_node(struct conf_parser *p, char **w, size_t nw)
 {
 	struct cfs_conf *conf = p->conf;
 	struct cfs_conf_node *node;
 	char why[CFS_HOST_MAX + 128];
-	size_t opt_line[3] = {0, 0, 0};
+	size_t opt_line[4] = {0, 0, 0, 0};
 
 	if (nw < 3)
 		return conf_error(p, p->line, "'node' needs a name and an address: %s",
@@ -383,16 +409,17 @@ conf_node(struct conf_parser *p, char **w, size_t nw)
 	p->node_line[conf->nnodes] = p->line;
 	conf->nnodes++;
 	for (size_t i = 3; i < nw; i += 2) {
-		static const char *opts[] = {"data", "cert", "key"};
-		char **slot[] = {&node->data_dir, &node->cert, &node->key};
+		static const char *opts[] = {"data", "cert", "key", "metrics"};
+		char **slot[] = {&node->data_dir, &node->cert, &node->key, NULL};
 		size_t o;
 
-		for (o = 0; o < 3; o++)
+		for (o = 0; o < 4; o++)
 			if (strcmp(w[i], opts[o]) == 0)
 				break;
-		if (o == 3)
+		if (o == 4)
 			return conf_error(p, p->line,
-			                  "unknown node option '%s' (expected data, cert or key)",
+			                  "unknown node option '%s' (expected data, cert, key or "
+			                  "metrics)",
 			                  w[i]);
 		if (i + 1 == nw)
 			return conf_error(p, p->line, "node option '%s' needs an argument",
@@ -400,7 +427,11 @@ conf_node(struct conf_parser *p, char **w, size_t nw)
 		if (opt_line[o])
 			return conf_error(p, p->line, "node option '%s' given twice", opts[o]);
 		opt_line[o] = p->line;
-		*slot[o] = conf_path(p, w[i + 1]);
+		if (slot[o] != NULL)
+			*slot[o] = conf_path(p, w[i + 1]);
+		else if (conf_metrics_addr(w[i + 1], &node->metrics, why, sizeof(why)) == -1)
+			return conf_error(p, p->line, "node '%s': bad metrics address: %s", w[1],
+			                  why);
 	}
 	return 0;
 }
@@ -495,6 +526,20 @@ conf_split(char *line, char **w, size_t maxw)
 	return (int)n;
 }
 
+/* Whether host is written as a loopback address or name. */
+static int
+conf_host_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 /* The checks that need the whole file. */
 static int
 conf_check(struct conf_parser *p)
@@ -503,6 +548,38 @@ conf_check(struct conf_parser *p)
 
 	if (conf->nnodes == 0)
 		return conf_error(p, 0, "no node defined");
+	/*
+	 * A metrics endpoint must not take its node's address, nor another
+	 * node's or endpoint's.  A loopback endpoint names a different machine
+	 * on each host, so "127.0.0.1:9100" on every node line is fine; nodes
+	 * sharing one machine find out when the second cannot listen.
+	 */
+	for (size_t i = 0; i < conf->nnodes; i++) {
+		const struct cfs_node_addr *m = &conf->nodes[i].metrics;
+		int loopback = conf_host_loopback(m->host);
+
+		if (m->port == 0)
+			continue;
+		for (size_t j = 0; j < conf->nnodes; j++) {
+			const struct cfs_conf_node *o = &conf->nodes[j];
+			const char *what = NULL;
+
+			if (j != i && loopback)
+				continue;
+			if (o->addr.port == m->port && strcasecmp(o->addr.host, m->host) == 0)
+				what = "the address";
+			else if (j < i && o->metrics.port == m->port &&
+			         strcasecmp(o->metrics.host, m->host) == 0)
+				what = "the metrics address";
+			if (what != NULL)
+				return conf_error(
+				    p, p->node_line[i],
+				    "node '%s': duplicate metrics address '%s:%u' (%s "
+				    "of node '%s' on line %zu)",
+				    conf->nodes[i].addr.name, m->host, m->port, what, o->addr.name,
+				    p->node_line[j]);
+		}
+	}
 	if (conf->plaintext)
 		return 0;
 	if (conf->ca == NULL)

@@ -9,10 +9,12 @@
  *   plaintext yes|no        no TLS at all (default no; logged as a warning)
  *   sync-interval MS        group commit period of every node (default 100)
  *   map-size SIZE           LMDB map size, with K/M/G/T suffix (default 64G)
- *   node NAME HOST:PORT [data DIR] [cert PATH] [key PATH]
+ *   node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] [metrics HOST:PORT]
  *                           one node; the order of node lines is the chain
  *                           order, head first (":PORT" may be left out:
- *                           CFS_DEFAULT_PORT; IPv6 hosts in brackets)
+ *                           CFS_DEFAULT_PORT; IPv6 hosts in brackets);
+ *                           metrics: where the node serves Prometheus
+ *                           metrics over HTTP (host and port both required)
  *
  * Relative paths (ca, cert, key, data) are taken relative to the directory
  * of the configuration file, made absolute by cfs_conf_load;
@@ -38,6 +40,7 @@ struct cfs_conf_node {
 	char *data_dir;		   /* NULL when not given */
 	char *cert;		   /* NULL: the global cert */
 	char *key;		   /* NULL: the global key */
+	struct cfs_node_addr metrics; /* HTTP metrics endpoint; port 0: none */
 };
 
 struct cfs_conf {
@@ -56,8 +59,10 @@ struct cfs_conf {
  * Reads and checks the file at path.  Returns 0, or -1 with one line in err
  * ("PATH:LINE: problem" or "PATH: problem").  Checks: known keywords, arity,
  * numbers in range, names of at most CFS_NODE_NAME_MAX characters of
- * [A-Za-z0-9._-], ports 1..65535, unique node names and addresses, at least
- * one node, and unless plaintext, ca/cert/key present (per node or global).
+ * [A-Za-z0-9._-], ports 1..65535, unique node names and addresses (metrics
+ * addresses too, except that loopback ones may repeat across nodes), at
+ * least one node, and unless plaintext, ca/cert/key present (per node or
+ * global).
  */
 int cfs_conf_load(struct cfs_conf *, const char *path, char *err, size_t errlen);
 /* The same from a string; name is used in messages in place of a path. */

@@ -144,20 +144,28 @@ conn_check_peer(struct cfs_conn *c)
 	return 0;
 }
 
-/* Logs why a TLS connection failed, with OpenSSL's reasons. */
-static void
+/*
+ * Logs why a TLS connection failed, with OpenSSL's reasons.  Returns how
+ * many of them say the handshake itself failed: a peer that merely hung up
+ * (a port probe, a crash) does not count.
+ */
+static int
 conn_log_tls_errors(struct cfs_conn *c)
 {
 	unsigned long e;
 	char buf[256];
-	int n = 0;
+	int n = 0, reasons = 0;
 
 	while ((e = bufferevent_get_openssl_error(c->bev)) != 0 && n++ < 4) {
 		if (ERR_GET_LIB(e) == 0)
 			continue; /* "lib(0)": no reason of OpenSSL's own, errno says it */
 		ERR_error_string_n(e, buf, sizeof(buf));
 		log_warnx("%s: TLS: %s", c->peer, buf);
+		if (!(ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		      ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
+			reasons++;
 	}
+	return reasons;
 }
 
 /* Connection events: established, EOF, errors, timeouts. */
@@ -168,6 +176,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		if (conn_check_peer(c) != 0) {
+			c->tls_failed = 1;
 			cfs_conn_close(c, "certificate refused");
 			return;
 		}
@@ -185,9 +194,12 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		int err = EVUTIL_SOCKET_ERROR();
 
 		/* A handshake that fails is worth a warning (wrong CA, no
-		 * certificate); a peer that vanishes later is not. */
-		if (bufferevent_openssl_get_ssl(bev) != NULL && c->state != CFS_CONN_OPEN)
-			conn_log_tls_errors(c);
+		 * certificate); a peer that vanishes later is not.  Only a
+		 * failure OpenSSL gives a reason for is a handshake failure: a
+		 * refused TCP connect or a bare hang-up is not. */
+		if (bufferevent_openssl_get_ssl(bev) != NULL && c->state != CFS_CONN_OPEN &&
+		    conn_log_tls_errors(c) > 0)
+			c->tls_failed = 1;
 		if (c->state == CFS_CONN_CONNECTING || c->state == CFS_CONN_ACCEPTING)
 			log_debug("%s: %s failed: %s", c->peer,
 				  c->state == CFS_CONN_CONNECTING ? "connect" : "handshake",

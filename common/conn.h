@@ -61,6 +61,15 @@ struct cfs_conn {
 	void *arg;
 	int read_paused;     /* the owner stopped reading (backpressure) */
 	int above_high;	     /* output went above CFS_CONN_HIGH_WATER */
+	/*
+	 * The TLS handshake failed: OpenSSL gave a reason, or the peer's
+	 * certificate was unusable.  Set before the down callback, which may
+	 * count it.  A flag on the connection rather than a process-wide
+	 * counter: this file also serves the client and chainfsctl, and only
+	 * the owner knows what the connection was for (an accepted peer, the
+	 * successor link).
+	 */
+	int tls_failed;
 	void *owner;	     /* free for the owner's use */
 };
 

@@ -12,15 +12,6 @@
 #include "common/log.h"
 #include "daemon/node.h"
 
-/* What a peer said it is in its HELLO. */
-enum node_peer_state {
-	PEER_HELLO,  /* waiting for HELLO */
-	PEER_CLIENT, /* a filesystem client: requests */
-	PEER_ADMIN,  /* chainfsctl: status only */
-	PEER_PRED,   /* our predecessor: entries */
-	PEER_max
-};
-
 static const char *node_peer_state_names[] = {"hello", "client", "admin", "predecessor"};
 
 struct node_peer {
@@ -43,6 +34,8 @@ node_peer_set_state(struct node_peer *p, enum node_peer_state s)
 {
 	log_debug("peer %s: %s -> %s", p->c->peer, node_peer_state_names[p->state],
 		  node_peer_state_names[s]);
+	p->n->npeers[p->state]--;
+	p->n->npeers[s]++;
 	p->state = s;
 }
 
@@ -182,6 +175,8 @@ node_io_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_repl
 
 	if (n->batch_open) {
 		cfs_put_u64(&n->pend_reply, client_id);
+		cfs_put_u64(&n->pend_reply, n->req_start);
+		cfs_put_u16(&n->pend_reply, n->req_op);
 		at = n->pend_reply.len;
 		cfs_put_u32(&n->pend_reply, 0);
 		start = cfs_frame_begin(&n->pend_reply, CFS_MSG_REPLY, seq, n->chain.epoch);
@@ -194,8 +189,12 @@ node_io_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_repl
 	}
 	/* A client that is not connected retries; the result table answers it then. */
 	p = node_find_client(n, client_id);
-	if (p != NULL)
+	if (p != NULL) {
 		node_send_reply(n, p, seq, r);
+		if (n->req_start != 0)
+			metrics_observe(&n->metrics.request[metrics_op_slot(n->req_op)],
+					n->req_start);
+	}
 }
 
 /* Opens the batch for this turn of the loop; it is committed when the turn ends. */
@@ -214,7 +213,7 @@ node_batch_begin(struct node *n)
 static void
 node_batch_end(struct node *n)
 {
-	size_t off = 0;
+	struct cfs_rbuf rb;
 
 	if (!n->batch_open)
 		return;
@@ -231,25 +230,26 @@ node_batch_end(struct node *n)
 		}
 		cfs_wbuf_reset(&n->pend_fwd);
 	}
-	while (off + 12 <= n->pend_reply.len) {
-		const uint8_t *q = n->pend_reply.p + off;
-		uint64_t id = 0;
-		uint32_t len = 0;
+	cfs_rbuf_init(&rb, n->pend_reply.p, n->pend_reply.len);
+	while (rb.off < rb.len) {
+		uint64_t id = cfs_get_u64(&rb), start = cfs_get_u64(&rb);
+		unsigned op = metrics_op_slot(cfs_get_u16(&rb));
+		uint32_t len = cfs_get_u32(&rb);
+		const uint8_t *frame = cfs_get_bytes(&rb, len);
 		struct node_peer *p;
 
-		for (int i = 0; i < 8; i++)
-			id |= (uint64_t)q[i] << (8 * i);
-		for (int i = 0; i < 4; i++)
-			len |= (uint32_t)q[8 + i] << (8 * i);
+		if (frame == NULL)
+			fatalx("pending replies are corrupt");
 		p = node_find_client(n, id);
 		if (p != NULL) {
-			cfs_conn_send(p->c, q + 12, len);
+			cfs_conn_send(p->c, frame, len);
+			if (start != 0)
+				metrics_observe(&n->metrics.request[op], start);
 			if (p->c->above_high && !p->out_full) {
 				p->out_full = 1;
 				node_peer_update_pause(p);
 			}
 		}
-		off += 12 + len;
 	}
 	cfs_wbuf_reset(&n->pend_reply);
 }
@@ -370,7 +370,6 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 			TAILQ_INSERT_TAIL(node_bucket(n, p->client_id), p, bucket);
 			p->in_bucket = 1;
 		}
-		n->nclients++;
 		break;
 	default:
 		node_peer_set_state(p, PEER_ADMIN);
@@ -380,11 +379,20 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	return 0;
 }
 
+/* Times applying an entry, if the chain applied one since it counted applied. */
+static void
+node_observe_apply(struct node *n, uint64_t applied, uint64_t start)
+{
+	if (n->chain.stats.entries_applied != applied)
+		metrics_observe(&n->metrics.apply, start);
+}
+
 /* Handles a client's REQUEST: updates at the head, reads at the tail. */
 static int
 node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		const uint8_t *body)
 {
+	uint64_t start = metrics_now(), applying, applied;
 	struct cfs_op op;
 	struct cfs_reply r;
 	uint64_t acked_below;
@@ -395,21 +403,32 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		log_warnx("%s: bad REQUEST: %s", p->c->peer, cfs_wire_strerror(rc));
 		return -1;
 	}
+	n->metrics.requests[metrics_op_slot(op.type)]++;
 	if (h->epoch != n->chain.epoch) {
 		node_send_status(n, p, h->reqid, CFS_ERR_EPOCH);
 		return 0;
 	}
 	if (cfs_op_is_update(op.type)) {
 		node_batch_begin(n);
+		/* Only a chain of one replies from inside chain_update: see node_io_reply. */
+		n->req_start = start;
+		n->req_op = op.type;
+		applying = metrics_now();
+		applied = n->chain.stats.entries_applied;
 		rc = chain_update(&n->chain, p->client_id, h->reqid, acked_below, &op);
+		n->req_start = 0;
+		node_observe_apply(n, applied, applying);
 		if (rc != 0)
 			node_send_status(n, p, h->reqid, rc);
 		return 0;
 	}
 	cfs_wbuf_reset(&n->data);
-	if (chain_read(&n->chain, &op, &r, &n->data) != 0)
+	rc = chain_read(&n->chain, &op, &r, &n->data);
+	if (rc != 0)
 		r.status = EIO;
 	node_send_reply(n, p, h->reqid, &r);
+	if (rc == 0)
+		metrics_observe(&n->metrics.request[metrics_op_slot(op.type)], start);
 	return 0;
 }
 
@@ -428,7 +447,7 @@ node_on_status(struct node *n, struct node_peer *p, const struct cfs_header *h)
 	s.acked_sn = n->chain.acked_sn;
 	s.sent_len = chain_sent_len(&n->chain);
 	s.sent_bytes = n->succ != NULL ? cfs_conn_outq(n->succ) : 0;
-	s.clients = n->nclients;
+	s.clients = n->npeers[PEER_CLIENT];
 	s.successor_up = n->succ != NULL && n->succ_ready;
 	if (store_digest(n->st, s.digest) != 0)
 		log_warnx("cannot compute the store digest");
@@ -445,6 +464,7 @@ node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 {
 	struct node_peer *p = arg;
 	struct node *n = p->n;
+	uint64_t start, applied;
 	int rc;
 
 	if (p->state == PEER_HELLO) {
@@ -468,7 +488,10 @@ node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 			return -1;
 		}
 		node_batch_begin(n);
+		start = metrics_now();
+		applied = n->chain.stats.entries_applied;
 		rc = chain_entry(&n->chain, body, h->length);
+		node_observe_apply(n, applied, start);
 		if (rc == CHAIN_OK || rc == CHAIN_DUP)
 			return 0;
 		log_warnx("%s: entry sn %llu: %s", c->peer, (unsigned long long)h->reqid,
@@ -500,8 +523,9 @@ node_peer_down(struct cfs_conn *c, void *arg)
 		n->pred = NULL;
 		log_info("predecessor link down");
 	}
-	if (p->state == PEER_CLIENT)
-		n->nclients--;
+	if (c->tls_failed)
+		n->metrics.tls_failures[METRICS_TLS_IN]++;
+	n->npeers[p->state]--;
 	if (p->in_bucket)
 		TAILQ_REMOVE(node_bucket(n, p->client_id), p, bucket);
 	TAILQ_REMOVE(&n->peers, p, all);
@@ -545,6 +569,8 @@ node_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 		return;
 	}
 	TAILQ_INSERT_TAIL(&n->peers, p, all);
+	n->npeers[PEER_HELLO]++;
+	n->metrics.accepted++;
 }
 
 /* Re-enables accepting after running out of descriptors. */
@@ -650,6 +676,8 @@ node_succ_down(struct cfs_conn *c, void *arg)
 	struct node *n = arg;
 	struct timeval tv;
 
+	if (c->tls_failed)
+		n->metrics.tls_failures[METRICS_TLS_OUT]++;
 	if (n->succ_ready)
 		log_warnx("successor link down");
 	n->succ = NULL;
@@ -827,6 +855,8 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 	event_add(n->maintain_ev, &tv);
 	if (node_listen(n) != 0)
 		return -1;
+	if (metrics_start(n) != 0)
+		return -1;
 	if (!(role & CFS_ROLE_TAIL))
 		node_succ_connect(n);
 	log_info("node %s (%s%s%s) listening on %s:%u, sn %llu, %zu nodes in the chain", name,
@@ -843,6 +873,7 @@ node_stop(struct node *n)
 {
 	struct node_peer *p;
 
+	metrics_stop(n);
 	if (n->st != NULL)
 		node_batch_end(n);
 	while ((p = TAILQ_FIRST(&n->peers)) != NULL)

@@ -17,11 +17,21 @@
 
 #include "common/conf.h"
 #include "common/conn.h"
+#include "daemon/metrics.h"
 #include "replication/chain.h"
 #include "store/store.h"
 
 #define CFS_STATIC_EPOCH 1
 #define NODE_CLIENT_BUCKETS 256
+
+/* What an accepted peer said it is in its HELLO. */
+enum node_peer_state {
+	PEER_HELLO,  /* waiting for HELLO (and the TLS handshake before it) */
+	PEER_CLIENT, /* a filesystem client: requests */
+	PEER_ADMIN,  /* chainfsctl: status only */
+	PEER_PRED,   /* our predecessor: entries */
+	PEER_max
+};
 
 struct node_peer;
 TAILQ_HEAD(node_peer_list, node_peer);
@@ -40,6 +50,7 @@ struct node {
 	struct node_peer_list peers;			      /* every accepted connection */
 	struct node_peer_list clients[NODE_CLIENT_BUCKETS]; /* by client id, for tail replies */
 	struct node_peer *pred;				      /* the predecessor's link */
+	uint32_t npeers[PEER_max];			      /* accepted peers by state */
 
 	struct cfs_conn *succ; /* our link to the successor; NULL when tail or down */
 	int succ_ready;	       /* HELLO_REPLY received and catch-up started */
@@ -59,13 +70,22 @@ struct node {
 	int batch_open;
 	struct event *batch_ev;
 	struct cfs_wbuf pend_fwd;   /* ENTRY frames for the successor */
-	struct cfs_wbuf pend_reply; /* records: client id u64, length u32, REPLY frame */
+	/* records: client id u64, req_start u64, req_op u16, length u32, REPLY frame */
+	struct cfs_wbuf pend_reply;
 	struct cfs_wbuf out; /* scratch for frames */
 	struct cfs_wbuf data;
-	uint32_t nclients;
+
+	struct metrics metrics;
+	/*
+	 * While chain_update runs for a request read here: when it was read
+	 * (0: no such request) and its op, so that a reply the same node gives
+	 * (a chain of one) is timed from the request.
+	 */
+	uint64_t req_start;
+	uint16_t req_op;
 };
 
-/* Sets up the node called name from conf (store, TLS, listener); -1 on error, logged. */
+/* Sets up the node called name from conf (store, TLS, listener, metrics); -1 on error, logged. */
 int node_start(struct node *, struct event_base *, struct cfs_conf *, const char *name);
 /* Closes every connection and the store. */
 void node_stop(struct node *);

@@ -286,6 +286,75 @@ test_conf_errors(void **state)
 	}
 }
 
+/* The per-node metrics endpoint: parsed, optional, with its own errors. */
+static void
+test_conf_metrics(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t line;
+		const char *word;
+	} bad[] = {
+	    {"plaintext yes\nnode a h:1 metrics\n", 2, "'metrics' needs an argument"},
+	    {"plaintext yes\nnode a h:1 metrics m:9 metrics m:10\n", 2, "'metrics' given twice"},
+	    {"plaintext yes\nnode a h:1 metrics 127.0.0.1\n", 2, "bad metrics address"},
+	    {"plaintext yes\nnode a h:1 metrics 127.0.0.1\n", 2, "has no port"},
+	    {"plaintext yes\nnode a h:1 metrics ::1\n", 2, "has no port"},
+	    {"plaintext yes\nnode a h:1 metrics [::1]\n", 2, "has no port"},
+	    {"plaintext yes\nnode a h:1 metrics :9100\n", 2, "empty host"},
+	    {"plaintext yes\nnode a h:1 metrics m:\n", 2, "missing port"},
+	    {"plaintext yes\nnode a h:1 metrics m:0\n", 2, "out of range"},
+	    {"plaintext yes\nnode a h:1 metrics m:65536\n", 2, "out of range"},
+	    {"plaintext yes\nnode a h:1 metrics m:http\n", 2, "not a number"},
+	    {"plaintext yes\nnode a h:1 metrics m!x:9\n", 2, "bad character"},
+	    {"plaintext yes\nnode a h:1 metrics [m]:9\n", 2, "not an IPv6 address"},
+	    {"plaintext yes\nnode a h:1 metrics fe80::1:9100\n", 2, "brackets"},
+	    {"plaintext yes\nmetrics 127.0.0.1:9100\nnode a h:1\n", 2, "unknown keyword"},
+	    {"plaintext yes\nnode a h:1 metrics H:1\n", 2,
+	     "node 'a': duplicate metrics address 'H:1' (the address of node 'a' on line 2)"},
+	    {"plaintext yes\nnode a h:1 metrics h:2\n\nnode b h:2\n", 2,
+	     "duplicate metrics address 'h:2' (the address of node 'b' on line 4)"},
+	    {"plaintext yes\nnode a h:1 metrics m:9\nnode b h:2 metrics M:9\n", 3,
+	     "duplicate metrics address 'M:9' (the metrics address of node 'a' on line 2)"},
+	    /* A node's own address is on its own machine, loopback or not. */
+	    {"plaintext yes\nnode a 127.0.0.1:7100 metrics 127.0.0.1:7100\n", 2,
+	     "duplicate metrics address '127.0.0.1:7100' (the address of node 'a' on line 2)"},
+	};
+	struct cfs_conf conf;
+
+	test_parse_ok(&conf, "plaintext yes\n"
+	                     "node a 127.0.0.1:7100 metrics 127.0.0.1:9100\n"
+	                     "node b h:7101 metrics [::1]:9101 data d\n"
+	                     "node c h:7102 data d metrics m:7100\n"
+	                     "node d h:7103\n");
+	assert_int_equal(conf.nnodes, 4);
+	assert_string_equal(conf.nodes[0].metrics.host, "127.0.0.1");
+	assert_int_equal(conf.nodes[0].metrics.port, 9100);
+	assert_string_equal(conf.nodes[1].metrics.host, "::1");
+	assert_int_equal(conf.nodes[1].metrics.port, 9101);
+	assert_string_equal(conf.nodes[1].data_dir, "d");
+	/* Same port as a node, other host: fine. */
+	assert_string_equal(conf.nodes[2].metrics.host, "m");
+	assert_int_equal(conf.nodes[2].metrics.port, 7100);
+	assert_int_equal(conf.nodes[3].metrics.port, 0);
+	assert_string_equal(conf.nodes[3].metrics.host, "");
+	cfs_conf_free(&conf);
+
+	/* Loopback is each host's own: the same endpoint on every node line is fine. */
+	test_parse_ok(&conf, "plaintext yes\n"
+	                     "node a 10.0.0.1:7100 metrics 127.0.0.1:9100\n"
+	                     "node b 10.0.0.2:7100 metrics 127.0.0.1:9100\n"
+	                     "node c 10.0.0.3:7100 metrics localhost:9100\n"
+	                     "node d 10.0.0.4:7100 metrics [::1]:9100\n"
+	                     "node e 10.0.0.5:7100 metrics [::1]:9100\n");
+	assert_int_equal(conf.nodes[1].metrics.port, 9100);
+	assert_string_equal(conf.nodes[4].metrics.host, "::1");
+	cfs_conf_free(&conf);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		test_parse_bad(bad[i].text, bad[i].line, bad[i].word);
+}
+
 /* Whole-file checks: no node, missing TLS files, too many nodes, unreadable file. */
 static void
 test_conf_file_errors(void **state)
@@ -825,9 +894,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_conf_full),   cmocka_unit_test(test_conf_defaults),
-	    cmocka_unit_test(test_conf_errors), cmocka_unit_test(test_conf_file_errors),
-	    cmocka_unit_test(test_node_list),   cmocka_unit_test(test_size),
+	    cmocka_unit_test(test_conf_full),    cmocka_unit_test(test_conf_defaults),
+	    cmocka_unit_test(test_conf_errors),  cmocka_unit_test(test_conf_file_errors),
+	    cmocka_unit_test(test_node_list),    cmocka_unit_test(test_size),
+	    cmocka_unit_test(test_conf_metrics),
 	};
 	const struct CMUnitTest tls_tests[] = {
 	    cmocka_unit_test(test_tls_handshake),  cmocka_unit_test(test_tls_other_ca),
