@@ -2002,7 +2002,7 @@ static void
 test_batch(void **state)
 {
 	struct fx *f = *state;
-	struct cfs_reply r;
+	struct cfs_reply r = {0}; /* an output; cppcheck wants it initialised */
 	uint64_t sn0 = store_applied_sn(f->s), seq;
 
 	assert_int_equal(store_batch_begin(f->s), 0);
