@@ -268,7 +268,22 @@ main(int argc, char **argv)
 	fs = fs_new(base, cl, &fo);
 	/* The kernel checks permissions against the attributes it gets from us. */
 	fuse_opt_add_arg(&args, "-odefault_permissions");
-	fuse_opt_add_arg(&args, "-ofsname=chainfs");
+	/* The node list names the mount (df, and mount -a's "already mounted" check). */
+	{
+		size_t len = strlen(cfg.nodes), j = 0;
+		char *fsname = xmalloc(sizeof("-ofsname=") + 2 * len);
+
+		memcpy(fsname, "-ofsname=", sizeof("-ofsname=") - 1);
+		j = sizeof("-ofsname=") - 1;
+		for (size_t i = 0; i < len; i++) {
+			if (cfg.nodes[i] == ',' || cfg.nodes[i] == '\\')
+				fsname[j++] = '\\'; /* FUSE splits -o at unescaped commas */
+			fsname[j++] = cfg.nodes[i];
+		}
+		fsname[j] = '\0';
+		fuse_opt_add_arg(&args, fsname);
+		free(fsname);
+	}
 	fuse_opt_add_arg(&args, "-osubtype=chainfs");
 	/* The session checks the FUSE options: a bad one fails before any waiting. */
 	l.se = fuse_session_new(&args, fs_ops(), sizeof(*fs_ops()), fs);

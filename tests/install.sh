@@ -64,7 +64,8 @@ if ! MAKEFLAGS='' MFLAGS='' "$make" -s -C "$top_builddir" install DESTDIR="$dest
 	exit 1
 fi
 
-for f in "$sbindir/chainfsd" "$bindir/chainfsctl" "$bindir/local-cluster"; do
+for f in "$sbindir/chainfsd" "$bindir/chainfsctl" "$bindir/chainfs" "$bindir/local-cluster" \
+	"$sbindir/mount.chainfs"; do
 	if [ -f "$dest$f" ] && [ -x "$dest$f" ]; then
 		echo "install: ok $f"
 	else
@@ -72,7 +73,8 @@ for f in "$sbindir/chainfsd" "$bindir/chainfsctl" "$bindir/local-cluster"; do
 	fi
 done
 
-for f in "$unitdir/chainfsd.service" "$unitdir/chainfsd@.service" "$sysusersdir/chainfs.conf"; do
+for f in "$unitdir/chainfsd.service" "$unitdir/chainfsd@.service" "$sysusersdir/chainfs.conf" \
+	"$sbindir/mount.chainfs"; do
 	if [ ! -f "$dest$f" ]; then
 		fail "$f is not installed"
 	elif grep -n '@[a-z_]*dir@' "$dest$f" >&2; then
@@ -82,7 +84,8 @@ for f in "$unitdir/chainfsd.service" "$unitdir/chainfsd@.service" "$sysusersdir/
 	fi
 done
 
-for f in "$man5dir/chainfs.conf.5" "$man8dir/chainfsd.8" "$man8dir/chainfsctl.8"; do
+for f in "$man5dir/chainfs.conf.5" "$man8dir/chainfsd.8" "$man8dir/chainfsctl.8" \
+	"$man8dir/chainfs.8" "$man8dir/mount.chainfs.8"; do
 	if [ ! -f "$dest$f" ]; then
 		fail "$f is not installed"
 		continue
