@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/attr_assert.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -400,27 +402,6 @@ db_count(struct fx *f, const char *name)
 	mdb_env_close(env);
 	fx_reopen(f, T_MAPSIZE);
 	return st.ms_entries;
-}
-
-/* Two attrs are equal field by field (struct padding is not part of the value). */
-static void
-assert_attr_equal(const struct cfs_attr *a, const struct cfs_attr *b)
-{
-	assert_int_equal(a->ino, b->ino);
-	assert_int_equal(a->mode, b->mode);
-	assert_int_equal(a->nlink, b->nlink);
-	assert_int_equal(a->uid, b->uid);
-	assert_int_equal(a->gid, b->gid);
-	assert_int_equal(a->rdev, b->rdev);
-	assert_int_equal(a->size, b->size);
-	assert_int_equal(a->blocks, b->blocks);
-	assert_int_equal(a->atime_sec, b->atime_sec);
-	assert_int_equal(a->atime_nsec, b->atime_nsec);
-	assert_int_equal(a->mtime_sec, b->mtime_sec);
-	assert_int_equal(a->mtime_nsec, b->mtime_nsec);
-	assert_int_equal(a->ctime_sec, b->ctime_sec);
-	assert_int_equal(a->ctime_nsec, b->ctime_nsec);
-	assert_int_equal(a->version, b->version);
 }
 
 /* A new store holds the root only. */
