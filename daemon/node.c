@@ -48,17 +48,27 @@ node_peer_update_pause(struct node_peer *p)
 	cfs_conn_pause(p->c, chain_full || p->out_full);
 }
 
-/* Stops or resumes reading work from every client and the predecessor. */
+/*
+ * Stops or resumes reading work from every client and the predecessor: while
+ * the successor's link is full, or while too many entries are unacknowledged
+ * (the successor is down or slow; resumed at half, so it does not flap).
+ * Pausing keeps each client's requests in order; refusing one (BUSY) and
+ * taking the next could apply them out of order.
+ */
 static void
-node_set_throttle(struct node *n, int on)
+node_check_throttle(struct node *n)
 {
+	uint64_t sent = chain_sent_len(&n->chain);
+	int link_full = n->succ != NULL && n->succ->above_high;
+	int on = link_full || sent >= (n->throttled ? NODE_MAX_UNACKED / 2 : NODE_MAX_UNACKED);
 	struct node_peer *p;
 
 	if (n->throttled == on)
 		return;
 	n->throttled = on;
-	log_debug("successor link %s: %s reading requests", on ? "full" : "drained",
-		  on ? "stop" : "resume");
+	log_debug("%s reading requests (successor link %s, %llu entries unacknowledged)",
+		  on ? "stop" : "resume", link_full ? "full" : "not full",
+		  (unsigned long long)sent);
 	TAILQ_FOREACH(p, &n->peers, all)
 		node_peer_update_pause(p);
 }
@@ -124,7 +134,7 @@ node_io_forward(void *arg, const uint8_t *frame, size_t len)
 	}
 	cfs_conn_send(n->succ, frame, len);
 	if (n->succ->above_high)
-		node_set_throttle(n, 1);
+		node_check_throttle(n);
 }
 
 /* chain_io: room on the successor link. */
@@ -226,7 +236,7 @@ node_batch_end(struct node *n)
 		if (n->succ != NULL && n->succ_ready) {
 			cfs_conn_send(n->succ, n->pend_fwd.p, n->pend_fwd.len);
 			if (n->succ->above_high)
-				node_set_throttle(n, 1);
+				node_check_throttle(n);
 		}
 		cfs_wbuf_reset(&n->pend_fwd);
 	}
@@ -416,6 +426,7 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		applying = metrics_now();
 		applied = n->chain.stats.entries_applied;
 		rc = chain_update(&n->chain, p->client_id, h->reqid, acked_below, &op);
+		node_check_throttle(n);
 		n->req_start = 0;
 		node_observe_apply(n, applied, applying);
 		if (rc != 0)
@@ -491,6 +502,7 @@ node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 		start = metrics_now();
 		applied = n->chain.stats.entries_applied;
 		rc = chain_entry(&n->chain, body, h->length);
+		node_check_throttle(n);
 		node_observe_apply(n, applied, start);
 		if (rc == CHAIN_OK || rc == CHAIN_DUP)
 			return 0;
@@ -666,6 +678,8 @@ node_succ_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 		return -1;
 	}
 	chain_ack(&n->chain, sn);
+	if (n->throttled)
+		node_check_throttle(n);
 	return 0;
 }
 
@@ -684,7 +698,7 @@ node_succ_down(struct cfs_conn *c, void *arg)
 	n->succ_ready = 0;
 	chain_successor_down(&n->chain);
 	/* Requests wait in the log now; keep reading them. */
-	node_set_throttle(n, 0);
+	node_check_throttle(n);
 	n->succ_backoff_ms = n->succ_backoff_ms ? n->succ_backoff_ms * 2 : 100;
 	if (n->succ_backoff_ms > 2000)
 		n->succ_backoff_ms = 2000;
@@ -699,7 +713,7 @@ node_succ_drained(struct cfs_conn *c, void *arg)
 {
 	struct node *n = arg;
 
-	node_set_throttle(n, 0);
+	node_check_throttle(n);
 	chain_pump(&n->chain);
 }
 

@@ -23,6 +23,8 @@
 
 #define CFS_STATIC_EPOCH 1
 #define NODE_CLIENT_BUCKETS 256
+/* Unacknowledged entries at which a node stops reading new work (below CHAIN_MAX_SENT_ENTRIES). */
+#define NODE_MAX_UNACKED 100000
 
 /* What an accepted peer said it is in its HELLO. */
 enum node_peer_state {

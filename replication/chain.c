@@ -9,7 +9,11 @@
 #include "common/log.h"
 #include "replication/chain.h"
 
-/* Stop taking new updates when this much is unacknowledged. */
+/*
+ * A last resort: refuse updates (CFS_ERR_BUSY) when this much is
+ * unacknowledged.  The daemon stops reading requests well before
+ * (NODE_MAX_UNACKED), which keeps each client's requests in order.
+ */
 #define CHAIN_MAX_SENT_ENTRIES 200000
 
 /*
