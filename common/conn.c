@@ -181,6 +181,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		conn_set_state(c, CFS_CONN_OPEN);
+		c->was_open = 1;
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 		if (c->cbs.up != NULL)
 			c->cbs.up(c, c->arg);
@@ -329,6 +330,7 @@ cfs_conn_accept(struct event_base *base, SSL_CTX *ctx, int fd, const char *peera
 	}
 	if (ctx == NULL) {
 		c->state = CFS_CONN_OPEN;
+		c->was_open = 1;
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	} else {
 		c->state = CFS_CONN_ACCEPTING;

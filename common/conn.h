@@ -70,6 +70,7 @@ struct cfs_conn {
 	 * successor link).
 	 */
 	int tls_failed;
+	int was_open;	     /* reached CFS_CONN_OPEN at some point */
 	void *owner;	     /* free for the owner's use */
 };
 

@@ -126,9 +126,15 @@ ctl_down(struct cfs_conn *c, void *arg)
 	if (cn == NULL)
 		return;
 	cn->c = NULL;
-	ctl_done(cn, cn->hello_done ? "connection closed" :
-		     c->state == CFS_CONN_CONNECTING ? "unreachable or TLS handshake refused" :
-						      "closed during handshake");
+	/* The connection is closed by now: tell why from what it went through. */
+	if (cn->hello_done)
+		ctl_done(cn, "connection closed");
+	else if (c->tls_failed)
+		ctl_done(cn, "TLS handshake failed: certificate not trusted (wrong CA?)");
+	else if (!c->was_open)
+		ctl_done(cn, "unreachable: cannot connect");
+	else
+		ctl_done(cn, "closed by the node before answering: certificate or role refused");
 }
 
 static const struct cfs_conn_cbs ctl_cbs = {.up = ctl_up, .frame = ctl_frame, .down = ctl_down};
