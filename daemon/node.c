@@ -366,6 +366,14 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		node_peer_set_state(p, PEER_PRED);
 		log_info("predecessor %s connected; this node has sn %llu", hello.name,
 			 (unsigned long long)hr.applied_sn);
+		/*
+		 * Tell it at once what is known to be on the tail: after a
+		 * restart its sent list may hold entries that were acknowledged
+		 * while it was down, and no later ack would cover them if no
+		 * new update comes.
+		 */
+		if (n->chain.acked_sn > 0)
+			node_io_ack(n, n->chain.acked_sn);
 		break;
 	case CFS_PEER_CLIENT:
 		node_peer_set_state(p, PEER_CLIENT);
