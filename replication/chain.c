@@ -171,13 +171,36 @@ chain_pump(struct chain *c)
 	return pa.err;
 }
 
+/*
+ * Whether (client_id, seq) was applied already: 1 (its result is stored, or
+ * it is below the client's floor), 0 (new), or -1 when the store cannot say.
+ * An unreadable store must never pass for "new": that would apply a retry twice.
+ */
+static int
+chain_is_retry(struct chain *c, uint64_t client_id, uint64_t seq)
+{
+	struct cfs_reply old;
+	uint64_t floor;
+	int rc;
+
+	rc = store_result(c->st, client_id, seq, &old);
+	if (rc == 0)
+		return 1;
+	if (rc != ENOENT || store_client_floor(c->st, client_id, &floor) != 0) {
+		log_warnx("cannot tell whether request %llu of client %llx was applied; refused",
+			  (unsigned long long)seq, (unsigned long long)client_id);
+		return -1;
+	}
+	return seq < floor;
+}
+
 /* Turns a client's request into the next entry, at the head. */
 int
 chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_below,
 	     const struct cfs_op *op)
 {
 	struct cfs_entry e;
-	struct cfs_reply res, old;
+	struct cfs_reply res;
 	unsigned flags = STORE_DECIDE;
 	size_t start = 0;
 	int rc;
@@ -196,11 +219,15 @@ chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_b
 	e.acked_below = acked_below;
 	e.op = *op;
 	e.kind = CFS_ENTRY_UPDATE;
-	if (client_id != 0 && (store_result(c->st, client_id, seq, &old) == 0 ||
-			       seq < store_client_floor(c->st, client_id))) {
-		/* A retry of something applied: no effect, the tail answers from the table. */
-		e.kind = CFS_ENTRY_REPLY_ONLY;
-		c->stats.reply_only++;
+	if (client_id != 0) {
+		rc = chain_is_retry(c, client_id, seq);
+		if (rc < 0)
+			return EIO; /* not knowing whether it was applied, apply nothing */
+		if (rc == 1) {
+			/* A retry of something applied: no effect, the tail answers from the table. */
+			e.kind = CFS_ENTRY_REPLY_ONLY;
+			c->stats.reply_only++;
+		}
 	}
 	if (e.kind == CFS_ENTRY_UPDATE && chain_op_creates(op->type))
 		e.new_ino = store_next_ino(c->st);

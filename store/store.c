@@ -121,6 +121,7 @@ struct store {
 	MDB_txn *batch;	     /* open between store_batch_begin and _commit */
 	uint64_t batch_applied_sn, batch_next_ino; /* the caches when it began */
 	uint8_t *buf; /* one block for read-modify-write */
+	unsigned ok_reads, fail_reads; /* fault injection (tests): after ok_reads, fail_reads fail */
 };
 
 /* An inode as the store keeps it. */
@@ -2156,6 +2157,12 @@ store_with_read(struct store *s, int (*fn)(struct store_tx *, void *), void *arg
 	struct store_tx tx = {.s = s};
 	int rc;
 
+	if (s->ok_reads > 0) {
+		s->ok_reads--;
+	} else if (s->fail_reads > 0) {
+		s->fail_reads--;
+		return store_mdb_fail(__func__, "injected fault", MDB_PANIC);
+	}
 	/* The head asks about results of entries applied in the open batch too. */
 	if (s->batch != NULL) {
 		tx.txn = s->batch;
@@ -2190,14 +2197,24 @@ store_floor_get(struct store_tx *tx, void *arg)
 	return rc;
 }
 
-/* The highest acked_below client_id has sent, 0 when unknown. */
-uint64_t
-store_client_floor(struct store *s, uint64_t client_id)
+/* The highest acked_below client_id has sent (0 when unknown): 0, or EIO. */
+int
+store_client_floor(struct store *s, uint64_t client_id, uint64_t *floor)
 {
 	struct store_floor_arg a = {client_id, 0};
+	int rc;
 
-	store_with_read(s, store_floor_get, &a);
-	return a.floor;
+	rc = store_with_read(s, store_floor_get, &a);
+	*floor = a.floor;
+	return rc < 0 ? EIO : 0;
+}
+
+/* Makes lookups fail as a broken store would, after `skip` good ones; for tests. */
+void
+store_inject_read_faults(struct store *s, unsigned skip, unsigned n)
+{
+	s->ok_reads = n > 0 ? skip : 0;
+	s->fail_reads = n;
 }
 
 struct store_result_arg {

@@ -87,9 +87,16 @@ int store_apply(struct store *, struct cfs_entry *e, unsigned flags, struct cfs_
 /*
  * The lowest request seq of client_id whose result may still be asked for:
  * the highest acked_below it has sent (0 when unknown).  A request below it
- * is an old duplicate whose reply the client already has.
+ * is an old duplicate whose reply the client already has.  Returns 0, or EIO
+ * when the store could not be read (then *floor means nothing).
  */
-uint64_t store_client_floor(struct store *, uint64_t client_id);
+int store_client_floor(struct store *, uint64_t client_id, uint64_t *floor);
+
+/*
+ * Fault injection for tests: after `skip` more reads of results and floors,
+ * the next n fail as if LMDB had (SQLite's habit: prove the error paths too).
+ */
+void store_inject_read_faults(struct store *, unsigned skip, unsigned n);
 
 /*
  * Finds the stored result of (client_id, seq).  Returns 0 and fills *res,

@@ -317,6 +317,46 @@ test_duplicate_request_answered_from_table(void **state)
 	assert_int_equal(tc->n[1].ch.stats.divergences + tc->n[2].ch.stats.divergences, 0);
 }
 
+/*
+ * The head cannot read its result table or a client's floor: a retry must
+ * not pass for a new request.  It is refused with EIO, nothing is applied or
+ * forwarded; once the store reads again, the retry is recognised.
+ */
+static void
+test_store_read_error_applies_nothing(void **state)
+{
+	struct tchain *tc = *state;
+	struct cfs_op op = op_mkdir("a"), op2 = op_mkdir("b");
+	uint64_t sn;
+	size_t nfwd;
+
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 10, 10, &op), 0);
+	flow(tc);
+	sn = chain_applied_sn(&tc->n[0].ch);
+	nfwd = tc->n[0].nfwd;
+
+	/* The result lookup fails: a retry of seq 10 would be re-applied. */
+	store_inject_read_faults(tc->n[0].st, 0, 1);
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 10, 10, &op), EIO);
+	/* The result is absent, then the floor cannot be read. */
+	store_inject_read_faults(tc->n[0].st, 1, 1);
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 11, 10, &op2), EIO);
+	assert_int_equal(chain_applied_sn(&tc->n[0].ch), sn);
+	assert_int_equal(tc->n[0].nfwd, nfwd);
+	assert_int_equal(tc->n[0].ch.stats.reply_only, 0);
+
+	/* The store reads again: seq 10 is a retry, seq 11 is new. */
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 10, 10, &op), 0);
+	assert_int_equal(tc->n[0].ch.stats.reply_only, 1);
+	flow(tc);
+	assert_int_equal(chain_update(&tc->n[0].ch, 5, 11, 10, &op2), 0);
+	flow(tc);
+	assert_int_equal(tc->n[2].nreplies, 3);
+	assert_int_equal(tc->n[2].replies[1].status, 0); /* answered from the table */
+	assert_int_equal(tc->n[2].replies[2].status, 0); /* b created once */
+	assert_int_equal(chain_applied_sn(&tc->n[0].ch), sn + 2);
+}
+
 /* With the successor down entries wait in the log; when it is back they are resent. */
 static void
 test_successor_catch_up_from_log(void **state)
@@ -423,6 +463,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_gaps_refused_dups_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acks_trim_sent_list_and_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_request_answered_from_table, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_store_read_error_applies_nothing, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_successor_catch_up_from_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roles_enforced, setup, teardown),

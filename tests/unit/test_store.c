@@ -54,6 +54,16 @@ struct fx {
 };
 
 /* Removes one file or directory for nftw. */
+
+/* A client's floor; the read must succeed. */
+static uint64_t
+floor_of(struct store *s, uint64_t client)
+{
+	uint64_t floor = 99999;
+
+	assert_int_equal(store_client_floor(s, client, &floor), 0);
+	return floor;
+}
 static int
 fx_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -1639,7 +1649,7 @@ test_results(void **state)
 
 	/* acked_below trims results below it and raises the floor. */
 	f->seq = 2;
-	assert_int_equal(store_client_floor(f->s, T_CLIENT), 0);
+	assert_int_equal(floor_of(f->s, T_CLIENT), 0);
 	op = mkop(CFS_OP_MKDIR, ROOT, "d");
 	assert_int_equal(apply(f, &op, NULL), 0); /* seq 3 */
 	op = mkop(CFS_OP_MKDIR, ROOT, "d2");
@@ -1649,10 +1659,10 @@ test_results(void **state)
 	assert_int_equal(store_result(f->s, T_CLIENT, 2, &r), ENOENT);
 	assert_int_equal(store_result(f->s, T_CLIENT, 3, &r), 0);
 	assert_int_equal(store_result(f->s, T_CLIENT, 4, &r), 0);
-	assert_int_equal(store_client_floor(f->s, T_CLIENT), 3);
+	assert_int_equal(floor_of(f->s, T_CLIENT), 3);
 	f->acked = 2; /* an older acked_below never lowers the floor */
 	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, "d2"), 0); /* seq 5 */
-	assert_int_equal(store_client_floor(f->s, T_CLIENT), 3);
+	assert_int_equal(floor_of(f->s, T_CLIENT), 3);
 	assert_int_equal(store_result(f->s, T_CLIENT, 3, &r), 0);
 	/* REPLY_ONLY trims too. */
 	entry_init(f, &e, &op);
@@ -1661,7 +1671,7 @@ test_results(void **state)
 	e.acked_below = 5;
 	assert_int_equal(store_apply(f->s, &e, STORE_DECIDE, NULL, &r), 0);
 	assert_int_equal(r.status, 0);
-	assert_int_equal(store_client_floor(f->s, T_CLIENT), 5);
+	assert_int_equal(floor_of(f->s, T_CLIENT), 5);
 	assert_int_equal(store_result(f->s, T_CLIENT, 3, &r), ENOENT);
 	assert_int_equal(store_result(f->s, T_CLIENT, 4, &r), ENOENT);
 	assert_int_equal(store_result(f->s, T_CLIENT, 5, &r), 0);
@@ -1675,16 +1685,16 @@ test_results(void **state)
 	assert_int_equal(name_op(f, CFS_OP_MKDIR, ROOT, "e"), EEXIST);
 	assert_int_equal(store_result(f->s, 8, 1, &r), ENOENT);
 	assert_int_equal(store_result(f->s, 8, 2, &r), ENOENT);
-	assert_int_equal(store_client_floor(f->s, 8), 100);
+	assert_int_equal(floor_of(f->s, 8), 100);
 	assert_int_equal(store_result(f->s, T_CLIENT, 5, &r), 0);
-	assert_int_equal(store_client_floor(f->s, T_CLIENT), 5);
+	assert_int_equal(floor_of(f->s, T_CLIENT), 5);
 
 	/* Client 0: internal entries store nothing. */
 	f->client = 0;
 	f->seq = 0;
 	assert_int_equal(name_op(f, CFS_OP_MKDIR, ROOT, "z"), 0);
 	assert_int_equal(store_result(f->s, 0, 1, &r), ENOENT);
-	assert_int_equal(store_client_floor(f->s, 0), 0);
+	assert_int_equal(floor_of(f->s, 0), 0);
 	entry_init(f, &e, &op);
 	e.kind = CFS_ENTRY_REPLY_ONLY;
 	e.seq = 1;
