@@ -39,11 +39,16 @@ struct chainfs_cfg {
 	int help;
 	double attr_timeout, entry_timeout, negative_timeout;
 	int sync;
+	int page_cache;
 	unsigned timeout;	  /* seconds an operation may wait for the chain */
 	unsigned connect_timeout; /* seconds the chain has to answer at mount time */
+	int owner_only;	  /* -o owner_only: no allow_other by default */
+	int access_opt;	  /* allow_other or allow_root was given */
 	int nonopts;
 	int bad;
 };
+
+enum { CHAINFS_KEY_ACCESS = 1 };
 
 #define CFG(f, v) {f, offsetof(struct chainfs_cfg, v), 1}
 #define CFGV(f, v) {f, offsetof(struct chainfs_cfg, v), 0}
@@ -58,6 +63,10 @@ static const struct fuse_opt chainfs_opts[] = {
 	CFGV("entry_timeout=%lf", entry_timeout),
 	CFGV("negative_timeout=%lf", negative_timeout),
 	CFG("sync", sync),
+	CFG("owner_only", owner_only),
+	CFG("page_cache", page_cache),
+	FUSE_OPT_KEY("allow_other", CHAINFS_KEY_ACCESS),
+	FUSE_OPT_KEY("allow_root", CHAINFS_KEY_ACCESS),
 	CFGV("timeout=%u", timeout),
 	CFGV("connect_timeout=%u", connect_timeout),
 	CFG("-f", foreground),
@@ -80,9 +89,14 @@ usage(FILE *f)
 		"  -o plaintext            no TLS (the nodes must be plaintext too)\n"
 		"  -o attr_timeout=S, entry_timeout=S, negative_timeout=S   kernel caching (0)\n"
 		"  -o sync                 every write waits for the chain\n"
+		"  -o page_cache           use the kernel's page cache for file data (shared\n"
+		"                          mmap needs it; see chainfs(8) for what it costs)\n"
 		"  -o timeout=S            an operation fails with EIO after S s (30)\n"
 		"  -o connect_timeout=S    the chain must answer within S s at mount (10)\n"
-		"  -o allow_other, ro, ... passed to FUSE\n",
+		"  -o owner_only           only the mounting user may enter (root's mounts\n"
+		"                          default to allow_other: every local user, with\n"
+		"                          the kernel's permission checks)\n"
+		"  -o allow_root, ro, ...  passed to FUSE\n",
 		CFS_DEFAULT_CONF);
 }
 
@@ -104,6 +118,8 @@ chainfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs
 		cfg->nonopts++;
 		return 0;
 	}
+	if (key == CHAINFS_KEY_ACCESS)
+		cfg->access_opt = 1;
 	if (strcmp(arg, "-d") == 0 || strcmp(arg, "debug") == 0)
 		cfg->debug = cfg->foreground = 1;
 	return 1;
@@ -265,9 +281,24 @@ main(int argc, char **argv)
 	fo.entry_timeout = cfg.entry_timeout;
 	fo.negative_timeout = cfg.negative_timeout;
 	fo.sync = cfg.sync;
+	fo.page_cache = cfg.page_cache;
 	fs = fs_new(base, cl, &fo);
 	/* The kernel checks permissions against the attributes it gets from us. */
 	fuse_opt_add_arg(&args, "-odefault_permissions");
+	/*
+	 * A shared directory serves every user of the host, as NFS and CephFS
+	 * mounts do: root's mount lets everyone in (the kernel still checks the
+	 * mode bits), unless owner_only or allow_root says otherwise.  Others
+	 * mount for themselves: fusermount3 allows allow_other to them only with
+	 * user_allow_other in /etc/fuse.conf, so they ask for it explicitly.
+	 */
+	if (cfg.owner_only && cfg.access_opt) {
+		fprintf(stderr, "chainfs: owner_only contradicts allow_other/allow_root\n");
+		status = 2;
+		goto out;
+	}
+	if (!cfg.owner_only && !cfg.access_opt && geteuid() == 0)
+		fuse_opt_add_arg(&args, "-oallow_other");
 	/* The node list names the mount (df, and mount -a's "already mounted" check). */
 	{
 		size_t len = strlen(cfg.nodes), j = 0;

@@ -125,6 +125,20 @@ fs_errno(int status)
 	return status == 0 ? 0 : EIO; /* chain-level statuses never reach applications */
 }
 
+/*
+ * Maps the status of an operation on an inode (not on a name).  ENOENT there
+ * means the inode itself is gone: another host removed or replaced it after
+ * the kernel looked the name up.  ESTALE says so, and the kernel then walks
+ * the path once more with LOOKUP_REVAL (open, stat, chmod, the xattr calls,
+ * ...), as it does for NFS, so an open() racing with a rename-over finds the
+ * new file instead of failing with ENOENT while a file was there all along.
+ */
+static int
+fs_errno_ino(int status)
+{
+	return status == ENOENT ? ESTALE : fs_errno(status);
+}
+
 /* Fills a struct stat from a chain attr. */
 static void
 fs_stat(const struct cfs_attr *a, struct stat *st)
@@ -268,7 +282,7 @@ fs_done_attr(void *arg, const struct cfs_reply *r)
 	struct stat st;
 
 	if (r->status != 0) {
-		fuse_reply_err(c->req, fs_errno(r->status));
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	} else {
 		fs_stat(&r->attr, &st);
 		/* An unlinked file held open here: its hidden name is not a link. */
@@ -286,7 +300,7 @@ fs_done_err(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
 
-	fuse_reply_err(c->req, fs_errno(r->status));
+	fuse_reply_err(c->req, fs_errno_ino(r->status));
 	free(c);
 }
 
@@ -442,7 +456,7 @@ fs_done_readlink(void *arg, const struct cfs_reply *r)
 	char *s;
 
 	if (r->status != 0) {
-		fuse_reply_err(c->req, fs_errno(r->status));
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	} else {
 		s = xmalloc(r->datalen + 1);
 		memcpy(s, r->data, r->datalen);
@@ -701,6 +715,25 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 	cfs_client_submit(fs->cl, &op, fs_done_entry, fs_call(fs, req, ino));
 }
 
+/*
+ * How an open file handle reaches the data: directly (every read and write a
+ * chain request, exactly what the tail has; see fs.h for the race this
+ * avoids), or with the page cache kept only while the data version is the
+ * one seen at the last open.
+ */
+static void
+fs_open_mode(struct fs *fs, struct fs_inode *n, const struct cfs_attr *a,
+	     struct fuse_file_info *fi)
+{
+	if (!fs->o.page_cache && S_ISREG(a->mode)) {
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+	} else {
+		fi->keep_cache = n->version != 0 && n->version == a->version;
+	}
+	n->version = a->version;
+}
+
 /* Completion of open's revalidation: keep the page cache only for an unchanged version. */
 static void
 fs_done_open(void *arg, const struct cfs_reply *r)
@@ -709,13 +742,12 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 	struct fs_inode *n;
 
 	if (r->status != 0) {
-		fuse_reply_err(c->req, fs_errno(r->status));
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
 		free(c);
 		return;
 	}
 	n = fs_inode(c->fs, c->ino, 1);
-	c->fi.keep_cache = n->version != 0 && n->version == r->attr.version;
-	n->version = r->attr.version;
+	fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	if (fuse_reply_open(c->req, &c->fi) == 0) {
 		n->opens++; /* a release will come for it */
 		c->fs->nopen++;
@@ -760,8 +792,7 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 	}
 	n = fs_inode(c->fs, r->attr.ino, 1);
 	/* O_CREAT of an existing file opens it: its cache is as good as its version. */
-	c->fi.keep_cache = n->version != 0 && n->version == r->attr.version;
-	n->version = r->attr.version;
+	fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	fs_entry(c->fs, &r->attr, &e);
 	if (fuse_reply_create(c->req, &e, &c->fi) == 0) {
 		n->opens++;
@@ -799,7 +830,7 @@ fs_done_read(void *arg, const struct cfs_reply *r)
 	struct fs_call *c = arg;
 
 	if (r->status != 0)
-		fuse_reply_err(c->req, fs_errno(r->status));
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	else
 		fuse_reply_buf(c->req, (const char *)r->data, r->datalen);
 	free(c);
@@ -834,7 +865,7 @@ fs_done_write(void *arg, const struct cfs_reply *r)
 	struct fs_call *c = arg;
 	struct fs *fs = c->fs;
 	struct fs_inode *n = fs_inode(fs, c->ino, 1);
-	int err = fs_errno(r->status);
+	int err = fs_errno_ino(r->status);
 
 	n->writes--;
 	fs->inflight -= c->size;
@@ -871,6 +902,14 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	op.offset = (uint64_t)off;
 	op.data = (const uint8_t *)buf;
 	op.datalen = (uint32_t)size;
+	/*
+	 * A write by anyone but root drops set-uid (and set-gid with group
+	 * execute), as file_remove_privs() does.  On a direct-I/O file the kernel
+	 * leaves that to us: its FUSE_WRITE_KILL_SUIDGID flag does not reach us
+	 * through libfuse 3.14.
+	 */
+	if (fuse_req_ctx(req)->uid != 0)
+		op.valid |= CFS_SET_KILL_SUID;
 	c->size = size;
 	n->writes++;
 	n->version = 0; /* our own write: the cache is ours, but others may interleave */
@@ -954,7 +993,7 @@ fs_done_fsync(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
 	struct fs_inode *n = fs_inode(c->fs, c->ino, 0);
-	int err = fs_errno(r->status);
+	int err = fs_errno_ino(r->status);
 
 	if (n != NULL && n->err != 0) {
 		err = n->err;
@@ -1172,7 +1211,7 @@ fs_done_xattr(void *arg, const struct cfs_reply *r)
 	struct fs_call *c = arg;
 
 	if (r->status != 0)
-		fuse_reply_err(c->req, fs_errno(r->status));
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	else if (c->size == 0)
 		fuse_reply_xattr(c->req, r->value);
 	else
@@ -1251,7 +1290,7 @@ fs_done_lseek(void *arg, const struct cfs_reply *r)
 	struct fs_call *c = arg;
 
 	if (r->status != 0)
-		fuse_reply_err(c->req, fs_errno(r->status));
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	else
 		fuse_reply_lseek(c->req, (off_t)r->value);
 	free(c);

@@ -9,7 +9,18 @@
  * until every write of the inode is acknowledged and return the first error.
  * A read, getattr, lookup or open of an inode with writes still in flight
  * waits for them first (read-your-writes).  open() asks the tail for the data
- * version and keeps the kernel's page cache only when it is unchanged.
+ * version.
+ *
+ * Regular files bypass the kernel's page cache (FOPEN_DIRECT_IO) unless the
+ * page_cache option is set: a page-cache read that overlaps an O_TRUNC
+ * rewrite by another process of the same mount can be handed a page that the
+ * truncate already dropped, filled with zeros past the short reply, and then
+ * copy it out with the size the rewrite set (filemap_read reads i_size after
+ * the page is filled): bytes nobody wrote.  Direct reads return exactly what
+ * the tail sent.  With page_cache, open() keeps the cache only when the data
+ * version is unchanged; shared mmap needs it (the kernel refuses MAP_SHARED
+ * on direct-I/O files without FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14
+ * cannot ask for).
  */
 #ifndef CHAINFS_FS_H
 #define CHAINFS_FS_H
@@ -26,6 +37,7 @@ struct fs_opts {
 	double entry_timeout;	 /* ... names (default 0) */
 	double negative_timeout; /* ... absent names (default 0) */
 	int sync;		 /* every write waits for the chain */
+	int page_cache;		 /* regular files through the kernel's page cache (see chainfs(8)) */
 	uint64_t max_inflight;	 /* bytes of pipelined writes before write() waits */
 };
 

@@ -1,0 +1,200 @@
+/*
+ * fsrace: races that once broke chainfs's promises, run against mounts.
+ *
+ *   fsrace rewrite DIR SECS     three processes rewrite DIR/f in place
+ *                               (O_TRUNC, write, close) while a fourth opens
+ *                               and reads it: every read must return a value
+ *                               that was written, or nothing (the file is
+ *                               empty between a truncate and its write)
+ *   fsrace replace DIRA DIRB SECS
+ *                               a process on mount B replaces DIRB/f the safe
+ *                               way (write a temporary, rename it over f)
+ *                               while one on mount A opens DIRA/f: there is
+ *                               a file at f all the time, so open must never
+ *                               fail
+ *
+ * Prints what it counted; exits 1 when a promise broke, 2 on bad usage.
+ * Every loop ends after SECS seconds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VLEN 24 /* every value is this long: "w<k>-<counter>" padded */
+
+/* Seconds on the monotonic clock. */
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A value of writer k: printable, VLEN bytes, unique. */
+static void
+value(char *v, int k, long i)
+{
+	char tmp[64];
+
+	snprintf(tmp, sizeof(tmp), "w%d-%021ld", k, i);
+	memcpy(v, tmp, VLEN);
+}
+
+/* True when buf holds a value some writer could have written. */
+static int
+value_ok(const char *buf, ssize_t n)
+{
+	if (n != VLEN || buf[0] != 'w' || buf[2] != '-')
+		return 0;
+	for (ssize_t i = 3; i < n; i++)
+		if (buf[i] < '0' || buf[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* Writes v to path by replacing it in place. */
+static int
+rewrite(const char *path, const char *v)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, v, VLEN);
+	if (close(fd) != 0 || n != VLEN)
+		return -1;
+	return 0;
+}
+
+static int
+run_rewrite(const char *dir, double secs)
+{
+	char path[4096], v[VLEN], buf[4 * VLEN];
+	double end = now() + secs;
+	long reads = 0, empty = 0, bad = 0, fails = 0;
+	pid_t w[3];
+	int status, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/f", dir);
+	value(v, 0, 0);
+	if (rewrite(path, v) != 0) {
+		perror(path);
+		return 1;
+	}
+	for (int k = 0; k < 3; k++) {
+		w[k] = fork();
+		if (w[k] == 0) {
+			for (long i = 1; now() < end; i++) {
+				value(v, k, i);
+				if (rewrite(path, v) != 0)
+					_exit(3);
+			}
+			_exit(0);
+		}
+	}
+	while (now() < end) {
+		int fd = open(path, O_RDONLY);
+		ssize_t n;
+
+		if (fd < 0) {
+			fails++;
+			continue;
+		}
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		reads++;
+		if (n < 0) {
+			fails++;
+		} else if (n == 0) {
+			empty++;
+		} else if (!value_ok(buf, n)) {
+			if (bad++ < 3)
+				fprintf(stderr, "fsrace: read %zd bytes that nobody wrote%s\n", n,
+					memchr(buf, 0, (size_t)n) ? " (NUL bytes)" : "");
+		}
+	}
+	for (int k = 0; k < 3; k++) {
+		if (waitpid(w[k], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "fsrace: writer %d failed\n", k);
+			rc = 1;
+		}
+	}
+	printf("rewrite: %ld reads, %ld empty, %ld failed, %ld with bytes nobody wrote\n", reads,
+	       empty, fails, bad);
+	return rc || bad > 0 || fails > 0 || reads == 0;
+}
+
+static int
+run_replace(const char *dira, const char *dirb, double secs)
+{
+	char patha[4096], pathb[4096], tmp[4096], v[VLEN], buf[4 * VLEN];
+	double end = now() + secs;
+	long opens = 0, open_fail = 0, read_stale = 0, bad = 0;
+	pid_t w;
+	int status, rc = 0;
+
+	snprintf(patha, sizeof(patha), "%s/rf", dira);
+	snprintf(pathb, sizeof(pathb), "%s/rf", dirb);
+	snprintf(tmp, sizeof(tmp), "%s/rf.tmp", dirb);
+	value(v, 0, 0);
+	if (rewrite(pathb, v) != 0) {
+		perror(pathb);
+		return 1;
+	}
+	w = fork();
+	if (w == 0) {
+		for (long i = 1; now() < end; i++) {
+			value(v, 1, i);
+			if (rewrite(tmp, v) != 0 || rename(tmp, pathb) != 0)
+				_exit(3);
+		}
+		_exit(0);
+	}
+	while (now() < end) {
+		int fd = open(patha, O_RDONLY);
+		ssize_t n;
+
+		opens++;
+		if (fd < 0) {
+			if (open_fail++ < 3)
+				fprintf(stderr, "fsrace: open: %s while a file was there\n",
+					strerror(errno));
+			continue;
+		}
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		if (n < 0 && errno == ESTALE)
+			read_stale++; /* removed by the other host after the open */
+		else if (n < 0 || !value_ok(buf, n))
+			bad++;
+	}
+	if (waitpid(w, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "fsrace: the replacing writer failed\n");
+		rc = 1;
+	}
+	printf("replace: %ld opens, %ld failed, %ld reads found the file removed after the "
+	       "open (ESTALE), %ld bad reads\n",
+	       opens, open_fail, read_stale, bad);
+	return rc || open_fail > 0 || bad > 0 || opens == 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc == 4 && strcmp(argv[1], "rewrite") == 0)
+		return run_rewrite(argv[2], atof(argv[3]));
+	if (argc == 5 && strcmp(argv[1], "replace") == 0)
+		return run_replace(argv[2], argv[3], atof(argv[4]));
+	fprintf(stderr, "usage: fsrace rewrite DIR SECS | replace DIRA DIRB SECS\n");
+	return 2;
+}
