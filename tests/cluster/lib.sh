@@ -11,6 +11,7 @@ CTL="$top_builddir/chainfsctl"
 test_name=$(basename "$0" .sh)
 work=$(mktemp -d "/tmp/chainfs-$test_name.XXXXXX")
 clusters=()
+mounts=() # extra mounts a test made itself
 failed=1
 
 note() { printf '%s: %s\n' "$test_name" "$*"; }
@@ -22,6 +23,9 @@ fail() {
 # Stops every cluster the test started; keeps the logs when the test failed.
 cleanup() {
 	local rc=$? c
+	for c in "${mounts[@]}"; do
+		fusermount3 -u "$c" 2>/dev/null || umount -l "$c" 2>/dev/null || true
+	done
 	for c in "${clusters[@]}"; do
 		"$LC" stop "$c" >/dev/null 2>&1 || true
 	done
@@ -40,21 +44,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# A port base with n free ports, random so parallel runs do not collide.
+# A base of n free ports outside the kernel's ephemeral range (see local-cluster).
 free_port_base() {
-	local n=$1 tries base k busy
-	for ((tries = 0; tries < 50; tries++)); do
-		base=$((20000 + RANDOM % 30000))
-		busy=0
-		for ((k = 0; k < n; k++)); do
-			if (exec 3<>"/dev/tcp/127.0.0.1/$((base + k))") 2>/dev/null; then
-				busy=1
-				break
-			fi
-		done
-		[ $busy -eq 0 ] && { echo $base; return 0; }
-	done
-	fail "no free ports"
+	"$LC" ports "$1" || fail "no free ports"
 }
 
 # start_cluster NAME ARGS...: starts a cluster in $work/NAME.
