@@ -533,15 +533,15 @@ fs_call_free(struct fs_call *c)
 	free(c);
 }
 
-/* Completion of putting a hidden file back under its name. */
+/* Completion of removing the hidden link of a file after a failed rename. */
 static void
 fs_done_unhide(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
 
-	if (r->status != 0)
-		log_warnx("rename failed and %s could not be put back as %s: %s", c->name2,
-			  c->name, strerror(fs_errno(r->status)));
+	if (r->status != 0 && r->status != ENOENT)
+		log_warnx("rename failed and the extra name %s could not be removed: %s", c->name,
+			  strerror(fs_errno(r->status)));
 	fs_call_free(c);
 }
 
@@ -555,18 +555,13 @@ fs_done_namespace(void *arg, const struct cfs_reply *r)
 	fuse_reply_err(c->req, fs_errno(r->status));
 	if (r->status != 0 && c->size != 0 && (n = fs_inode(c->fs, c->size, 0)) != NULL &&
 	    n->orphan_name != NULL) {
-		/* The rename over an open file failed after the file was hidden: put it back. */
-		struct fs_call *u = fs_call(c->fs, NULL, c->parent2);
+		/* The rename over an open file failed: the file keeps its name, drop the extra one. */
+		struct fs_call *u = fs_call(c->fs, NULL, n->orphan_dir);
 		struct cfs_op op;
 
-		u->name = xstrdup(c->name2);
-		u->name2 = n->orphan_name;
+		u->name = n->orphan_name;
 		n->orphan_name = NULL;
-		fs_op_name(&op, CFS_OP_RENAME, c->parent2, u->name2);
-		op.ino2 = c->parent2;
-		op.name2 = u->name;
-		op.name2len = (uint16_t)strlen(u->name);
-		op.flags = RENAME_NOREPLACE;
+		fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, u->name);
 		cfs_client_submit(c->fs->cl, &op, fs_done_unhide, u);
 	}
 	fs_call_free(c);
@@ -588,7 +583,7 @@ fs_namespace_submit(struct fs *fs, struct fs_call *c)
 	cfs_client_submit(fs->cl, &op, fs_done_namespace, c);
 }
 
-/* The open file is now hidden: an unlink is done, a rename goes on. */
+/* The open file has its hidden name: an unlink is done, a rename goes on. */
 static void
 fs_done_hide(void *arg, const struct cfs_reply *r)
 {
@@ -600,8 +595,14 @@ fs_done_hide(void *arg, const struct cfs_reply *r)
 			free(n->orphan_name);
 			n->orphan_name = NULL;
 		}
-		fuse_reply_err(c->req, fs_errno(r->status));
-		fs_call_free(c);
+		c->size = 0;
+		if (c->type == CFS_OP_UNLINK) {
+			fuse_reply_err(c->req, fs_errno(r->status));
+			fs_call_free(c);
+			return;
+		}
+		/* The rename goes on; the open file then goes as on another host. */
+		fs_namespace_submit(c->fs, c);
 		return;
 	}
 	if (c->type == CFS_OP_UNLINK) {
@@ -614,10 +615,14 @@ fs_done_hide(void *arg, const struct cfs_reply *r)
 
 /*
  * The name about to disappear (unlinked or replaced) was looked up.  A file
- * this mount has open is renamed to a hidden name instead and removed at its
- * last release, so that reads and writes through open descriptors go on
- * working, as on a local filesystem (the NFS "silly rename"; a file held open
- * only by another host is removed at once).
+ * this mount has open gets a hidden name instead and is removed at its last
+ * release, so that reads and writes through open descriptors go on working,
+ * as on a local filesystem (the NFS "silly rename"; a file held open only by
+ * another host is removed at once).  Each step is one atomic chain
+ * operation and the name never vanishes in between: an unlink renames the
+ * file to its hidden name; a rename over it first links the file under its
+ * hidden name, then replaces the name, so that no host ever finds neither
+ * file under the name.
  */
 static void
 fs_done_target(void *arg, const struct cfs_reply *r)
@@ -641,11 +646,16 @@ fs_done_target(void *arg, const struct cfs_reply *r)
 	n->orphan_dir = dir;
 	n->orphan_name = xstrdup(hidden);
 	c->size = r->attr.ino;
-	fs_op_name(&op, CFS_OP_RENAME, dir, name);
-	op.ino2 = dir;
-	op.name2 = hidden;
-	op.name2len = (uint16_t)strlen(hidden);
-	op.flags = RENAME_NOREPLACE;
+	if (c->type == CFS_OP_RENAME) {
+		fs_op_name(&op, CFS_OP_LINK, r->attr.ino, hidden);
+		op.ino2 = dir;
+	} else {
+		fs_op_name(&op, CFS_OP_RENAME, dir, name);
+		op.ino2 = dir;
+		op.name2 = hidden;
+		op.name2len = (uint16_t)strlen(hidden);
+		op.flags = RENAME_NOREPLACE;
+	}
 	cfs_client_submit(fs->cl, &op, fs_done_hide, c);
 }
 
@@ -771,10 +781,33 @@ fs_open_run(struct fs *fs, struct fs_wait *w)
 static void
 fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_wait *w = fs_wait(fs_open_run, req, ino);
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_wait *w;
+	struct fs_inode *n;
 
+	if (!fs->o.page_cache) {
+		/*
+		 * Every read and write of a direct-I/O file goes to the chain, so
+		 * open has nothing to revalidate: the kernel found the inode by a
+		 * lookup at the tail a moment ago, within this same open().  Asking
+		 * again would only add a round trip, and a second chance to find
+		 * the inode replaced by another host in between (twice in a row
+		 * is an ESTALE that the kernel hands to the caller).  FUSE_OPEN
+		 * comes only for regular files.
+		 */
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+		if (fuse_reply_open(req, fi) == 0) {
+			n = fs_inode(fs, ino, 1);
+			n->version = 0;
+			n->opens++;
+			fs->nopen++;
+		}
+		return;
+	}
+	w = fs_wait(fs_open_run, req, ino);
 	w->flags = fi->flags;
-	fs_after_writes(fuse_req_userdata(req), w);
+	fs_after_writes(fs, w);
 }
 
 /* create's answer: the new file is opened with a fresh version. */

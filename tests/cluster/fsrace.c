@@ -11,7 +11,8 @@
  *                               way (write a temporary, rename it over f)
  *                               while one on mount A opens DIRA/f: there is
  *                               a file at f all the time, so open must never
- *                               fail
+ *                               fail; every other time the writer holds the
+ *                               file it replaces open, and must still read it
  *
  * Prints what it counted; exits 1 when a promise broke, 2 on bad usage.
  * Every loop ends after SECS seconds.
@@ -152,10 +153,23 @@ run_replace(const char *dira, const char *dirb, double secs)
 	}
 	w = fork();
 	if (w == 0) {
+		char prev[VLEN], got[VLEN];
+
+		memcpy(prev, v, VLEN);
 		for (long i = 1; now() < end; i++) {
+			/* Every other time the file being replaced is open here. */
+			int hold = i % 2 ? open(pathb, O_RDONLY) : -1;
+
 			value(v, 1, i);
 			if (rewrite(tmp, v) != 0 || rename(tmp, pathb) != 0)
 				_exit(3);
+			if (hold >= 0) {
+				/* As on a local filesystem, the replaced file stays readable. */
+				if (pread(hold, got, VLEN, 0) != VLEN || memcmp(got, prev, VLEN) != 0)
+					_exit(4);
+				close(hold);
+			}
+			memcpy(prev, v, VLEN);
 		}
 		_exit(0);
 	}
@@ -178,7 +192,8 @@ run_replace(const char *dira, const char *dirb, double secs)
 			bad++;
 	}
 	if (waitpid(w, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "fsrace: the replacing writer failed\n");
+		fprintf(stderr, "fsrace: the replacing writer failed (status %d)\n",
+			WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		rc = 1;
 	}
 	printf("replace: %ld opens, %ld failed, %ld reads found the file removed after the "
