@@ -82,7 +82,7 @@ enum cfs_op_type {
 	CFS_OP_RMDIR = 38,	 /* ino=parent name */
 	CFS_OP_RENAME = 39,	 /* ino=parent name, ino2=new parent name2, flags=RENAME_* */
 	CFS_OP_SETATTR = 40,	 /* ino valid mode uid gid offset=size atime mtime -> attr */
-	CFS_OP_WRITE = 41,	 /* ino offset data -> value=bytes written, attr */
+	CFS_OP_WRITE = 41,	 /* ino offset data flags=CFS_WRITE_APPEND -> value=bytes written, attr */
 	CFS_OP_SETXATTR = 42,	 /* ino name data=value flags=XATTR_CREATE/XATTR_REPLACE */
 	CFS_OP_REMOVEXATTR = 43, /* ino name */
 	CFS_OP_FALLOCATE = 44,	 /* ino flags=mode offset length -> attr */
@@ -93,6 +93,8 @@ enum cfs_op_type {
 #define CFS_CREATE_EXCL 0x1
 /* CFS_OP_READDIR flags */
 #define CFS_READDIR_PLUS 0x1
+/* CFS_OP_WRITE flags: at the end of the file as the head finds it (O_APPEND) */
+#define CFS_WRITE_APPEND 0x1
 
 /* CFS_OP_SETATTR valid bits */
 #define CFS_SET_MODE 0x01

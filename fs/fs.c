@@ -935,6 +935,9 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	op.offset = (uint64_t)off;
 	op.data = (const uint8_t *)buf;
 	op.datalen = (uint32_t)size;
+	/* The kernel's offset is its last known size: the head knows the real end. */
+	if (fi->flags & O_APPEND)
+		op.flags |= CFS_WRITE_APPEND;
 	/*
 	 * A write by anyone but root drops set-uid (and set-gid with group
 	 * execute), as file_remove_privs() does.  On a direct-I/O file the kernel

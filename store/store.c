@@ -1183,6 +1183,7 @@ store_op_write(struct store_tx *tx)
 {
 	const struct cfs_op *op = &tx->e->op;
 	struct store_inode n;
+	uint64_t off;
 	int rc;
 
 	rc = store_inode_get(tx, op->ino, &n);
@@ -1192,14 +1193,20 @@ store_op_write(struct store_tx *tx)
 		return EISDIR;
 	if (!S_ISREG(n.a.mode))
 		return EINVAL;
+	/*
+	 * O_APPEND: the end of the file as this entry finds it, not as the
+	 * writer's kernel last saw it (another host may have appended since);
+	 * a pure function of the state, so every replica writes at the same place.
+	 */
+	off = op->flags & CFS_WRITE_APPEND ? n.a.size : op->offset;
 	if (op->datalen > 0) {
-		if (op->offset > STORE_MAX_FILE_SIZE - op->datalen)
+		if (off > STORE_MAX_FILE_SIZE - op->datalen)
 			return EFBIG;
-		rc = store_blocks_write(tx, &n, op->offset, op->data, op->datalen);
+		rc = store_blocks_write(tx, &n, off, op->data, op->datalen);
 		if (rc != 0)
 			return rc;
-		if (op->offset + op->datalen > n.a.size)
-			n.a.size = op->offset + op->datalen;
+		if (off + op->datalen > n.a.size)
+			n.a.size = off + op->datalen;
 		n.a.version = tx->e->sn;
 		store_touch(tx, &n.a, 0, 1);
 		if (op->valid & CFS_SET_KILL_SUID)

@@ -5,6 +5,8 @@
 #   (the kernel's page cache; files are now read directly);
 # - open() of a file that another mount replaces by rename failed with ENOENT
 #   (an inode that vanished now answers ESTALE and the kernel walks the path again);
+# - appends from two mounts overwrote each other (the kernel's idea of the end
+#   of the file is its last known size; the head now appends at the real end);
 # - only root could use a mount (root's mounts now default to allow_other, with
 #   the kernel's permission checks; owner_only restores the old behaviour).
 . "${srcdir:-.}/tests/cluster/lib.sh"
@@ -15,9 +17,10 @@ m1="$work/c/mnt/m1"
 m2="$work/c/mnt/m2"
 chmod 755 "$work" "$work/c" "$work/c/mnt"
 
-mkdir "$m1/rw" "$m1/rp"
+mkdir "$m1/rw" "$m1/rp" "$m1/ra"
 "$FSRACE" rewrite "$m1/rw" 6 || fail "a read racing same-mount rewrites saw bytes nobody wrote"
 "$FSRACE" replace "$m1/rp" "$m2/rp" 6 || fail "open failed while another mount replaced the file"
+"$FSRACE" append "$m1/ra" "$m2/ra" 6 || fail "appends from two mounts were lost or overwritten"
 
 # Every local user, with the kernel's permission checks.
 as() {

@@ -14,6 +14,11 @@
  *                               fail; every other time the writer holds the
  *                               file it replaces open, and must still read it
  *
+ *   fsrace append DIRA DIRB SECS
+ *                               a process on each mount appends records to
+ *                               the same file (O_APPEND): none may be lost or
+ *                               overwritten, whatever size each kernel knew
+ *
  * Prints what it counted; exits 1 when a promise broke, 2 on bad usage.
  * Every loop ends after SECS seconds.
  */
@@ -202,6 +207,76 @@ run_replace(const char *dira, const char *dirb, double secs)
 	return rc || open_fail > 0 || bad > 0 || opens == 0;
 }
 
+/* Appends records of writer k to path until end; returns how many, or -1. */
+static long
+append_loop(const char *path, int k, double end)
+{
+	char v[VLEN];
+	long i;
+
+	for (i = 0; now() < end; i++) {
+		int fd = open(path, O_WRONLY | O_APPEND);
+
+		value(v, k, i);
+		if (fd < 0 || write(fd, v, VLEN) != VLEN || close(fd) != 0)
+			return -1;
+	}
+	return i;
+}
+
+static int
+run_append(const char *dira, const char *dirb, double secs)
+{
+	char patha[4096], pathb[4096], v[VLEN];
+	double end = now() + secs;
+	long mine, theirs = -1, next[2] = {0, 0}, records = 0, bad = 0;
+	int pfd[2], status, fd;
+	pid_t w;
+	ssize_t n;
+
+	snprintf(patha, sizeof(patha), "%s/log", dira);
+	snprintf(pathb, sizeof(pathb), "%s/log", dirb);
+	fd = open(patha, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || close(fd) != 0 || pipe(pfd) != 0) {
+		perror(patha);
+		return 1;
+	}
+	w = fork();
+	if (w == 0) {
+		long k = append_loop(pathb, 1, end);
+
+		if (write(pfd[1], &k, sizeof(k)) != sizeof(k))
+			_exit(3);
+		_exit(k < 0 ? 3 : 0);
+	}
+	mine = append_loop(patha, 0, end);
+	if (read(pfd[0], &theirs, sizeof(theirs)) != sizeof(theirs))
+		theirs = -1;
+	if (waitpid(w, &status, 0) < 0 || mine < 0 || theirs < 0) {
+		fprintf(stderr, "fsrace: an appender failed\n");
+		return 1;
+	}
+	/* Each writer's records appear once each, in its own order. */
+	fd = open(pathb, O_RDONLY);
+	while (fd >= 0 && (n = read(fd, v, VLEN)) == VLEN) {
+		long i = atol(v + 3);
+		int k = v[1] - '0';
+
+		records++;
+		if (!value_ok(v, n) || (k != 0 && k != 1) || i != next[k]) {
+			if (bad++ < 3)
+				fprintf(stderr, "fsrace: record %ld is not the next one\n", records);
+		} else {
+			next[k]++;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	printf("append: %ld + %ld records appended, %ld found, %ld out of place\n", mine, theirs,
+	       records, bad);
+	return bad > 0 || records != mine + theirs || records == 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -210,6 +285,8 @@ main(int argc, char **argv)
 		return run_rewrite(argv[2], atof(argv[3]));
 	if (argc == 5 && strcmp(argv[1], "replace") == 0)
 		return run_replace(argv[2], argv[3], atof(argv[4]));
-	fprintf(stderr, "usage: fsrace rewrite DIR SECS | replace DIRA DIRB SECS\n");
+	if (argc == 5 && strcmp(argv[1], "append") == 0)
+		return run_append(argv[2], argv[3], atof(argv[4]));
+	fprintf(stderr, "usage: fsrace rewrite DIR SECS | replace|append DIRA DIRB SECS\n");
 	return 2;
 }

@@ -1166,6 +1166,20 @@ test_write_read(void **state)
 	op.length = CFS_MAX_IO + 1;
 	assert_int_equal(rd_op(f, &op, &r), EINVAL);
 
+	/* O_APPEND: at the end the store finds, whatever offset the writer's kernel gave. */
+	d = mkfile(f, ROOT, "log");
+	assert_int_equal(wr(f, d, 0, "abc", 3), 0);
+	op = mkop(CFS_OP_WRITE, d, NULL);
+	op.offset = 0; /* stale: another host appended since the writer looked */
+	op.flags = CFS_WRITE_APPEND;
+	op.data = (const uint8_t *)"de";
+	op.datalen = 2;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.value, 2);
+	assert_int_equal(r.attr.size, 5);
+	assert_int_equal(rd(f, d, 0, 100, back), 5);
+	assert_memory_equal(back, "abcde", 5);
+
 	/* A write of nothing changes nothing. */
 	a = attr_of(f, file);
 	assert_int_equal(wr(f, file, 5000000, "", 0), 0);
