@@ -19,4 +19,8 @@ perm_suid_write/setgid-no-gx rmdir_open/fd"
 POSIX_XFAIL=$(echo $POSIX_XFAIL)
 export POSIXCHECK="$top_builddir/posixcheck"
 "$srcdir/tests/posix/run.sh" "$work/c/mnt/m1" || fail "POSIX conformance on chainfs"
+# The whole suite again as an ordinary user, on the same default mount: a
+# shared directory serves every user of the host.  Same deviations.
+POSIX_AS=4242:4242 "$srcdir/tests/posix/run.sh" "$work/c/mnt/m1" ||
+	fail "POSIX conformance on chainfs as uid 4242"
 passed
