@@ -91,6 +91,7 @@ enum cfs_op_type {
 
 /* CFS_OP_CREATE flags */
 #define CFS_CREATE_EXCL 0x1
+#define CFS_CREATE_TRUNC 0x2 /* O_TRUNC: an existing file found instead is truncated */
 /* CFS_OP_READDIR flags */
 #define CFS_READDIR_PLUS 0x1
 /* CFS_OP_WRITE flags: at the end of the file as the head finds it (O_APPEND) */

@@ -851,6 +851,8 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	op.gid = ctx->gid;
 	if (fi->flags & O_EXCL)
 		op.flags = CFS_CREATE_EXCL;
+	else if (fi->flags & O_TRUNC)
+		op.flags = CFS_CREATE_TRUNC;
 	c = fs_call(fs, req, parent);
 	c->fi = *fi;
 	cfs_client_submit(fs->cl, &op, fs_done_create, c);

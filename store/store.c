@@ -722,6 +722,25 @@ store_is_ancestor(struct store_tx *tx, uint64_t anc, uint64_t ino)
 	return -EIO;
 }
 
+static int store_set_size(struct store_tx *, struct store_inode *, uint64_t);
+
+/*
+ * Whether uid/gid may write a file of these attributes, by its mode bits as
+ * the kernel would judge them (supplementary groups are not known here: a
+ * caller who may write only through one of them is refused).
+ */
+static int
+store_may_write(const struct cfs_attr *a, uint32_t uid, uint32_t gid)
+{
+	if (uid == 0)
+		return 1;
+	if (uid == a->uid)
+		return (a->mode & S_IWUSR) != 0;
+	if (gid == a->gid)
+		return (a->mode & S_IWGRP) != 0;
+	return (a->mode & S_IWOTH) != 0;
+}
+
 /* Creates a new inode named name in directory op->ino; the common part of every create. */
 static int
 store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *link,
@@ -751,6 +770,21 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 			return EISDIR;
 		if (!S_ISREG(old.a.mode))
 			return EEXIST;
+		if (op->flags & CFS_CREATE_TRUNC) {
+			/*
+			 * O_CREAT|O_TRUNC found a file that another client made after
+			 * the caller's kernel saw none.  That kernel takes the file as
+			 * new and will not truncate it: do it here, as open() would
+			 * have, if the caller may write the file.
+			 */
+			if (!store_may_write(&old.a, op->uid, op->gid))
+				return EACCES;
+			rc = store_set_size(tx, &old, 0);
+			if (rc == 0)
+				rc = store_inode_put(tx, &old);
+			if (rc != 0)
+				return rc;
+		}
 		tx->res->attr = old.a;
 		tx->res->flags |= CFS_REPLY_ATTR;
 		return 0;

@@ -542,6 +542,24 @@ test_create(void **state)
 	assert_int_equal(store_next_ino(f->s), next + 1);
 	assert_int_equal(attr_of(f, ROOT).mtime_sec, 1000 + sn);
 
+	/*
+	 * O_CREAT|O_TRUNC that finds a file (made by another client after this
+	 * one's kernel saw none) truncates it, if the caller may write it.
+	 */
+	assert_int_equal(wr(f, ino, 0, "data", 4), 0);
+	op.flags = CFS_CREATE_TRUNC;
+	op.uid = 7; /* neither owner nor group, mode 0640 */
+	op.gid = 8;
+	assert_int_equal(apply(f, &op, &r), EACCES);
+	assert_int_equal(attr_of(f, ino).size, 4);
+	op.uid = 5; /* the owner */
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.ino, ino);
+	assert_int_equal(r.attr.size, 0);
+	assert_int_equal(r.attr.version, store_applied_sn(f->s));
+	assert_int_equal(attr_of(f, ino).size, 0);
+	assert_int_equal(store_next_ino(f->s), next + 1);
+
 	/* On a directory: EISDIR; on another type: EEXIST. */
 	mkdir_(f, ROOT, "d");
 	op = mkop(CFS_OP_CREATE, ROOT, "d");
