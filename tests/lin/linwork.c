@@ -146,13 +146,33 @@ linwork_errname(int err, char *buf, size_t len)
 	return buf;
 }
 
+
+/* Writes the record built in c->rec to the process's history file, whole. */
+static void
+linwork_flush(struct linwork_child *c)
+{
+	size_t off = 0;
+
+	while (off < c->reclen) {
+		ssize_t k = write(c->recfd, c->rec + off, c->reclen - off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (!c->failed)
+				log_warn("p=%u: writing the history", c->p);
+			c->failed = 1;
+			return;
+		}
+		off += (size_t)k;
+	}
+}
 /* Writes one record with one write(2): a killed process leaves whole lines. */
 static void
 linwork_emit(struct linwork_child *c, const struct linwork_rec *r)
 {
 	static const char hex[] = "0123456789abcdef";
 	char ebuf[16];
-	size_t off = 0;
 
 	c->reclen = 0;
 	linwork_put(c, "p=%u m=%u n=%" PRIu64 " k=%s op=%s", c->p, c->m, r->n, r->key, r->op);
@@ -179,19 +199,7 @@ linwork_emit(struct linwork_child *c, const struct linwork_rec *r)
 		}
 	}
 	linwork_put(c, "\n");
-	while (off < c->reclen) {
-		ssize_t k = write(c->recfd, c->rec + off, c->reclen - off);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			if (!c->failed)
-				log_warn("p=%u: writing the history", c->p);
-			c->failed = 1;
-			return;
-		}
-		off += (size_t)k;
-	}
+	linwork_flush(c);
 }
 
 /* Starts a record for the next op: fresh sequence number, invocation time. */
@@ -365,6 +373,25 @@ linwork_do_rewrite(struct linwork_child *c, const char *key)
 		linwork_do_write(c, key, fd, ino);
 }
 
+/*
+ * Notes the private tmp file a put made, as a comment line the checker skips:
+ * no key's model involves it, but an inode that turns up under a key with no
+ * op that made it can then be traced to the tmp file it came from.
+ */
+static void
+linwork_note_tmp(struct linwork_child *c, const struct linwork_rec *r, uint64_t ino, int err)
+{
+	char ebuf[16];
+	struct linwork_rec t = *r;
+
+	c->reclen = 0;
+	linwork_put(c, "# p=%u m=%u n=%" PRIu64 " tmp=%s ino=%" PRIu64 " t0=%" PRIu64
+	            " t1=%" PRIu64 " res=%s\n",
+	            c->p, c->m, t.n, c->tmp, ino, t.t0, linwork_now(),
+	            err ? linwork_errname(err, ebuf, sizeof(ebuf)) : "ok");
+	linwork_flush(c);
+}
+
 /* Rename-over rewrite: write the value to the private tmp file, then `put K ino v`. */
 static void
 linwork_do_put(struct linwork_child *c, const char *key)
@@ -377,6 +404,7 @@ linwork_do_put(struct linwork_child *c, const char *key)
 	linwork_begin(c, &r, key, "put");
 	r.v = linwork_value(c, r.n);
 	fd = linwork_open(c, c->tmp, O_WRONLY | O_CREAT | O_TRUNC, &ino, &err);
+	linwork_note_tmp(c, &r, fd >= 0 ? ino : 0, err);
 	if (fd < 0)
 		return;
 	if (linwork_write_close(c, fd, r.v, 0, &res) != 0 || res != NULL) {
@@ -619,6 +647,8 @@ linwork_merge(const struct linwork_opts *o, unsigned nchild, size_t *records, si
 				break;
 			}
 			fwrite(line, 1, (size_t)len, out);
+			if (line[0] == '#')
+				continue; /* a note (linwork_note_tmp), not a record */
 			(*records)++;
 			last_inv = strstr(line, " res=") == NULL;
 		}
