@@ -259,8 +259,11 @@ run_append(const char *dira, const char *dirb, double secs)
 	/* Each writer's records appear once each, in its own order. */
 	fd = open(pathb, O_RDONLY);
 	while (fd >= 0 && (n = read(fd, v, VLEN)) == VLEN) {
-		long i = atol(v + 3);
+		long i = 0;
 		int k = v[1] - '0';
+
+		for (size_t j = 3; j < VLEN && v[j] >= '0' && v[j] <= '9'; j++)
+			i = i * 10 + (v[j] - '0'); /* v is not NUL-terminated */
 
 		records++;
 		if (!value_ok(v, n) || (k != 0 && k != 1) || i != next[k]) {
