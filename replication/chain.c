@@ -183,6 +183,7 @@ chain_is_retry(struct chain *c, uint64_t client_id, uint64_t seq)
 	uint64_t floor;
 	int rc;
 
+	memset(&old, 0, sizeof(old));
 	rc = store_result(c->st, client_id, seq, &old);
 	if (rc == 0)
 		return 1;
