@@ -33,6 +33,7 @@ struct fs_inode {
 	uint32_t writes;  /* WRITE requests not acknowledged yet */
 	int err;	  /* first error of a pipelined write; flush/fsync return it */
 	uint64_t version; /* data version at the last open; 0: unknown */
+	struct cfs_attr last; /* attributes at the last create or getattr (last.ino 0: none) */
 	uint32_t opens;	  /* open file handles of this mount */
 	uint64_t orphan_dir; /* unlinked while open: hidden under this name until released */
 	char *orphan_name;
@@ -281,12 +282,26 @@ fs_done_attr(void *arg, const struct cfs_reply *r)
 	struct fs_inode *n;
 	struct stat st;
 
-	if (r->status != 0) {
+	if (r->status == ENOENT && c->type == CFS_OP_GETATTR &&
+	    (n = fs_inode(c->fs, c->ino, 0)) != NULL && n->opens > 0 && n->last.ino == c->ino) {
+		/*
+		 * Another host removed a file this mount has open.  Answer as a
+		 * local filesystem does for an open unlinked file (its last
+		 * attributes, no links) rather than ESTALE: the kernel checks a
+		 * file it has just created with a getattr, and an ESTALE there
+		 * makes it run the whole open() again, creating a second file.
+		 */
+		fs_stat(&n->last, &st);
+		st.st_nlink = 0;
+		fuse_reply_attr(c->req, &st, 0);
+	} else if (r->status != 0) {
 		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	} else {
 		fs_stat(&r->attr, &st);
 		/* An unlinked file held open here: its hidden name is not a link. */
 		n = fs_inode(c->fs, r->attr.ino, 0);
+		if (n != NULL)
+			n->last = r->attr;
 		if (n != NULL && n->orphan_name != NULL && st.st_nlink > 0)
 			st.st_nlink--;
 		fuse_reply_attr(c->req, &st, c->fs->o.attr_timeout);
@@ -391,10 +406,12 @@ fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *fd)
 static void
 fs_getattr_run(struct fs *fs, struct fs_wait *w)
 {
+	struct fs_call *c = fs_call(fs, w->req, w->ino);
 	struct cfs_op op;
 
+	c->type = CFS_OP_GETATTR; /* a vanished open file may be answered from memory */
 	fs_op_name(&op, CFS_OP_GETATTR, w->ino, NULL);
-	cfs_client_submit(fs->cl, &op, fs_done_attr, fs_call(fs, w->req, w->ino));
+	cfs_client_submit(fs->cl, &op, fs_done_attr, c);
 }
 
 static void
@@ -824,6 +841,7 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 		return;
 	}
 	n = fs_inode(c->fs, r->attr.ino, 1);
+	n->last = r->attr;
 	/* O_CREAT of an existing file opens it: its cache is as good as its version. */
 	fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	fs_entry(c->fs, &r->attr, &e);
