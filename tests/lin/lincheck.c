@@ -150,18 +150,6 @@ lincheck_opts_default(struct lincheck_opts *o)
 	o->max_per_key = 10;
 }
 
-/* splitmix64's finaliser. */
-static uint64_t
-lincheck_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
 /* Seconds on the monotonic clock. */
 static double
 lincheck_now(void)
@@ -184,7 +172,7 @@ lincheck_hash_bytes(const uint8_t *p, size_t n)
 		h ^= p[i];
 		h *= UINT64_C(0x100000001b3);
 	}
-	return lincheck_mix(h);
+	return linhist_mix(h);
 }
 
 /* Adds a written value (op's v=). */
@@ -271,7 +259,7 @@ lincheck_vset_ino(struct lincheck_vset *vs, uint64_t ino)
 		for (size_t k = 0; k < vs->icap; k++) {
 			if (!vs->inos[k])
 				continue;
-			i = lincheck_mix(vs->inos[k]) & (cap - 1);
+			i = linhist_mix(vs->inos[k]) & (cap - 1);
 			while (tab[i])
 				i = (i + 1) & (cap - 1);
 			tab[i] = vs->inos[k];
@@ -280,7 +268,7 @@ lincheck_vset_ino(struct lincheck_vset *vs, uint64_t ino)
 		vs->inos = tab;
 		vs->icap = cap;
 	}
-	for (i = lincheck_mix(ino) & (vs->icap - 1); vs->inos[i]; i = (i + 1) & (vs->icap - 1))
+	for (i = linhist_mix(ino) & (vs->icap - 1); vs->inos[i]; i = (i + 1) & (vs->icap - 1))
 		if (vs->inos[i] == ino)
 			return;
 	vs->inos[i] = ino;
@@ -293,7 +281,7 @@ lincheck_vset_made(const struct lincheck_vset *vs, uint64_t ino)
 {
 	if (vs->icap == 0)
 		return 0;
-	for (size_t i = lincheck_mix(ino) & (vs->icap - 1); vs->inos[i];
+	for (size_t i = linhist_mix(ino) & (vs->icap - 1); vs->inos[i];
 	     i = (i + 1) & (vs->icap - 1))
 		if (vs->inos[i] == ino)
 			return 1;
@@ -431,7 +419,7 @@ lincheck_build(struct lincheck_search *ks, const struct linhist *h, const struct
 		ks->hop[i] = so[i].hop;
 		ks->st[i] = so[i].st;
 		ks->z[i] =
-		    lincheck_mix(i * UINT64_C(0x9e3779b97f4a7c15) + UINT64_C(0x632be59bd9b4e019));
+		    linhist_mix(i * UINT64_C(0x9e3779b97f4a7c15) + UINT64_C(0x632be59bd9b4e019));
 		ks->detbelow[i] = (uint32_t)ndet;
 		if (ks->st[i] == LINHIST_INDET) {
 			ks->indet[ks->nindet++] = (uint32_t)i;
@@ -593,7 +581,7 @@ lincheck_subset(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
 static uint64_t
 lincheck_cache_hash(uint64_t zh, uint32_t state)
 {
-	return lincheck_mix(zh ^ ((uint64_t)state * UINT64_C(0xd6e8feb86659fd93)));
+	return linhist_mix(zh ^ ((uint64_t)state * UINT64_C(0xd6e8feb86659fd93)));
 }
 
 /*

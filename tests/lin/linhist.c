@@ -156,8 +156,8 @@ linhist_alloc(struct linhist *h, size_t len)
 	return p;
 }
 
-/* 64-bit mix (splitmix64's finaliser) for the hash tables. */
-static uint64_t
+/* 64-bit mix (splitmix64's finaliser) for the hash tables of tests/lin. */
+uint64_t
 linhist_mix(uint64_t x)
 {
 	x ^= x >> 30;

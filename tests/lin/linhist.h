@@ -87,6 +87,9 @@ int linhist_parse(const char *text, size_t len, struct linhist **out, char *err,
 int linhist_load(const char *path, struct linhist **out, char *err, size_t errlen);
 void linhist_free(struct linhist *h);
 
+/* splitmix64's finaliser: the one 64-bit mix of every hash table in tests/lin. */
+uint64_t linhist_mix(uint64_t x);
+
 /* The op= name of a kind. */
 const char *linhist_kind_name(enum linhist_kind k);
 /* True for kinds that change the filesystem (their failures are indeterminate). */

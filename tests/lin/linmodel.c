@@ -16,18 +16,6 @@ struct linmodel_edit {
 	size_t len1, len2;
 };
 
-/* splitmix64's finaliser. */
-static uint64_t
-linmodel_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= UINT64_C(0xbf58476d1ce4e5b9);
-	x ^= x >> 27;
-	x *= UINT64_C(0x94d049bb133111eb);
-	x ^= x >> 31;
-	return x;
-}
-
 /* Hash of n bytes, a word at a time. */
 static uint64_t
 linmodel_hash(const uint8_t *p, size_t n)
@@ -48,7 +36,7 @@ linmodel_hash(const uint8_t *p, size_t n)
 		memcpy(&w, p + i, n - i);
 		h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
 	}
-	return linmodel_mix(h);
+	return linhist_mix(h);
 }
 
 /* Size of a state with its entries and bytes. */
@@ -186,7 +174,7 @@ linmodel_ref_slot(const struct linmodel *md, uint64_t ino)
 {
 	size_t mask = md->refcap - 1, i;
 
-	for (i = linmodel_mix(ino) & mask; md->ref_ino[i] && md->ref_ino[i] != ino;
+	for (i = linhist_mix(ino) & mask; md->ref_ino[i] && md->ref_ino[i] != ino;
 	     i = (i + 1) & mask)
 		;
 	return i;
