@@ -502,6 +502,7 @@ cfs_hello_reply_encode(struct cfs_wbuf *w, const struct cfs_hello_reply *h)
 	cfs_put_str(w, h->name, CFS_NODE_NAME_MAX);
 	cfs_put_u8(w, h->role);
 	cfs_put_u64(w, h->applied_sn);
+	cfs_put_u64(w, h->applied_epoch);
 	cfs_put_u64(w, h->epoch);
 	cfs_put_u16(w, h->nnodes);
 	for (uint16_t i = 0; i < h->nnodes; i++) {
@@ -525,6 +526,7 @@ cfs_hello_reply_decode(const void *p, size_t len, struct cfs_hello_reply *h)
 	if (r.err == CFS_WIRE_OK && (h->role & ~(CFS_ROLE_HEAD | CFS_ROLE_TAIL)) != 0)
 		return CFS_WIRE_BAD_FIELD;
 	h->applied_sn = cfs_get_u64(&r);
+	h->applied_epoch = cfs_get_u64(&r);
 	h->epoch = cfs_get_u64(&r);
 	h->nnodes = cfs_get_u16(&r);
 	if (h->nnodes > CFS_MAX_NODES) {
@@ -600,6 +602,7 @@ void
 cfs_entry_encode(struct cfs_wbuf *w, const struct cfs_entry *e)
 {
 	cfs_put_u64(w, e->sn);
+	cfs_put_u64(w, e->epoch);
 	cfs_put_u8(w, e->kind);
 	cfs_put_u64(w, e->client_id);
 	cfs_put_u64(w, e->seq);
@@ -620,6 +623,7 @@ cfs_entry_decode(const void *p, size_t len, struct cfs_entry *e)
 	memset(e, 0, sizeof(*e));
 	cfs_rbuf_init(&r, p, len);
 	e->sn = cfs_get_u64(&r);
+	e->epoch = cfs_get_u64(&r);
 	e->kind = cfs_get_u8(&r);
 	if (r.err == CFS_WIRE_OK && e->kind != CFS_ENTRY_UPDATE && e->kind != CFS_ENTRY_REPLY_ONLY)
 		return CFS_WIRE_BAD_FIELD;
@@ -666,6 +670,16 @@ cfs_status_encode(struct cfs_wbuf *w, const struct cfs_status *s)
 	cfs_put_u32(w, s->clients);
 	cfs_put_u8(w, s->successor_up);
 	cfs_put_bytes(w, s->digest, CFS_DIGEST_LEN);
+	cfs_put_u32(w, s->flags);
+	cfs_put_u64(w, s->applied_epoch);
+	cfs_put_str(w, s->master, CFS_NODE_NAME_MAX);
+	cfs_put_str(w, s->syncing, CFS_NODE_NAME_MAX);
+	cfs_put_u64(w, s->sync_sn);
+	if (s->nchain > CFS_MAX_NODES)
+		fatalx("%s: %u nodes", __func__, s->nchain);
+	cfs_put_u16(w, s->nchain);
+	for (uint16_t i = 0; i < s->nchain; i++)
+		cfs_put_str(w, s->chain[i], CFS_NODE_NAME_MAX);
 }
 
 /* Reads a STATUS_REPLY body. */
@@ -693,6 +707,18 @@ cfs_status_decode(const void *p, size_t len, struct cfs_status *s)
 	d = cfs_get_bytes(&r, CFS_DIGEST_LEN);
 	if (d != NULL)
 		memcpy(s->digest, d, CFS_DIGEST_LEN);
+	s->flags = cfs_get_u32(&r);
+	s->applied_epoch = cfs_get_u64(&r);
+	cfs_get_str(&r, s->master, CFS_NODE_NAME_MAX);
+	cfs_get_str(&r, s->syncing, CFS_NODE_NAME_MAX);
+	s->sync_sn = cfs_get_u64(&r);
+	s->nchain = cfs_get_u16(&r);
+	if (s->nchain > CFS_MAX_NODES) {
+		s->nchain = 0;
+		return r.err != CFS_WIRE_OK ? r.err : CFS_WIRE_TOO_LONG;
+	}
+	for (uint16_t i = 0; i < s->nchain && r.err == CFS_WIRE_OK; i++)
+		cfs_get_str(&r, s->chain[i], CFS_NODE_NAME_MAX);
 	return cfs_rbuf_done(&r);
 }
 

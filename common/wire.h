@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #define CFS_MAGIC 0x53464843u /* "CHFS" as little-endian bytes */
-#define CFS_PROTOCOL_VERSION 1
+#define CFS_PROTOCOL_VERSION 2 /* 2: entries carry their epoch; HELLO_REPLY and STATUS grew */
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_MAX_BODY (CFS_MAX_IO + 64 * 1024) /* largest body of any frame */
@@ -212,6 +212,7 @@ struct cfs_op {
 /* One fully determined update, as the head decided it. */
 struct cfs_entry {
 	uint64_t sn;
+	uint64_t epoch; /* the epoch of the head that made it: (epoch, sn) names one history */
 	uint8_t kind;
 	uint64_t client_id;
 	uint64_t seq;	      /* the client's request sequence number */
@@ -252,6 +253,7 @@ struct cfs_hello_reply {
 	char name[CFS_NODE_NAME_MAX + 1];
 	uint8_t role; /* CFS_ROLE_* bits */
 	uint64_t applied_sn;
+	uint64_t applied_epoch; /* the epoch of the entry at applied_sn (0: none) */
 	uint64_t epoch;
 	uint16_t nnodes; /* chain order, head first */
 	struct cfs_node_addr nodes[CFS_MAX_NODES];
@@ -268,7 +270,21 @@ struct cfs_status {
 	uint32_t clients;	 /* connected client connections */
 	uint8_t successor_up; /* 1 when the link to the successor is established */
 	uint8_t digest[CFS_DIGEST_LEN];
+	uint32_t flags; /* CFS_STATUS_* */
+	uint64_t applied_epoch;
+	char master[CFS_NODE_NAME_MAX + 1];  /* the node that rewrites the configuration; "" unknown */
+	char syncing[CFS_NODE_NAME_MAX + 1]; /* the node joining behind the tail; "" none */
+	uint64_t sync_sn;		     /* how far the syncing node has acknowledged */
+	uint16_t nchain;		     /* the chain as this node knows it, head first */
+	char chain[CFS_MAX_NODES][CFS_NODE_NAME_MAX + 1];
 };
+
+/* cfs_status flags */
+#define CFS_STATUS_ETCD 0x1	/* failover on: the configuration comes from etcd */
+#define CFS_STATUS_FENCED 0x2	/* no fresh etcd lease: answers no client */
+#define CFS_STATUS_WAITING 0x4	/* a new tail waiting out the old tail's lease */
+#define CFS_STATUS_MASTER 0x8	/* this node is the master */
+#define CFS_STATUS_MEMBER 0x10	/* this node is in the chain */
 
 struct cfs_statfs {
 	uint64_t bsize;

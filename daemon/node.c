@@ -287,6 +287,7 @@ node_fill_hello_reply(struct node *n, struct cfs_hello_reply *hr, int32_t status
 	snprintf(hr->name, sizeof(hr->name), "%s", n->conf->nodes[n->self].addr.name);
 	hr->role = (uint8_t)n->chain.role;
 	hr->applied_sn = store_applied_sn(n->st);
+	hr->applied_epoch = n->chain.applied_epoch;
 	hr->epoch = n->chain.epoch;
 	hr->nnodes = (uint16_t)n->conf->nnodes;
 	for (size_t i = 0; i < n->conf->nnodes; i++)
@@ -671,7 +672,8 @@ node_succ_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 		log_info("successor %s up at sn %llu; this node has sn %llu", hr.name,
 			 (unsigned long long)hr.applied_sn,
 			 (unsigned long long)store_applied_sn(n->st));
-		if (chain_successor_up(&n->chain, hr.applied_sn) != 0) {
+		if (chain_successor_up(&n->chain, hr.applied_sn, hr.applied_epoch) !=
+		    CHAIN_CONTINUE) {
 			n->succ_ready = 0;
 			return -1;
 		}

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -39,6 +40,38 @@ chain_first_logged(uint64_t sn, const void *buf, size_t len, void *arg)
 	return 1;
 }
 
+/* The epoch of logged entry sn, found by store_log_foreach from sn - 1. */
+struct chain_epoch_arg {
+	uint64_t sn;
+	uint64_t epoch;
+	int found;
+};
+
+static int
+chain_epoch_of(uint64_t sn, const void *body, size_t len, void *arg)
+{
+	struct chain_epoch_arg *ea = arg;
+	struct cfs_entry e;
+
+	if (sn == ea->sn && cfs_entry_decode(body, len, &e) == CFS_WIRE_OK && e.sn == sn) {
+		ea->epoch = e.epoch;
+		ea->found = 1;
+	}
+	return 1;
+}
+
+/* The epoch of the logged entry sn: 0, or -1 when the log does not hold it. */
+static int
+chain_logged_epoch(struct chain *c, uint64_t sn, uint64_t *epoch)
+{
+	struct chain_epoch_arg ea = {.sn = sn};
+
+	if (sn == 0 || store_log_foreach(c->st, sn - 1, chain_epoch_of, &ea) != 0 || !ea.found)
+		return -1;
+	*epoch = ea.epoch;
+	return 0;
+}
+
 /* Sets up a node's chain state over its store. */
 void
 chain_init(struct chain *c, struct store *st, unsigned role, uint64_t epoch,
@@ -50,19 +83,26 @@ chain_init(struct chain *c, struct store *st, unsigned role, uint64_t epoch,
 	c->st = st;
 	c->role = role;
 	c->epoch = epoch;
+	c->view.epoch = epoch;
 	c->io = io;
 	c->arg = arg;
 	c->clock = chain_realtime;
 	cfs_wbuf_init(&c->buf);
-	/* The sent list survives in the log: everything logged is unacknowledged. */
-	if (!(role & CFS_ROLE_TAIL) && store_log_foreach(st, 0, chain_first_logged, &first) == 0 &&
-	    first != 0)
-		c->acked_sn = first - 1;
+	/*
+	 * Every node logs what it applies and keeps log_retain entries after
+	 * they are acknowledged, for a node that joins behind it.  Everything
+	 * logged may be unacknowledged as far as a restarted node knows; the
+	 * successor's first ACK corrects that.
+	 */
+	if (store_log_foreach(st, 0, chain_first_logged, &first) == 0 && first != 0)
+		c->trimmed_sn = first - 1;
 	else
-		c->acked_sn = applied;
-	c->trimmed_sn = c->acked_sn;
+		c->trimmed_sn = applied;
+	c->acked_sn = (role & CFS_ROLE_TAIL) ? applied : c->trimmed_sn;
 	c->synced_sn = applied;
 	c->sent_sn = c->acked_sn;
+	if (chain_logged_epoch(c, applied, &c->applied_epoch) != 0)
+		c->applied_epoch = applied == 0 ? 0 : epoch;
 }
 
 /* Releases what chain_init allocated. */
@@ -84,6 +124,96 @@ chain_sent_len(const struct chain *c)
 	if (c->role & CFS_ROLE_TAIL)
 		return 0;
 	return store_applied_sn(c->st) - c->acked_sn;
+}
+
+int
+view_index(const struct chain_view *v, const char *name)
+{
+	for (uint16_t i = 0; i < v->n; i++)
+		if (strcmp(v->nodes[i], name) == 0)
+			return i;
+	return -1;
+}
+
+unsigned
+view_role(const struct chain_view *v, const char *name)
+{
+	int i = view_index(v, name);
+	unsigned role = 0;
+
+	if (i < 0)
+		return 0;
+	if (i == 0)
+		role |= CFS_ROLE_HEAD;
+	if (i == v->n - 1)
+		role |= CFS_ROLE_TAIL;
+	return role;
+}
+
+const char *
+view_pred(const struct chain_view *v, const char *name)
+{
+	int i = view_index(v, name);
+
+	if (i > 0)
+		return v->nodes[i - 1];
+	if (i < 0 && v->n > 0 && v->syncing[0] != '\0' && strcmp(v->syncing, name) == 0)
+		return v->nodes[v->n - 1];
+	return NULL;
+}
+
+const char *
+view_succ(const struct chain_view *v, const char *name)
+{
+	int i = view_index(v, name);
+
+	if (i < 0)
+		return NULL;
+	if (i + 1 < v->n)
+		return v->nodes[i + 1];
+	return v->syncing[0] != '\0' ? v->syncing : NULL;
+}
+
+const char *
+view_role_name(const struct chain_view *v, const char *name)
+{
+	static const char *names[] = {"middle", "head", "tail", "head+tail"};
+
+	if (view_index(v, name) < 0)
+		return v->syncing[0] != '\0' && strcmp(v->syncing, name) == 0 ? "syncing" : "out";
+	return names[view_role(v, name)];
+}
+
+/* Takes a new configuration. */
+void
+chain_reconfigure(struct chain *c, const struct chain_view *v, const char *self)
+{
+	unsigned role = view_role(v, self);
+	uint64_t applied = store_applied_sn(c->st);
+	char was[16];
+
+	assert(v->epoch >= c->epoch);
+	snprintf(was, sizeof(was), "%s", c->view.n ? view_role_name(&c->view, self) : "none");
+	log_info("epoch %llu -> %llu: %s -> %s", (unsigned long long)c->epoch,
+		 (unsigned long long)v->epoch, was, view_role_name(v, self));
+	if ((role & CFS_ROLE_TAIL) && !(c->role & CFS_ROLE_TAIL) && c->acked_sn < applied) {
+		/* Everything applied here is on the tail now: committed. */
+		log_info("entries %llu..%llu are committed (this node is the tail now)",
+			 (unsigned long long)c->acked_sn + 1, (unsigned long long)applied);
+		c->acked_sn = applied;
+	}
+	if (!(role & CFS_ROLE_TAIL) && (c->role & CFS_ROLE_TAIL))
+		c->acked_sn = applied; /* committed while it was the tail */
+	c->view = *v;
+	snprintf(c->self, sizeof(c->self), "%s", self);
+	c->role = role;
+	c->epoch = v->epoch;
+	c->joining = view_index(v, self) < 0 && strcmp(v->syncing, self) == 0;
+	c->succ_joining = (role & CFS_ROLE_TAIL) && v->syncing[0] != '\0';
+	c->sync_acked_sn = 0;
+	c->succ_up = 0;
+	c->sent_sn = c->acked_sn;
+	assert(c->acked_sn <= applied);
 }
 
 /* True for ops whose entry carries a new inode number. */
@@ -120,6 +250,7 @@ chain_forward_new(struct chain *c, uint64_t sn)
 {
 	if (!c->succ_up || c->sent_sn != sn - 1 || !c->io->room(c->arg))
 		return;
+	assert(sn <= store_applied_sn(c->st));
 	c->io->forward(c->arg, c->buf.p, c->buf.len);
 	c->sent_sn = sn;
 	c->stats.bytes_replicated += c->buf.len;
@@ -215,6 +346,7 @@ chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_b
 
 	memset(&e, 0, sizeof(e));
 	e.sn = store_applied_sn(c->st) + 1;
+	e.epoch = c->epoch;
 	e.client_id = client_id;
 	e.seq = seq;
 	e.acked_below = acked_below;
@@ -241,18 +373,16 @@ chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_b
 	c->last_nsec = e.time_nsec;
 
 	cfs_wbuf_reset(&c->buf);
-	if (!(c->role & CFS_ROLE_TAIL)) {
-		flags |= STORE_LOG;
-		start = cfs_frame_begin(&c->buf, CFS_MSG_ENTRY, e.sn, c->epoch);
-	}
+	flags |= STORE_LOG;
+	start = cfs_frame_begin(&c->buf, CFS_MSG_ENTRY, e.sn, c->epoch);
 	rc = store_apply(c->st, &e, flags, &c->buf, &res);
 	if (rc != 0) {
 		log_warnx("head cannot apply sn %llu: %s", (unsigned long long)e.sn, strerror(-rc));
 		return rc == -ENOSPC ? ENOSPC : EIO;
 	}
-	if (flags & STORE_LOG)
-		cfs_frame_end(&c->buf, start);
+	cfs_frame_end(&c->buf, start);
 	assert(store_applied_sn(c->st) == e.sn);
+	c->applied_epoch = e.epoch;
 	c->stats.entries_applied++;
 	c->stats.updates++;
 	if (op->type == CFS_OP_FSYNC && e.kind == CFS_ENTRY_UPDATE)
@@ -261,9 +391,8 @@ chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_b
 		c->acked_sn = e.sn;
 		if (client_id != 0)
 			c->io->reply(c->arg, client_id, seq, &res);
-	} else {
-		chain_forward_new(c, e.sn);
 	}
+	chain_forward_new(c, e.sn);
 	return 0;
 }
 
@@ -286,18 +415,16 @@ chain_entry(struct chain *c, const uint8_t *body, size_t len)
 		return CHAIN_GAP;
 
 	cfs_wbuf_reset(&c->buf);
-	if (!(c->role & CFS_ROLE_TAIL)) {
-		flags = STORE_LOG;
-		start = cfs_frame_begin(&c->buf, CFS_MSG_ENTRY, e.sn, c->epoch);
-	}
+	flags = STORE_LOG;
+	start = cfs_frame_begin(&c->buf, CFS_MSG_ENTRY, e.sn, c->epoch);
 	rc = store_apply(c->st, &e, flags, &c->buf, &res);
 	if (rc != 0) {
 		log_warnx("cannot apply sn %llu: %s", (unsigned long long)e.sn, strerror(-rc));
 		return CHAIN_STORE;
 	}
-	if (flags & STORE_LOG)
-		cfs_frame_end(&c->buf, start);
+	cfs_frame_end(&c->buf, start);
 	assert(store_applied_sn(c->st) == applied + 1);
+	c->applied_epoch = e.epoch;
 	c->stats.entries_applied++;
 	if (e.kind == CFS_ENTRY_UPDATE && res.status != e.result) {
 		/* Applying is a pure function of the state: this is a bug, say it loudly. */
@@ -312,9 +439,12 @@ chain_entry(struct chain *c, const uint8_t *body, size_t len)
 		if (e.client_id != 0)
 			c->io->reply(c->arg, e.client_id, e.seq, &res);
 		c->io->ack(c->arg, e.sn);
-	} else {
-		chain_forward_new(c, e.sn);
+	} else if (c->joining) {
+		/* Not in the chain yet: nothing to reply, but the tail tracks our progress. */
+		c->acked_sn = e.sn;
+		c->io->ack(c->arg, e.sn);
 	}
+	chain_forward_new(c, e.sn);
 	return CHAIN_OK;
 }
 
@@ -322,6 +452,13 @@ chain_entry(struct chain *c, const uint8_t *body, size_t len)
 void
 chain_ack(struct chain *c, uint64_t sn)
 {
+	if (c->succ_joining) {
+		/* The syncing node's progress: the tail's own commits are not its business. */
+		if (sn > c->sync_acked_sn && sn <= c->sent_sn)
+			c->sync_acked_sn = sn;
+		chain_pump(c);
+		return;
+	}
 	if (sn <= c->acked_sn)
 		return;
 	if (sn > c->sent_sn) {
@@ -335,26 +472,47 @@ chain_ack(struct chain *c, uint64_t sn)
 	chain_pump(c);
 }
 
-/* Starts forwarding to a successor that has applied up to succ_sn. */
+/* Starts forwarding to a successor that has applied up to (succ_epoch, succ_sn). */
 int
-chain_successor_up(struct chain *c, uint64_t succ_sn)
+chain_successor_up(struct chain *c, uint64_t succ_sn, uint64_t succ_epoch)
 {
-	uint64_t applied = store_applied_sn(c->st);
+	uint64_t applied = store_applied_sn(c->st), mine;
 
 	if (succ_sn > applied) {
-		log_warnx("successor has sn %llu, beyond this node's %llu",
+		log_warnx("successor has sn %llu, beyond this node's %llu: its extra entries were "
+			  "never committed, it needs a snapshot",
 			  (unsigned long long)succ_sn, (unsigned long long)applied);
-		return -1;
+		return CHAIN_SNAPSHOT;
 	}
 	if (succ_sn < c->trimmed_sn) {
 		log_warnx("successor has sn %llu but the log starts after %llu: it needs a "
 			  "snapshot",
 			  (unsigned long long)succ_sn, (unsigned long long)c->trimmed_sn);
-		return -1;
+		return CHAIN_SNAPSHOT;
+	}
+	if (succ_sn == applied)
+		mine = c->applied_epoch;
+	else if (succ_sn == 0)
+		mine = 0;
+	else if (chain_logged_epoch(c, succ_sn, &mine) != 0) {
+		log_warnx("successor has sn %llu, which this node's log no longer holds: it needs "
+			  "a snapshot",
+			  (unsigned long long)succ_sn);
+		return CHAIN_SNAPSHOT;
+	}
+	if (mine != succ_epoch) {
+		log_warnx("successor's entry %llu is of epoch %llu, this node's of epoch %llu: "
+			  "histories differ, it needs a snapshot",
+			  (unsigned long long)succ_sn, (unsigned long long)succ_epoch,
+			  (unsigned long long)mine);
+		return CHAIN_SNAPSHOT;
 	}
 	c->succ_up = 1;
 	c->sent_sn = succ_sn;
-	return chain_pump(c);
+	if (c->succ_joining)
+		c->sync_acked_sn = succ_sn;
+	chain_pump(c);
+	return CHAIN_CONTINUE;
 }
 
 /* The successor link went down: stop forwarding until it is back. */
@@ -384,14 +542,25 @@ chain_read(struct chain *c, const struct cfs_op *op, struct cfs_reply *res, stru
 void
 chain_maintain(struct chain *c)
 {
-	uint64_t applied = store_applied_sn(c->st);
+	uint64_t applied = store_applied_sn(c->st), upto, keep;
 
 	if (c->synced_sn < applied) {
 		chain_sync(c);
 	}
-	if (c->acked_sn > c->trimmed_sn) {
-		if (store_log_trim(c->st, c->acked_sn) == 0)
-			c->trimmed_sn = c->acked_sn;
+	/*
+	 * Keep log_retain acknowledged entries (at least the last applied one,
+	 * whose epoch names this node's history), and what a syncing successor
+	 * still needs.
+	 */
+	upto = c->acked_sn;
+	keep = c->log_retain > 0 ? c->log_retain : 1;
+	if (upto + keep > applied)
+		upto = applied > keep ? applied - keep : 0;
+	if (c->succ_joining && upto > c->sync_acked_sn)
+		upto = c->sync_acked_sn;
+	if (upto > c->trimmed_sn) {
+		if (store_log_trim(c->st, upto) == 0)
+			c->trimmed_sn = upto;
 	}
 	chain_pump(c);
 }

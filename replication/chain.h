@@ -26,6 +26,37 @@
 #include "common/wire.h"
 #include "store/store.h"
 
+/*
+ * The chain configuration as one object: (epoch, [head .. tail], the node
+ * syncing behind the tail).  A node's role, predecessor and successor follow
+ * from it and from the node's name; it changes only through
+ * chain_reconfigure, and its epoch only grows.
+ */
+struct chain_view {
+	uint64_t epoch;
+	uint16_t n; /* nodes in the chain; 0: no configuration yet */
+	char nodes[CFS_MAX_NODES][CFS_NODE_NAME_MAX + 1];
+	char syncing[CFS_NODE_NAME_MAX + 1]; /* joining behind the tail; "" none */
+	uint32_t tail_wait_ms; /* a node that becomes tail in this epoch waits this long */
+};
+
+/* Index of name in the chain, or -1. */
+int view_index(const struct chain_view *, const char *name);
+/* CFS_ROLE_HEAD|CFS_ROLE_TAIL bits of name; 0 for a middle node or a non-member. */
+unsigned view_role(const struct chain_view *, const char *name);
+/* Who sends name its entries: the node before it, or the tail for the syncing node; NULL. */
+const char *view_pred(const struct chain_view *, const char *name);
+/* Whom name sends entries to: the node after it, or the syncing node after the tail; NULL. */
+const char *view_succ(const struct chain_view *, const char *name);
+/* "head", "middle", "tail", "head+tail", "syncing" or "out" for logs. */
+const char *view_role_name(const struct chain_view *, const char *name);
+
+/* What a node does with a successor that says it has applied up to (epoch, sn). */
+enum chain_verdict {
+	CHAIN_CONTINUE = 0,  /* its history is a prefix of ours: resend from the log after sn */
+	CHAIN_SNAPSHOT = -1, /* it holds entries we never had, or ones our log no longer has */
+};
+
 /* Results of chain_entry. */
 enum chain_result {
 	CHAIN_OK = 0,
@@ -58,8 +89,15 @@ struct chain_stats {
 
 struct chain {
 	struct store *st;
-	unsigned role;	    /* CFS_ROLE_HEAD | CFS_ROLE_TAIL bits */
-	uint64_t epoch;
+	unsigned role;	    /* CFS_ROLE_HEAD | CFS_ROLE_TAIL bits, from the view */
+	uint64_t epoch;	    /* the view's epoch */
+	struct chain_view view;
+	char self[CFS_NODE_NAME_MAX + 1];
+	int joining;	    /* this node is the syncing one: applies and acks, never replies */
+	int succ_joining;   /* tail: the successor is a syncing node, its acks stay here */
+	uint64_t sync_acked_sn; /* tail: how far the syncing successor has acknowledged */
+	uint64_t applied_epoch; /* epoch of the entry at applied_sn */
+	uint64_t log_retain;	/* acknowledged entries kept in the log for joining nodes */
 	uint64_t acked_sn;  /* every entry up to here is on the tail */
 	uint64_t trimmed_sn; /* the log holds nothing at or below this */
 	uint64_t synced_sn; /* applied entries known to be on stable storage */
@@ -97,11 +135,22 @@ int chain_entry(struct chain *, const uint8_t *body, size_t len);
 void chain_ack(struct chain *, uint64_t sn);
 
 /*
- * The successor link is up and the successor has applied up to succ_sn:
- * resends the logged entries after it, then forwards new ones as they come.
- * Returns 0 or -1 when the successor claims entries this node never had.
+ * Takes a new configuration: role, predecessor and successor follow from it
+ * and self.  The epoch never goes back (asserted).  Becoming tail commits
+ * everything applied here (it is on the tail now); the successor link is
+ * down until the daemon brings it up again in the new epoch.
  */
-int chain_successor_up(struct chain *, uint64_t succ_sn);
+void chain_reconfigure(struct chain *, const struct chain_view *, const char *self);
+
+/*
+ * The successor link is up and the successor has applied up to
+ * (succ_epoch, succ_sn).  CHAIN_CONTINUE: resends the logged entries after
+ * it, then forwards new ones as they come.  CHAIN_SNAPSHOT: its history is
+ * not a prefix of ours (an entry we do not have at that sn, or one our log no
+ * longer holds); nothing is sent.  A returning node is never trusted by its
+ * sn alone.
+ */
+int chain_successor_up(struct chain *, uint64_t succ_sn, uint64_t succ_epoch);
 void chain_successor_down(struct chain *);
 /* Forwards logged entries the successor lacks, as far as its link has room. */
 int chain_pump(struct chain *);

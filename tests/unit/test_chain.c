@@ -109,8 +109,8 @@ setup(void **state)
 		t->room = 1;
 	}
 	/* Links up from the start: successors at sn 0. */
-	assert_int_equal(chain_successor_up(&tc->n[0].ch, 0), 0);
-	assert_int_equal(chain_successor_up(&tc->n[1].ch, 0), 0);
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 0, 0), CHAIN_CONTINUE);
+	assert_int_equal(chain_successor_up(&tc->n[1].ch, 0, 0), CHAIN_CONTINUE);
 	*state = tc;
 	return 0;
 }
@@ -135,17 +135,56 @@ teardown(void **state)
 	return 0;
 }
 
-/* Delivers node i's forwarded frame k to node i+1; returns chain_entry's result. */
+/* Delivers node i's forwarded frame k to node j; returns chain_entry's result. */
 static int
-deliver(struct tchain *tc, int i, size_t k)
+deliver_to(struct tchain *tc, int i, size_t k, int j)
 {
 	struct cfs_wbuf *f = &tc->n[i].fwd[k];
 	struct cfs_header h;
 
+	assert_true(k < tc->n[i].nfwd);
 	assert_int_equal(cfs_header_decode(f->p, f->len, &h), CFS_WIRE_OK);
 	assert_int_equal(h.type, CFS_MSG_ENTRY);
-	assert_int_equal(h.epoch, 7);
-	return chain_entry(&tc->n[i + 1].ch, f->p + CFS_HEADER_SIZE, f->len - CFS_HEADER_SIZE);
+	assert_true(h.epoch >= 7);
+	return chain_entry(&tc->n[j].ch, f->p + CFS_HEADER_SIZE, f->len - CFS_HEADER_SIZE);
+}
+
+/* Delivers node i's forwarded frame k to node i+1. */
+static int
+deliver(struct tchain *tc, int i, size_t k)
+{
+	return deliver_to(tc, i, k, i + 1);
+}
+
+/* A configuration: names "n0".."n2" in the given order, separated by commas. */
+static struct chain_view
+view_of(uint64_t epoch, const char *chain, const char *syncing)
+{
+	struct chain_view v;
+	const char *p = chain;
+
+	memset(&v, 0, sizeof(v));
+	v.epoch = epoch;
+	while (*p != '\0') {
+		size_t len = strcspn(p, ",");
+
+		snprintf(v.nodes[v.n++], sizeof(v.nodes[0]), "%.*s", (int)len, p);
+		p += len + (p[len] == ',');
+	}
+	snprintf(v.syncing, sizeof(v.syncing), "%s", syncing);
+	return v;
+}
+
+/* Every node of tc takes view v (as "n0".."n2"). */
+static void
+reconfigure_all(struct tchain *tc, const struct chain_view *v)
+{
+	char name[8];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		chain_reconfigure(&tc->n[i].ch, v, name);
+	}
 }
 
 /* A mkdir request under the root. */
@@ -260,7 +299,7 @@ test_acks_trim_sent_list_and_log(void **state)
 	chain_maintain(&tc->n[0].ch);
 	n = 0;
 	assert_int_equal(store_log_foreach(tc->n[0].st, 0, count_log, &n), 0);
-	assert_int_equal(n, 0);
+	assert_int_equal(n, 1); /* the last applied entry stays: its epoch names the history */
 	assert_int_equal(chain_sent_len(&tc->n[0].ch), 0);
 }
 
@@ -375,7 +414,7 @@ test_successor_catch_up_from_log(void **state)
 	assert_int_equal(tc->n[0].nfwd, 0);
 	/* A full link holds the resend back until it drains. */
 	tc->n[0].room = 0;
-	assert_int_equal(chain_successor_up(&tc->n[0].ch, 0), 0);
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 0, 0), CHAIN_CONTINUE);
 	assert_int_equal(tc->n[0].nfwd, 0);
 	tc->n[0].room = 1;
 	assert_int_equal(chain_pump(&tc->n[0].ch), 0);
@@ -385,7 +424,7 @@ test_successor_catch_up_from_log(void **state)
 	assert_int_equal(chain_applied_sn(&tc->n[1].ch), 3);
 	/* A successor claiming more than this node has is refused. */
 	chain_successor_down(&tc->n[0].ch);
-	assert_int_equal(chain_successor_up(&tc->n[0].ch, 4), -1);
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 4, 7), CHAIN_SNAPSHOT);
 }
 
 /* Updates only at the head, reads only at the tail. */
@@ -454,6 +493,216 @@ test_fsync_in_batch_syncs_after_commit(void **state)
 	assert_int_equal(tc->n[1].ch.stats.syncs, 1);
 }
 
+/* The view gives roles, predecessors and successors, the syncing node after the tail. */
+static void
+test_view(void **state)
+{
+	struct chain_view v = view_of(3, "a,b,c", "d");
+
+	assert_int_equal(view_role(&v, "a"), CFS_ROLE_HEAD);
+	assert_int_equal(view_role(&v, "b"), 0);
+	assert_int_equal(view_role(&v, "c"), CFS_ROLE_TAIL);
+	assert_int_equal(view_role(&v, "d"), 0);
+	assert_null(view_pred(&v, "a"));
+	assert_string_equal(view_pred(&v, "b"), "a");
+	assert_string_equal(view_pred(&v, "d"), "c");
+	assert_string_equal(view_succ(&v, "c"), "d");
+	assert_null(view_succ(&v, "d"));
+	assert_null(view_pred(&v, "zz"));
+	assert_string_equal(view_role_name(&v, "d"), "syncing");
+	assert_string_equal(view_role_name(&v, "zz"), "out");
+	v = view_of(4, "a", "");
+	assert_int_equal(view_role(&v, "a"), CFS_ROLE_HEAD | CFS_ROLE_TAIL);
+	assert_null(view_succ(&v, "a"));
+	assert_string_equal(view_role_name(&v, "a"), "head+tail");
+}
+
+/*
+ * The tail fails with entries 2 and 3 on the middle only: the middle becomes
+ * the tail and they are committed; the clients' retries are answered from
+ * the result table, not applied again.
+ */
+static void
+test_tail_fails(void **state)
+{
+	struct tchain *tc = *state;
+	struct chain_view v = view_of(8, "n0,n1", "");
+	char name[8];
+
+	for (int i = 0; i < 3; i++) {
+		struct cfs_op op;
+
+		snprintf(name, sizeof(name), "t%d", i);
+		op = op_mkdir(name);
+		assert_int_equal(chain_update(&tc->n[0].ch, 4, (uint64_t)i + 1, 1, &op), 0);
+		assert_int_equal(deliver(tc, 0, (size_t)i), CHAIN_OK);
+	}
+	assert_int_equal(deliver(tc, 1, 0), CHAIN_OK); /* only sn 1 reaches the tail */
+	assert_int_equal(tc->n[2].nreplies, 1);
+	chain_reconfigure(&tc->n[0].ch, &v, "n0");
+	chain_reconfigure(&tc->n[1].ch, &v, "n1");
+	assert_int_equal(tc->n[1].ch.role, CFS_ROLE_TAIL);
+	assert_int_equal(tc->n[1].ch.acked_sn, 3);
+	assert_int_equal(chain_sent_len(&tc->n[1].ch), 0);
+	/* The head's link comes up in epoch 8 with the new tail at sn 3: nothing to resend. */
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 3, 7), CHAIN_CONTINUE);
+	assert_int_equal(tc->n[0].nfwd, 3);
+	/* The client retries seq 2 and 3 at the head: reply-only entries, answered by n1. */
+	for (uint64_t seq = 2; seq <= 3; seq++) {
+		struct cfs_op op;
+
+		snprintf(name, sizeof(name), "t%llu", (unsigned long long)seq - 1);
+		op = op_mkdir(name);
+		assert_int_equal(chain_update(&tc->n[0].ch, 4, seq, 1, &op), 0);
+		assert_int_equal(deliver(tc, 0, tc->n[0].nfwd - 1), CHAIN_OK);
+	}
+	assert_int_equal(tc->n[0].ch.stats.reply_only, 2);
+	assert_int_equal(tc->n[1].nreplies, 2);
+	assert_int_equal(tc->n[1].replies[0].status, 0); /* not EEXIST: the stored result */
+	assert_int_equal(tc->n[1].replies[1].status, 0);
+	assert_int_equal(tc->n[1].reply_seq[1], 3);
+	/* Reads now at n1, refused at the old tail's old role. */
+	assert_int_equal(tc->n[1].ch.epoch, 8);
+}
+
+/*
+ * The middle fails: the head's new successor is the old tail, which reports
+ * the last sn it applied; the head resends what comes after it, in order.
+ */
+static void
+test_middle_fails(void **state)
+{
+	struct tchain *tc = *state;
+	struct chain_view v = view_of(8, "n0,n2", "");
+	uint8_t d0[CFS_DIGEST_LEN], d2[CFS_DIGEST_LEN];
+	char name[8];
+
+	for (int i = 0; i < 4; i++) {
+		struct cfs_op op;
+
+		snprintf(name, sizeof(name), "m%d", i);
+		op = op_mkdir(name);
+		assert_int_equal(chain_update(&tc->n[0].ch, 6, (uint64_t)i + 1, 1, &op), 0);
+	}
+	assert_int_equal(deliver(tc, 0, 0), CHAIN_OK);
+	assert_int_equal(deliver(tc, 0, 1), CHAIN_OK);
+	assert_int_equal(deliver(tc, 1, 0), CHAIN_OK); /* n2 has sn 1, n1 has 2, n0 has 4 */
+	chain_reconfigure(&tc->n[0].ch, &v, "n0");
+	chain_reconfigure(&tc->n[2].ch, &v, "n2");
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 4);
+	tc->n[0].nfwd = 0;
+	for (size_t k = 0; k < 4; k++)
+		cfs_wbuf_free(&tc->n[0].fwd[k]);
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 1, 7), CHAIN_CONTINUE);
+	assert_int_equal(tc->n[0].nfwd, 3);
+	for (size_t k = 0; k < 3; k++)
+		assert_int_equal(deliver_to(tc, 0, k, 2), CHAIN_OK);
+	assert_int_equal(chain_applied_sn(&tc->n[2].ch), 4);
+	assert_int_equal(tc->n[2].nreplies, 4);
+	chain_ack(&tc->n[0].ch, 4);
+	assert_int_equal(chain_sent_len(&tc->n[0].ch), 0);
+	assert_int_equal(store_digest(tc->n[0].st, d0), 0);
+	assert_int_equal(store_digest(tc->n[2].st, d2), 0);
+	assert_memory_equal(d0, d2, CFS_DIGEST_LEN);
+}
+
+/*
+ * The head fails after applying entries it never forwarded.  The next node
+ * becomes head and makes its own entries at those sns, in the new epoch.
+ * When the old head returns, it is not trusted by its sn: its entry at that
+ * sn is of another epoch, so it needs a snapshot.  A node whose history is a
+ * prefix continues from the log.
+ */
+static void
+test_head_fails_returning_node_checked(void **state)
+{
+	struct tchain *tc = *state;
+	struct chain_view v = view_of(8, "n1,n2", ""), vj = view_of(9, "n1,n2", "n0");
+	struct cfs_op op = op_mkdir("h0"), op2 = op_mkdir("h1"), op3 = op_mkdir("other");
+
+	assert_int_equal(chain_update(&tc->n[0].ch, 2, 1, 1, &op), 0);
+	flow(tc);
+	assert_int_equal(chain_update(&tc->n[0].ch, 2, 2, 1, &op2), 0); /* never forwarded */
+	assert_int_equal(chain_applied_sn(&tc->n[0].ch), 2);
+	chain_reconfigure(&tc->n[1].ch, &v, "n1");
+	chain_reconfigure(&tc->n[2].ch, &v, "n2");
+	assert_int_equal(tc->n[1].ch.role, CFS_ROLE_HEAD);
+	assert_int_equal(chain_successor_up(&tc->n[1].ch, 1, 7), CHAIN_CONTINUE);
+	/* Another client's update takes sn 2 in epoch 8. */
+	assert_int_equal(chain_update(&tc->n[1].ch, 3, 1, 1, &op3), 0);
+	assert_int_equal(deliver(tc, 1, tc->n[1].nfwd - 1), CHAIN_OK);
+	assert_int_equal(tc->n[2].ch.applied_epoch, 8);
+	/* The old head rejoins behind the tail: (7, 2) is not in the tail's history. */
+	chain_reconfigure(&tc->n[1].ch, &vj, "n1");
+	chain_reconfigure(&tc->n[2].ch, &vj, "n2");
+	chain_reconfigure(&tc->n[0].ch, &vj, "n0");
+	assert_true(tc->n[0].ch.joining);
+	assert_true(tc->n[2].ch.succ_joining);
+	assert_int_equal(chain_successor_up(&tc->n[2].ch, 2, tc->n[0].ch.applied_epoch),
+			 CHAIN_SNAPSHOT);
+	assert_int_equal(chain_successor_up(&tc->n[2].ch, 3, 8), CHAIN_SNAPSHOT); /* ahead */
+	/* A node at (7, 1) has a prefix of the tail's history: it continues from the log. */
+	assert_int_equal(chain_successor_up(&tc->n[2].ch, 1, 7), CHAIN_CONTINUE);
+	assert_int_equal(chain_successor_up(&tc->n[2].ch, 1, 6), CHAIN_SNAPSHOT);
+}
+
+/*
+ * A node syncing behind the tail gets the tail's log and then its new
+ * entries; its acks track its progress at the tail and go no further; it
+ * never replies to a client.
+ */
+static void
+test_join_behind_tail(void **state)
+{
+	struct tchain *tc = *state;
+	struct chain_view v = view_of(8, "n0,n1", "n2"), vt = view_of(9, "n0,n1,n2", "");
+	uint64_t acks_before;
+	char name[8];
+
+	/* n2 starts empty as a joiner: fresh store, so reopen it. */
+	for (int i = 0; i < 3; i++) {
+		struct cfs_op op;
+
+		snprintf(name, sizeof(name), "j%d", i);
+		op = op_mkdir(name);
+		assert_int_equal(chain_update(&tc->n[0].ch, 1, (uint64_t)i + 1, 1, &op), 0);
+		assert_int_equal(deliver(tc, 0, (size_t)i), CHAIN_OK);
+	}
+	chain_reconfigure(&tc->n[0].ch, &v, "n0");
+	chain_reconfigure(&tc->n[1].ch, &v, "n1");
+	chain_reconfigure(&tc->n[2].ch, &v, "n2");
+	assert_int_equal(tc->n[1].ch.role, CFS_ROLE_TAIL);
+	assert_true(tc->n[2].ch.joining);
+	acks_before = tc->n[1].nacks;
+	tc->n[1].nfwd = 0;
+	assert_int_equal(chain_successor_up(&tc->n[1].ch, 0, 0), CHAIN_CONTINUE);
+	assert_int_equal(tc->n[1].nfwd, 3);
+	for (size_t k = 0; k < 3; k++)
+		assert_int_equal(deliver(tc, 1, k), CHAIN_OK);
+	assert_int_equal(tc->n[2].nreplies, 0);
+	assert_int_equal(tc->n[2].last_ack, 3);
+	chain_ack(&tc->n[1].ch, 3);
+	assert_int_equal(tc->n[1].ch.sync_acked_sn, 3);
+	assert_int_equal(tc->n[1].nacks, acks_before); /* not passed upstream */
+	assert_int_equal(chain_successor_up(&tc->n[0].ch, 3, 7), CHAIN_CONTINUE);
+	/* A new update reaches the tail, which replies, and the joiner. */
+	{
+		struct cfs_op op = op_mkdir("j3");
+
+		assert_int_equal(chain_update(&tc->n[0].ch, 1, 4, 4, &op), 0);
+		assert_int_equal(deliver(tc, 0, tc->n[0].nfwd - 1), CHAIN_OK);
+		assert_int_equal(tc->n[1].nfwd, 4);
+		assert_int_equal(deliver(tc, 1, 3), CHAIN_OK);
+	}
+	/* The joiner becomes the tail. */
+	reconfigure_all(tc, &vt);
+	assert_int_equal(tc->n[2].ch.role, CFS_ROLE_TAIL);
+	assert_false(tc->n[2].ch.joining);
+	assert_int_equal(tc->n[1].ch.role, 0);
+	assert_int_equal(tc->n[2].ch.applied_epoch, 8); /* j3 was made in epoch 8 */
+	assert_int_equal(chain_successor_up(&tc->n[1].ch, 4, 8), CHAIN_CONTINUE);
+}
+
 int
 main(void)
 {
@@ -471,6 +720,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_single_node_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_in_batch_syncs_after_commit, setup,
 						teardown),
+		cmocka_unit_test(test_view),
+		cmocka_unit_test_setup_teardown(test_tail_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_middle_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head_fails_returning_node_checked, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_join_behind_tail, setup, teardown),
 	};
 
 	log_init("test_chain", 0, LOG_LEVEL_ERR);

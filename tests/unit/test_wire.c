@@ -370,7 +370,7 @@ static void
 test_header_roundtrip(void **state)
 {
 	static const uint8_t want[CFS_HEADER_SIZE] = {
-	    'C',  'H',  'F',  'S',  1,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
+	    'C',  'H',  'F',  'S',  2,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
 	    0x20, 0x01, 0x00, 0x88, 0x77, 0x66, 0x55,          0x44, 0x33, 0x22, 0x11, 0x09, 0,
 	    0,    0,    0,    0,    0,    0x80,
 	};
@@ -447,7 +447,9 @@ test_header_reject(void **state)
 	h = good;
 	h.version = 0;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
-	h.version = 2;
+	h.version = 1; /* version 1 entries had no epoch */
+	check_header_err(&h, CFS_WIRE_BAD_VERSION);
+	h.version = 3;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h = good;
 	h.type = 0;
@@ -584,6 +586,7 @@ sample_hello_reply(struct cfs_hello_reply *h, uint16_t n)
 	strcpy(h->name, "node-b");
 	h->role = CFS_ROLE_HEAD | CFS_ROLE_TAIL;
 	h->applied_sn = 0xa0a0a0a0a0a0a0a0ull;
+	h->applied_epoch = 0x0b0b0b0b0b0b0b0bull;
 	h->epoch = 17;
 	h->nnodes = n;
 	for (uint16_t i = 0; i < n; i++) {
@@ -616,6 +619,7 @@ test_hello_reply_roundtrip(void **state)
 		assert_string_equal(g.name, "node-b");
 		assert_int_equal(g.role, CFS_ROLE_HEAD | CFS_ROLE_TAIL);
 		assert_true(g.applied_sn == h.applied_sn);
+		assert_true(g.applied_epoch == h.applied_epoch);
 		assert_int_equal(g.epoch, 17);
 		assert_int_equal(g.nnodes, counts[c]);
 		for (uint16_t i = 0; i < counts[c]; i++) {
@@ -638,6 +642,7 @@ put_hello_reply_head(struct cfs_wbuf *w, uint8_t role, uint16_t nnodes)
 	cfs_put_u8(w, 'x');
 	cfs_put_u8(w, role);
 	cfs_put_u64(w, 1);
+	cfs_put_u64(w, 3);
 	cfs_put_u64(w, 2);
 	cfs_put_u16(w, nnodes);
 }
@@ -879,6 +884,7 @@ test_entry_roundtrip(void **state)
 
 			memset(&e, 0, sizeof(e));
 			e.sn = 0x100000000ull + i;
+			e.epoch = 0x7000000000000003ull + i;
 			e.kind = kind;
 			e.client_id = 0xc11e47ull;
 			e.seq = 99 + i;
@@ -892,11 +898,12 @@ test_entry_roundtrip(void **state)
 			           : sample_op(all_ops[i], 3, 2, 5);
 			cfs_wbuf_init(&w);
 			cfs_entry_encode(&w, &e);
-			assert_int_equal(w.len, 8 + 1 + 8 * 5 + 4 + 4 + 94 + e.op.namelen +
+			assert_int_equal(w.len, 8 + 8 + 1 + 8 * 5 + 4 + 4 + 94 + e.op.namelen +
 			                            e.op.name2len + e.op.datalen);
 			memset(&got, 0x55, sizeof(got));
 			assert_int_equal(cfs_entry_decode(w.p, w.len, &got), CFS_WIRE_OK);
 			assert_true(got.sn == e.sn);
+			assert_true(got.epoch == e.epoch);
 			assert_int_equal(got.kind, kind);
 			assert_true(got.client_id == e.client_id);
 			assert_true(got.seq == e.seq);
@@ -918,6 +925,7 @@ test_entry_roundtrip(void **state)
 static void
 put_entry_head(struct cfs_wbuf *w, uint8_t kind)
 {
+	cfs_put_u64(w, 1);
 	cfs_put_u64(w, 1);
 	cfs_put_u8(w, kind);
 	for (int i = 0; i < 5; i++)
@@ -1007,9 +1015,18 @@ test_status(void **state)
 	s.successor_up = 1;
 	for (int i = 0; i < CFS_DIGEST_LEN; i++)
 		s.digest[i] = (uint8_t)(0xf0 ^ i);
+	s.flags = CFS_STATUS_ETCD | CFS_STATUS_MASTER;
+	s.applied_epoch = 2;
+	strcpy(s.master, "n1");
+	strcpy(s.syncing, "n4");
+	s.sync_sn = 977;
+	s.nchain = 2;
+	strcpy(s.chain[0], "n1");
+	memcpy(s.chain[1], name255, CFS_NODE_NAME_MAX);
 	cfs_wbuf_init(&w);
 	cfs_status_encode(&w, &s);
-	assert_int_equal(w.len, 2 + CFS_NODE_NAME_MAX + 1 + 5 * 8 + 4 + 1 + CFS_DIGEST_LEN);
+	assert_int_equal(w.len, 2 + CFS_NODE_NAME_MAX + 1 + 5 * 8 + 4 + 1 + CFS_DIGEST_LEN + 4 + 8 +
+	                            (2 + 2) + (2 + 2) + 8 + 2 + (2 + 2) + (2 + CFS_NODE_NAME_MAX));
 	memset(&got, 0x55, sizeof(got));
 	assert_int_equal(cfs_status_decode(w.p, w.len, &got), CFS_WIRE_OK);
 	assert_string_equal(got.name, s.name);
@@ -1022,6 +1039,14 @@ test_status(void **state)
 	assert_int_equal(got.clients, s.clients);
 	assert_int_equal(got.successor_up, 1);
 	assert_memory_equal(got.digest, s.digest, CFS_DIGEST_LEN);
+	assert_int_equal(got.flags, s.flags);
+	assert_int_equal(got.applied_epoch, 2);
+	assert_string_equal(got.master, "n1");
+	assert_string_equal(got.syncing, "n4");
+	assert_int_equal(got.sync_sn, 977);
+	assert_int_equal(got.nchain, 2);
+	assert_string_equal(got.chain[0], "n1");
+	assert_string_equal(got.chain[1], s.chain[1]);
 	check_prefixes_and_trailing(dec_status, w.p, w.len);
 	cfs_wbuf_free(&w);
 
