@@ -34,6 +34,10 @@ enum conf_kw {
 	CONF_KW_PLAINTEXT,
 	CONF_KW_SYNC_INTERVAL,
 	CONF_KW_MAP_SIZE,
+	CONF_KW_COORDINATOR,
+	CONF_KW_CLUSTER,
+	CONF_KW_LEASE_TTL,
+	CONF_KW_LOG_RETAIN,
 	CONF_KW_NODE,
 	CONF_KW_max
 };
@@ -48,6 +52,10 @@ static const struct {
     [CONF_KW_PLAINTEXT] = {"plaintext", "plaintext yes|no"},
     [CONF_KW_SYNC_INTERVAL] = {"sync-interval", "sync-interval MS"},
     [CONF_KW_MAP_SIZE] = {"map-size", "map-size SIZE"},
+    [CONF_KW_COORDINATOR] = {"coordinator", "coordinator etcd URL[,URL...]"},
+    [CONF_KW_CLUSTER] = {"cluster", "cluster NAME"},
+    [CONF_KW_LEASE_TTL] = {"lease-ttl", "lease-ttl SECONDS"},
+    [CONF_KW_LOG_RETAIN] = {"log-retain", "log-retain N"},
     [CONF_KW_NODE] = {"node", "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] "
                               "[metrics HOST:PORT]"},
 };
@@ -373,6 +381,62 @@ conf_number(const char *s, unsigned long min, unsigned long max, unsigned long *
 	return 0;
 }
 
+/*
+ * "coordinator etcd URL[,URL...]": the etcd endpoints, http:// or https://
+ * with a host and a port, and nothing after them.
+ */
+static int
+conf_coordinator(struct conf_parser *p, char **w, size_t nw)
+{
+	struct cfs_conf *conf = p->conf;
+	const char *usage = conf_keywords[CONF_KW_COORDINATOR].usage;
+	char *list, *url, *save = NULL;
+
+	if (nw != 3)
+		return conf_error(p, p->line, "%s: %s", nw < 3 ? "missing argument" : "extra argument",
+		                  usage);
+	if (strcmp(w[1], "etcd") != 0)
+		return conf_error(p, p->line, "coordinator: unknown kind '%s' (only etcd)", w[1]);
+	if (p->seen[CONF_KW_COORDINATOR])
+		return conf_error(p, p->line, "'coordinator' given twice (first on line %zu)",
+		                  p->seen[CONF_KW_COORDINATOR]);
+	p->seen[CONF_KW_COORDINATOR] = p->line;
+	list = xstrdup(w[2]);
+	for (url = strtok_r(list, ",", &save); url != NULL; url = strtok_r(NULL, ",", &save)) {
+		const char *rest = NULL, *colon;
+		unsigned long port;
+		char *end;
+
+		if (strncmp(url, "http://", 7) == 0)
+			rest = url + 7;
+		else if (strncmp(url, "https://", 8) == 0)
+			rest = url + 8;
+		colon = rest != NULL ? strrchr(rest, ':') : NULL;
+		if (rest == NULL || colon == NULL || colon == rest) {
+			free(list);
+			return conf_error(p, p->line,
+			                  "coordinator: '%s' is not http://HOST:PORT or https://HOST:PORT",
+			                  url);
+		}
+		port = strtoul(colon + 1, &end, 10);
+		if (*end != '\0' || port == 0 || port > 65535 || colon[1] == '\0') {
+			free(list);
+			return conf_error(p, p->line, "coordinator: bad port in '%s'", url);
+		}
+		if (conf->netcd == CFS_MAX_ETCD || strlen(url) > CFS_URL_MAX) {
+			free(list);
+			return conf_error(p, p->line,
+			                  "coordinator: at most %d endpoints of %d characters",
+			                  CFS_MAX_ETCD, CFS_URL_MAX);
+		}
+		snprintf(conf->etcd[conf->netcd++], sizeof(conf->etcd[0]), "%s", url);
+	}
+	free(list);
+	if (conf->netcd == 0)
+		return conf_error(p, p->line, "coordinator: no endpoint given");
+	return 0;
+}
+
 /* Handles "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] [metrics HOST:PORT]". */
 static int
 conf_node(struct conf_parser *p, char **w, size_t nw)
@@ -451,6 +515,8 @@ conf_statement(struct conf_parser *p, char **w, size_t nw)
 		return conf_error(p, p->line, "unknown keyword '%s'", w[0]);
 	if (kw == CONF_KW_NODE)
 		return conf_node(p, w, nw);
+	if (kw == CONF_KW_COORDINATOR)
+		return conf_coordinator(p, w, nw);
 	if (nw < 2)
 		return conf_error(p, p->line, "missing argument: %s", conf_keywords[kw].usage);
 	if (nw > 2)
@@ -490,6 +556,26 @@ conf_statement(struct conf_parser *p, char **w, size_t nw)
 		if (conf->map_size < CONF_MIN_MAP_SIZE)
 			return conf_error(p, p->line, "map-size: '%s' is below the minimum 1M",
 			                  w[1]);
+		break;
+	case CONF_KW_CLUSTER: {
+		char why[128];
+
+		if (conf_name_ok(w[1], why, sizeof(why)) == -1)
+			return conf_error(p, p->line, "cluster: %s", why);
+		snprintf(conf->cluster, sizeof(conf->cluster), "%s", w[1]);
+		break;
+	}
+	case CONF_KW_LEASE_TTL:
+		if (conf_number(w[1], 2, 60, &num) == -1)
+			return conf_error(p, p->line, "lease-ttl: bad number '%s' (seconds, 2..60)",
+			                  w[1]);
+		conf->lease_ttl_s = (unsigned)num;
+		break;
+	case CONF_KW_LOG_RETAIN:
+		if (conf_number(w[1], 1, 100000000, &num) == -1)
+			return conf_error(p, p->line,
+			                  "log-retain: bad number '%s' (entries, 1..100000000)", w[1]);
+		conf->log_retain = num;
 		break;
 	default:
 		break;
@@ -614,6 +700,9 @@ conf_parse_in(struct cfs_conf *conf, const char *text, size_t len, const char *n
 	conf->path = xstrdup(name);
 	conf->sync_interval_ms = CFS_DEFAULT_SYNC_MS;
 	conf->map_size = CONF_DEFAULT_MAP_SIZE;
+	conf->lease_ttl_s = CFS_DEFAULT_LEASE_TTL;
+	conf->log_retain = CFS_DEFAULT_LOG_RETAIN;
+	snprintf(conf->cluster, sizeof(conf->cluster), "chainfs");
 	/* The parser state holds a table per node; keep it off the stack. */
 	p = xcalloc(1, sizeof(*p));
 	p->conf = conf;

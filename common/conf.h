@@ -9,6 +9,16 @@
  *   plaintext yes|no        no TLS at all (default no; logged as a warning)
  *   sync-interval MS        group commit period of every node (default 100)
  *   map-size SIZE           LMDB map size, with K/M/G/T suffix (default 64G)
+ *   coordinator etcd URL[,URL...]
+ *                           failover on: the chain configuration lives in
+ *                           etcd (http:// or https:// endpoints); without
+ *                           it the chain is the node lines, fixed
+ *   cluster NAME            this cluster's keys in etcd: /chainfs/NAME/
+ *                           (default "chainfs")
+ *   lease-ttl SECONDS       a node is failed when its etcd lease of this
+ *                           length runs out (2..60, default 3)
+ *   log-retain N            acknowledged entries each node keeps for a
+ *                           node that rejoins (default 10000)
  *   node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] [metrics HOST:PORT]
  *                           one node; the order of node lines is the chain
  *                           order, head first (":PORT" may be left out:
@@ -34,6 +44,10 @@
 #define CFS_DEFAULT_CONF "/etc/chainfs/chainfs.conf"
 #define CFS_DEFAULT_PORT 7100
 #define CFS_DEFAULT_SYNC_MS 100
+#define CFS_DEFAULT_LEASE_TTL 3
+#define CFS_DEFAULT_LOG_RETAIN 10000
+#define CFS_MAX_ETCD 16
+#define CFS_URL_MAX 300
 
 struct cfs_conf_node {
 	struct cfs_node_addr addr; /* name, host, port */
@@ -51,6 +65,11 @@ struct cfs_conf {
 	int plaintext;
 	unsigned sync_interval_ms;
 	uint64_t map_size;
+	size_t netcd; /* 0: no coordinator, the chain is fixed */
+	char etcd[CFS_MAX_ETCD][CFS_URL_MAX + 1];
+	char cluster[CFS_NODE_NAME_MAX + 1];
+	unsigned lease_ttl_s;
+	uint64_t log_retain;
 	size_t nnodes;
 	struct cfs_conf_node nodes[CFS_MAX_NODES];
 };
