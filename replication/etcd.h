@@ -43,8 +43,8 @@
 enum etcd_err {
 	ETCD_OK = 0,
 	ETCD_UNREACHABLE = 1, /* no endpoint answered; nothing was applied */
-	ETCD_UNKNOWN = 2,     /* sent, but the answer was lost, or etcd answered that the
-			       * request timed out (gRPC code 14): it may have been applied */
+	ETCD_UNKNOWN = 2,     /* sent, but the answer was lost, or etcd answered that it
+			       * timed out (code 1, 4, 14): it may have been applied */
 	ETCD_ERROR = 3,	      /* etcd answered with an error (code, message) */
 	ETCD_BAD_REPLY = 4,   /* an answer that is not what the gateway sends */
 	ETCD_CANCELED = 5,    /* etcd_free ran, or the watch was canceled */
@@ -64,8 +64,8 @@ struct etcd_kv {
 /* What a request produced.  Pointers are valid during the callback only. */
 struct etcd_result {
 	int err;	     /* enum etcd_err */
-	int code;	     /* etcd's gRPC code when err is ETCD_ERROR (5: not found, 11: compacted),
-			      * or ETCD_UNKNOWN after etcd's own timeout (14) */
+	int code;	     /* etcd's gRPC code when err is ETCD_ERROR (5: not found,
+			      * 11: compacted), or ETCD_UNKNOWN after etcd's own timeout */
 	const char *message; /* a human-readable reason when err != 0 */
 	int64_t revision;    /* header.revision: the store's revision when answered */
 	int succeeded;	     /* txn: the compare held (the success branch ran);
