@@ -19,6 +19,7 @@ tport=$((base + 4))  # TLS clients on 127.0.0.1
 t2port=$((base + 5)) # TLS clients on 127.0.0.2, which the certificate does not name
 EP=http://127.0.0.1:$cport
 etcd_pid=
+bg_pids=() # etcdtool runs in the background
 
 pki="$work/pki"
 mkdir -p "$pki"
@@ -41,23 +42,32 @@ start_etcd() {
 	wait_for 20 "$T" --timeout 500 --endpoints "$EP" get ready || fail "etcd does not answer"
 }
 
+# Stops etcd: TERM, and KILL when it is still there after 10 s.
 stop_etcd() {
-	kill "$etcd_pid"
-	wait "$etcd_pid" || true
+	local i
+	[ -n "$etcd_pid" ] || return 0
+	kill "$etcd_pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$etcd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$etcd_pid" 2>/dev/null || true
+	wait "$etcd_pid" 2>/dev/null || true
 	etcd_pid=
 }
 
-# Stops etcd on every exit, shows its log on failure, then lib.sh's cleanup.
+# Stops etcd and etcdtool on every exit, shows etcd's log on failure, then lib.sh's cleanup.
 etcd_cleanup() {
-	local rc=$?
-	if [ -n "$etcd_pid" ]; then
-		kill "$etcd_pid" 2>/dev/null || true
-		wait "$etcd_pid" 2>/dev/null || true
-	fi
+	local rc=$? p
+	for p in "${bg_pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	stop_etcd
 	if [ $rc -ne 0 ] || [ $failed -ne 0 ]; then
 		echo "--- last lines of $work/etcd.log"
 		tail -n 20 "$work/etcd.log" 2>/dev/null || true
 	fi
+	set +e # so that the status can be handed on to cleanup through $?
 	(exit $rc)
 	cleanup
 }
@@ -103,8 +113,9 @@ out=$(t cas newkey 0 second) || rc=$?
 [ "$(t del newkey)" = deleted ] && [ "$(t del newkey)" = absent ] || fail "delete"
 
 note "a lease outlives its TTL while renewed, and ends when it is not"
-t lease-put leased held 2 4 >"$work/lease.out" 2>&1 &
+timeout 20 "$T" --endpoints "$EP" lease-put leased held 2 4 >"$work/lease.out" 2>&1 &
 lease_pid=$!
+bg_pids+=($lease_pid)
 wait_for 5 grep -q '^rev=' "$work/lease.out" || fail "lease-put did not put: $(cat "$work/lease.out")"
 sleep 3 # past the TTL: only the renewals keep the key
 t get leased | grep -q 'value=held$' || fail "a renewed lease's key vanished"
@@ -144,6 +155,7 @@ note "a watch is made again from the next revision when etcd restarts"
 r0=$(t put r/0 x | rev_of)
 timeout 30 "$T" --timeout 10000 --endpoints "$EP" watch r/ "$((r0 + 1))" 4 >"$work/watch.out" 2>"$work/watch.err" &
 watch_pid=$!
+bg_pids+=($watch_pid)
 t put r/1 a >/dev/null
 t put r/2 b >/dev/null
 wait_for 5 lines_at_least "$work/watch.out" 2 || fail "watch: $(cat "$work/watch.out")"
