@@ -74,7 +74,7 @@ const char *const store_db_names[STORE_NDB] = {
 };
 
 /* Reads a u64 from meta; absent reads as dflt. */
-static int
+int
 store_meta_get(MDB_txn *txn, struct store *s, const char *name, uint64_t dflt, uint64_t *out)
 {
 	MDB_val v;
@@ -106,7 +106,7 @@ store_meta_put(MDB_txn *txn, struct store *s, const char *name, uint64_t val)
 }
 
 /* Creates the root directory and the meta counters of a new store. */
-static int
+int
 store_init(struct store *s, MDB_txn *txn)
 {
 	struct store_tx tx = {.s = s, .txn = txn};
@@ -147,6 +147,18 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 		if (rc != 0) {
 			snprintf(err, errlen, "database %s: %s", store_db_names[i],
 			         mdb_strerror(rc));
+			mdb_txn_abort(txn);
+			return -1;
+		}
+	}
+	rc = store_db_get(txn, s->dbi[STORE_DB_META], "importing", strlen("importing"), &v);
+	if (rc == 0) {
+		/* A snapshot was being received when the node stopped: it is not a state. */
+		log_warnx("the store holds an incomplete snapshot: emptying it");
+		for (i = 0; i < STORE_NDB && rc == 0; i++)
+			rc = mdb_drop(txn, s->dbi[i], 0);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot empty the store: %s", mdb_strerror(rc));
 			mdb_txn_abort(txn);
 			return -1;
 		}

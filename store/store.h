@@ -129,6 +129,28 @@ int store_log_trim(struct store *, uint64_t upto);
 int store_digest(struct store *, uint8_t out[CFS_DIGEST_LEN]);
 
 /*
+ * Snapshots, for a node that cannot continue from a log: the sender opens a
+ * read transaction (store_snap_begin; the copy is of store_snap_sn, however
+ * much is applied meanwhile) and takes records chunk by chunk; the receiver
+ * empties its store (store_import_begin), writes each chunk in one
+ * transaction (store_import_chunk: -EPROTO for a malformed record) and ends
+ * with store_import_end, which makes the store whole at the snapshot's sn
+ * and syncs it.  A store opened with an import unfinished is emptied: half a
+ * snapshot is not a state.
+ */
+struct store_snap;
+int store_snap_begin(struct store *, struct store_snap **);
+uint64_t store_snap_sn(const struct store_snap *);
+/* Appends records until out holds max bytes: 1 when all are out, 0 for more, or -errno. */
+int store_snap_next(struct store_snap *, struct cfs_wbuf *out, size_t max);
+void store_snap_end(struct store_snap *);
+int store_import_begin(struct store *);
+int store_import_chunk(struct store *, const uint8_t *records, size_t len);
+int store_import_end(struct store *);
+/* An import that cannot finish: the store becomes a new, empty one at sn 0. */
+int store_import_abort(struct store *);
+
+/*
  * Batches: between store_batch_begin and store_batch_commit every
  * store_apply is a child of one write transaction, so a run of entries costs
  * one commit.  Inside a batch store_applied_sn, store_next_ino, store_result

@@ -1,6 +1,7 @@
 /*
- * Walks over the whole replicated state: for now its digest, which replicas
- * compare to show that they agree.  Snapshot export and import go here next.
+ * Walks over the whole replicated state: its digest, which replicas compare
+ * to show that they agree, and snapshots, which copy it to a node that
+ * cannot continue from a log.
  */
 #include "config.h"
 
@@ -72,4 +73,244 @@ store_digest(struct store *s, uint8_t out[CFS_DIGEST_LEN])
 		return -EIO;
 	}
 	return 0;
+}
+
+/*
+ * Snapshots: every record of every database, the log included (its last
+ * entry names the history the state belongs to), as
+ *   u8 db, u32 key length, u32 value length, key, value
+ * (little-endian, like the wire), read from one LMDB read transaction that
+ * stays open while the records stream, so the copy is of one sn however
+ * long it takes and however much the node applies meanwhile.
+ */
+struct store_snap {
+	struct store *s;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int db; /* the database being read; STORE_NDB once done */
+	uint64_t sn;
+};
+
+/* Opens the read transaction a snapshot is taken from. */
+int
+store_snap_begin(struct store *s, struct store_snap **out)
+{
+	struct store_snap *sp = xcalloc(1, sizeof(*sp));
+	MDB_val v;
+	int rc;
+
+	sp->s = s;
+	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sp->txn);
+	if (rc != 0) {
+		free(sp);
+		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
+	}
+	rc = store_db_get(sp->txn, s->dbi[STORE_DB_META], "applied_sn", strlen("applied_sn"), &v);
+	if (rc != 0 || v.mv_size != 8) {
+		mdb_txn_abort(sp->txn);
+		free(sp);
+		return -EIO;
+	}
+	sp->sn = store_val64(v.mv_data);
+	*out = sp;
+	return 0;
+}
+
+uint64_t
+store_snap_sn(const struct store_snap *sp)
+{
+	return sp->sn;
+}
+
+/* Appends records to out until it holds max bytes: 1 when every record is out, 0, or -errno. */
+int
+store_snap_next(struct store_snap *sp, struct cfs_wbuf *out, size_t max)
+{
+	MDB_val key, v;
+	int rc;
+
+	while (sp->db < STORE_NDB) {
+		if (sp->cur == NULL) {
+			rc = mdb_cursor_open(sp->txn, sp->s->dbi[sp->db], &sp->cur);
+			if (rc != 0)
+				return store_mdb_fail(__func__, "mdb_cursor_open", rc);
+		}
+		while (out->len < max) {
+			rc = mdb_cursor_get(sp->cur, &key, &v, MDB_NEXT);
+			if (rc == MDB_NOTFOUND)
+				break;
+			if (rc != 0)
+				return store_mdb_fail(__func__, "mdb_cursor_get", rc);
+			cfs_put_u8(out, (uint8_t)sp->db);
+			cfs_put_u32(out, (uint32_t)key.mv_size);
+			cfs_put_u32(out, (uint32_t)v.mv_size);
+			cfs_put_bytes(out, key.mv_data, key.mv_size);
+			cfs_put_bytes(out, v.mv_data, v.mv_size);
+		}
+		if (out->len >= max)
+			return 0;
+		mdb_cursor_close(sp->cur);
+		sp->cur = NULL;
+		sp->db++;
+	}
+	return 1;
+}
+
+void
+store_snap_end(struct store_snap *sp)
+{
+	if (sp == NULL)
+		return;
+	if (sp->cur != NULL)
+		mdb_cursor_close(sp->cur);
+	mdb_txn_abort(sp->txn);
+	free(sp);
+}
+
+/* Empties every database and marks the store as holding a snapshot being received. */
+int
+store_import_begin(struct store *s)
+{
+	MDB_txn *txn;
+	int rc, i;
+
+	if (s->batch != NULL)
+		return -EBUSY;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
+	for (i = 0; i < STORE_NDB && rc == 0; i++)
+		rc = mdb_drop(txn, s->dbi[i], 0);
+	if (rc == 0)
+		rc = store_meta_put(txn, s, "importing", 1);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc < 0 ? rc : store_mdb_fail(__func__, "mdb_drop", rc);
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_commit", rc);
+	s->applied_sn = 0;
+	s->next_ino = STORE_ROOT_INO + 1;
+	return 0;
+}
+
+/* Reads a little-endian u32 of the record format. */
+static uint32_t
+store_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Writes one chunk of records, in one transaction; -EPROTO for a malformed one. */
+int
+store_import_chunk(struct store *s, const uint8_t *p, size_t len)
+{
+	size_t off = 0, maxkey = (size_t)mdb_env_get_maxkeysize(s->env);
+	MDB_txn *txn;
+	int rc;
+
+	if (s->batch != NULL)
+		return -EBUSY;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
+	while (off < len) {
+		uint8_t db;
+		uint32_t klen, vlen;
+		MDB_val k, v;
+
+		if (len - off < 9) {
+			rc = -EPROTO;
+			break;
+		}
+		db = p[off];
+		klen = store_le32(p + off + 1);
+		vlen = store_le32(p + off + 5);
+		off += 9;
+		if (db >= STORE_NDB || klen == 0 || klen > maxkey || klen > len - off ||
+		    vlen > len - off - klen) {
+			rc = -EPROTO;
+			break;
+		}
+		k.mv_data = (void *)(uintptr_t)(p + off);
+		k.mv_size = klen;
+		v.mv_data = (void *)(uintptr_t)(p + off + klen);
+		v.mv_size = vlen;
+		off += (size_t)klen + vlen;
+		rc = mdb_put(txn, s->dbi[db], &k, &v, 0);
+		if (rc != 0) {
+			rc = rc == MDB_MAP_FULL ? -ENOSPC : store_mdb_fail(__func__, "mdb_put", rc);
+			break;
+		}
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		if (rc == -EPROTO)
+			log_warnx("snapshot chunk malformed at byte %zu of %zu", off, len);
+		return rc;
+	}
+	rc = mdb_txn_commit(txn);
+	return rc == 0 ? 0 : store_mdb_fail(__func__, "mdb_txn_commit", rc);
+}
+
+/* The whole snapshot is in: the store is whole again, at the snapshot's sn. */
+int
+store_import_end(struct store *s)
+{
+	MDB_txn *txn;
+	uint64_t sn, ino;
+	int rc;
+
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
+	rc = store_db_del(txn, s->dbi[STORE_DB_META], "importing", strlen("importing"));
+	if (rc == 0)
+		rc = store_meta_get(txn, s, "applied_sn", 0, &sn);
+	if (rc == 0)
+		rc = store_meta_get(txn, s, "next_ino", STORE_ROOT_INO + 1, &ino);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		log_warnx("snapshot lacks its meta records");
+		return -EPROTO;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_commit", rc);
+	s->applied_sn = sn;
+	s->next_ino = ino;
+	return store_sync(s);
+}
+
+/* Gives up an import: every database emptied, then a new store's root and counters. */
+int
+store_import_abort(struct store *s)
+{
+	MDB_txn *txn;
+	int rc, i;
+
+	if (s->batch != NULL)
+		return -EBUSY;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
+	for (i = 0; i < STORE_NDB && rc == 0; i++)
+		rc = mdb_drop(txn, s->dbi[i], 0);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store_mdb_fail(__func__, "mdb_drop", rc);
+	}
+	rc = store_init(s, txn);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc < 0 ? rc : -EIO;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_commit", rc);
+	s->applied_sn = 0;
+	s->next_ino = STORE_ROOT_INO + 1;
+	log_info("snapshot import given up: the store is empty, at sn 0");
+	return store_sync(s);
 }

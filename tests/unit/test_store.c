@@ -1927,6 +1927,107 @@ test_digest(void **state)
 	fx_free(b);
 }
 
+/* Copies a's store into b by snapshot, in chunks of at most chunk bytes. */
+static void
+snap_copy(struct fx *a, struct fx *b, size_t chunk, int stop_early)
+{
+	struct store_snap *sp;
+	struct cfs_wbuf w;
+	int rc, chunks = 0;
+
+	assert_int_equal(store_snap_begin(a->s, &sp), 0);
+	assert_int_equal(store_snap_sn(sp), store_applied_sn(a->s));
+	/* The copy is of the sn it began at, whatever is applied meanwhile. */
+	mkfile(a, ROOT, "after-the-snapshot-began");
+	assert_int_equal(store_import_begin(b->s), 0);
+	assert_int_equal(store_applied_sn(b->s), 0);
+	cfs_wbuf_init(&w);
+	do {
+		cfs_wbuf_reset(&w);
+		rc = store_snap_next(sp, &w, chunk);
+		assert_true(rc >= 0);
+		if (w.len > 0)
+			assert_int_equal(store_import_chunk(b->s, w.p, w.len), 0);
+		chunks++;
+		if (stop_early && chunks == 2)
+			break;
+	} while (rc == 0);
+	cfs_wbuf_free(&w);
+	if (!stop_early) {
+		assert_true(chunks > 1);
+		assert_int_equal(store_import_end(b->s), 0);
+		assert_int_equal(store_applied_sn(b->s), store_snap_sn(sp));
+	}
+	store_snap_end(sp);
+}
+
+/*
+ * A snapshot makes another store equal (same digest, counters, contents) at
+ * the sn it began at; a store whose import did not finish is emptied when
+ * opened; a malformed chunk is refused.
+ */
+static void
+test_snapshot(void **state)
+{
+	struct fx *a = *state, *b = fx_new(T_MAPSIZE), *c = fx_new(T_MAPSIZE);
+	uint8_t da[CFS_DIGEST_LEN], db[CFS_DIGEST_LEN], big[70000];
+	uint64_t file, sn;
+	static const uint8_t bad[][12] = {
+	    {9, 1, 0, 0, 0, 1, 0, 0, 0, 'k', 'v', 0}, /* no such database */
+	    {0, 0, 0, 0, 0, 1, 0, 0, 0, 'k', 'v', 0}, /* empty key */
+	    {0, 9, 0, 0, 0, 1, 0, 0, 0, 'k', 'v', 0}, /* key longer than the chunk */
+	};
+
+	history(a, STORE_DECIDE | STORE_LOG);
+	memset(big, 0x5a, sizeof(big));
+	file = mkfile(a, ROOT, "big");
+	assert_int_equal(wr(a, file, 0, big, sizeof(big)), 0);
+	mkfile(b, ROOT, "only-in-b");
+	sn = store_applied_sn(a->s);
+	digest(a, da);
+	snap_copy(a, b, 4096, 0);
+	assert_int_equal(store_applied_sn(b->s), sn);
+	{
+		struct cfs_attr at;
+
+		assert_int_equal(lookup(b, ROOT, "only-in-b", &at), ENOENT);
+		assert_int_equal(lookup(b, ROOT, "after-the-snapshot-began", &at), ENOENT);
+	}
+	assert_true(ino_of(b, ROOT, "big") == file);
+	digest(b, db);
+	assert_memory_equal(da, db, CFS_DIGEST_LEN);
+	fx_reopen(b, T_MAPSIZE);
+	digest(b, db);
+	assert_memory_equal(da, db, CFS_DIGEST_LEN);
+	/* a made one more file after the snapshot began */
+	assert_int_equal(store_next_ino(b->s), store_next_ino(a->s) - 1);
+
+	/* An import cut short: the store opens empty, at sn 0. */
+	snap_copy(a, c, 512, 1);
+	fx_reopen(c, T_MAPSIZE);
+	assert_int_equal(store_applied_sn(c->s), 0);
+	{
+		struct cfs_attr at;
+
+		assert_int_equal(lookup(c, ROOT, "big", &at), ENOENT);
+	}
+	assert_true(mkfile(c, ROOT, "usable") > ROOT); /* a fresh store, with its root */
+
+	/* Or given up in place: a new, empty store at sn 0. */
+	snap_copy(a, b, 512, 1);
+	assert_int_equal(store_import_abort(b->s), 0);
+	assert_int_equal(store_applied_sn(b->s), 0);
+	assert_true(mkfile(b, ROOT, "big") > ROOT);
+	fx_reopen(b, T_MAPSIZE);
+	assert_int_equal(store_applied_sn(b->s), 1);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(store_import_chunk(c->s, bad[i], sizeof(bad[i])), -EPROTO);
+	assert_int_equal(store_import_chunk(c->s, bad[0], 5), -EPROTO); /* cut header */
+	fx_free(b);
+	fx_free(c);
+}
+
 /* Everything survives close and reopen. */
 static void
 test_persist(void **state)
@@ -2084,6 +2185,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_results, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_decide_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_persist, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	    cmocka_unit_test(test_mapfull),
