@@ -656,6 +656,39 @@ cfs_ack_decode(const void *p, size_t len, uint64_t *sn)
 	return cfs_rbuf_done(&r);
 }
 
+/* Appends a SNAPSHOT body: header fields and records. */
+void
+cfs_snapshot_encode(struct cfs_wbuf *w, const struct cfs_snapshot *sn)
+{
+	if (sn->len > CFS_MAX_IO)
+		fatalx("%s: %u bytes of records", __func__, sn->len);
+	cfs_put_u64(w, sn->sn);
+	cfs_put_u64(w, sn->epoch);
+	cfs_put_u8(w, sn->flags);
+	cfs_put_u32(w, sn->len);
+	cfs_put_bytes(w, sn->records, sn->len);
+}
+
+/* Reads a SNAPSHOT body; records point into it. */
+int
+cfs_snapshot_decode(const void *p, size_t len, struct cfs_snapshot *sn)
+{
+	struct cfs_rbuf r;
+
+	memset(sn, 0, sizeof(*sn));
+	cfs_rbuf_init(&r, p, len);
+	sn->sn = cfs_get_u64(&r);
+	sn->epoch = cfs_get_u64(&r);
+	sn->flags = cfs_get_u8(&r);
+	if (r.err == CFS_WIRE_OK && (sn->flags & ~(CFS_SNAP_BEGIN | CFS_SNAP_END)) != 0)
+		return CFS_WIRE_BAD_FLAGS;
+	sn->len = cfs_get_u32(&r);
+	if (r.err == CFS_WIRE_OK && sn->len > CFS_MAX_IO)
+		return CFS_WIRE_TOO_LONG;
+	sn->records = cfs_get_bytes(&r, sn->len);
+	return cfs_rbuf_done(&r);
+}
+
 /* Appends a STATUS_REPLY body. */
 void
 cfs_status_encode(struct cfs_wbuf *w, const struct cfs_status *s)
@@ -878,6 +911,8 @@ cfs_msg_name(uint16_t type)
 		return "status";
 	case CFS_MSG_STATUS_REPLY:
 		return "status-reply";
+	case CFS_MSG_SNAPSHOT:
+		return "snapshot";
 	}
 	return "unknown";
 }

@@ -42,6 +42,7 @@ enum cfs_msg_type {
 	CFS_MSG_ACK = 6,	  /* node -> predecessor: every entry up to sn is on the tail */
 	CFS_MSG_STATUS = 7,	  /* admin -> node: report your state */
 	CFS_MSG_STATUS_REPLY = 8, /* node -> admin: role, sequence numbers, digest */
+	CFS_MSG_SNAPSHOT = 9,	  /* tail -> syncing node: a chunk of a full copy of the store */
 	CFS_MSG_max
 };
 
@@ -286,6 +287,21 @@ struct cfs_status {
 #define CFS_STATUS_MASTER 0x8	/* this node is the master */
 #define CFS_STATUS_MEMBER 0x10	/* this node is in the chain */
 
+/*
+ * One SNAPSHOT frame: the copy is of (epoch, sn); the first chunk has
+ * CFS_SNAP_BEGIN, the last CFS_SNAP_END (one chunk may have both); records
+ * are the store's (store_snap_next), checked by the receiving store.
+ */
+#define CFS_SNAP_BEGIN 0x1
+#define CFS_SNAP_END 0x2
+struct cfs_snapshot {
+	uint64_t sn;
+	uint64_t epoch;
+	uint8_t flags;
+	uint32_t len; /* <= CFS_MAX_IO */
+	const uint8_t *records;
+};
+
 struct cfs_statfs {
 	uint64_t bsize;
 	uint64_t blocks;
@@ -354,6 +370,9 @@ void cfs_ack_encode(struct cfs_wbuf *, uint64_t sn);
 int cfs_ack_decode(const void *, size_t, uint64_t *sn);
 void cfs_status_encode(struct cfs_wbuf *, const struct cfs_status *);
 int cfs_status_decode(const void *, size_t, struct cfs_status *);
+/* SNAPSHOT body: the header fields, then the records are appended by the caller. */
+void cfs_snapshot_encode(struct cfs_wbuf *, const struct cfs_snapshot *);
+int cfs_snapshot_decode(const void *, size_t, struct cfs_snapshot *);
 void cfs_statfs_encode(struct cfs_wbuf *, const struct cfs_statfs *);
 int cfs_statfs_decode(const void *, size_t, struct cfs_statfs *);
 void cfs_attr_put(struct cfs_wbuf *, const struct cfs_attr *);

@@ -235,6 +235,14 @@ dec_status(const void *p, size_t n)
 }
 
 static int
+dec_snapshot(const void *p, size_t n)
+{
+	struct cfs_snapshot s;
+
+	return cfs_snapshot_decode(p, n, &s);
+}
+
+static int
 dec_statfs(const void *p, size_t n)
 {
 	struct cfs_statfs s;
@@ -1257,6 +1265,38 @@ test_msg_and_err_names(void **state)
 	assert_string_equal(cfs_wire_strerror(1), "unknown wire error");
 }
 
+/* SNAPSHOT round-trips and refuses unknown flags and oversized chunks. */
+static void
+test_snapshot(void **state)
+{
+	static const uint8_t recs[] = {1, 2, 3, 4, 5};
+	struct cfs_snapshot s = {.sn = 0x1122334455667788ull, .epoch = 9,
+				 .flags = CFS_SNAP_BEGIN | CFS_SNAP_END, .len = 5, .records = recs};
+	struct cfs_snapshot g;
+	struct cfs_wbuf w;
+
+	cfs_wbuf_init(&w);
+	cfs_snapshot_encode(&w, &s);
+	assert_int_equal(w.len, 8 + 8 + 1 + 4 + 5);
+	assert_int_equal(cfs_snapshot_decode(w.p, w.len, &g), CFS_WIRE_OK);
+	assert_true(g.sn == s.sn);
+	assert_int_equal(g.epoch, 9);
+	assert_int_equal(g.flags, CFS_SNAP_BEGIN | CFS_SNAP_END);
+	assert_int_equal(g.len, 5);
+	assert_memory_equal(g.records, recs, 5);
+	assert_points_into(g.records, w.p, w.len);
+	check_prefixes_and_trailing(dec_snapshot, w.p, w.len);
+	w.p[16] = 0x4;
+	assert_int_equal(cfs_snapshot_decode(w.p, w.len, &g), CFS_WIRE_BAD_FLAGS);
+	cfs_wbuf_reset(&w);
+	cfs_put_u64(&w, 1);
+	cfs_put_u64(&w, 1);
+	cfs_put_u8(&w, 0);
+	cfs_put_u32(&w, CFS_MAX_IO + 1);
+	assert_int_equal(cfs_snapshot_decode(w.p, w.len, &g), CFS_WIRE_TOO_LONG);
+	cfs_wbuf_free(&w);
+}
+
 int
 main(void)
 {
@@ -1285,6 +1325,7 @@ main(void)
 	    cmocka_unit_test(test_dirent_reject),
 	    cmocka_unit_test(test_op_names),
 	    cmocka_unit_test(test_msg_and_err_names),
+	    cmocka_unit_test(test_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, setup_patterns, teardown_patterns);
