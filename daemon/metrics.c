@@ -14,6 +14,7 @@
 #include <event2/listener.h>
 
 #include "common/log.h"
+#include "daemon/coord.h"
 #include "daemon/metrics.h"
 #include "daemon/node.h"
 
@@ -197,6 +198,40 @@ metrics_render(struct node *n, struct evbuffer *b)
 	metrics_put_one(b, "chainfs_sent_list_entries", "gauge",
 	                "Entries forwarded to the successor and not yet acknowledged.",
 	                chain_sent_len(&n->chain));
+
+	metrics_put_one(b, "chainfs_epoch", "gauge", "The configuration epoch this node follows.",
+	                n->chain.epoch);
+	metrics_put_one(b, "chainfs_epoch_changes_total", "counter",
+	                "Configurations this node took since it started.", n->epoch_changes);
+	metrics_put_one(b, "chainfs_serving", "gauge",
+	                "1 while the node answers clients; 0 while fenced, waiting as a new "
+	                "tail, or without a configuration.",
+	                (uint64_t)n->serving);
+	metrics_put_one(b, "chainfs_sync_acked_sn", "gauge",
+	                "Tail: how far the node syncing behind it has acknowledged (0: none).",
+	                n->chain.succ_joining ? n->chain.sync_acked_sn : 0);
+	metrics_put_one(b, "chainfs_snapshot_bytes_sent_total", "counter",
+	                "Bytes of store records sent in snapshots to syncing nodes.",
+	                n->snapshot_bytes_sent);
+	metrics_put_one(b, "chainfs_snapshot_bytes_received_total", "counter",
+	                "Bytes of store records received in snapshots.",
+	                n->snapshot_bytes_received);
+	if (n->coord != NULL) {
+		const struct coord_stats *st = coord_stats(n->coord);
+
+		metrics_put_one(b, "chainfs_fenced_total", "counter",
+		                "Times this node fenced itself for want of a fresh etcd lease.",
+		                st->fenced);
+		metrics_put_one(b, "chainfs_etcd_errors_total", "counter",
+		                "etcd requests that failed or went unanswered.", st->etcd_errors);
+		metrics_put_one(b, "chainfs_config_changes_total", "counter",
+		                "Configurations this node wrote to etcd as the master.",
+		                st->config_changes);
+		metrics_put_one(b, "chainfs_last_failover_milliseconds", "gauge",
+		                "Master: from a member's registration vanishing to the configuration "
+		                "without it being written (0: none yet).",
+		                st->last_failover_ms);
+	}
 
 	metrics_put_head(b, "chainfs_connections", "gauge",
 	                 "Open connections: accepted ones by what the peer said it is "

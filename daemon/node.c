@@ -8,11 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "common/log.h"
+#include "daemon/coord.h"
 #include "daemon/node.h"
 
 static const char *node_peer_state_names[] = {"hello", "client", "admin", "predecessor"};
+static const char *node_succ_state_names[] = {"none", "connecting", "snapshot", "streaming",
+					      "backoff"};
+/* Records per SNAPSHOT frame. */
+#define NODE_SNAP_CHUNK (256 * 1024)
 
 struct node_peer {
 	struct node *n;
@@ -27,6 +33,196 @@ struct node_peer {
 
 static void node_succ_connect(struct node *);
 static void node_batch_end(struct node *);
+static void node_io_ack(void *, uint64_t);
+
+/* The successor link's one state setter: logs the change, keeps succ_ready in step. */
+static void
+node_succ_enter(struct node *n, enum node_succ_state st)
+{
+	if (n->succ_state != st)
+		log_debug("successor %s: %s -> %s", n->succ_name[0] ? n->succ_name : "-",
+			  node_succ_state_names[n->succ_state], node_succ_state_names[st]);
+	n->succ_state = st;
+	n->succ_ready = st == SUCC_STREAMING;
+}
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+node_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Whether a client may be answered now.  With failover, freshness is
+ * checked on the clock at each answer: after a pause the loop may read a
+ * request before the timer that would have fenced the node runs.
+ */
+static int
+node_may_answer(struct node *n)
+{
+	if (!n->serving)
+		return 0;
+	if (n->coord != NULL && !coord_fresh(n->coord)) {
+		log_warnx("etcd has not confirmed this node's lease and configuration lately: "
+			  "answering no client (self-fencing)");
+		node_set_serving(n, 0);
+		return 0;
+	}
+	return 1;
+}
+
+/* Ends a snapshot being sent (done, or the link went down). */
+static void
+node_snap_stop(struct node *n)
+{
+	if (n->snap == NULL)
+		return;
+	store_snap_end(n->snap);
+	n->snap = NULL;
+}
+
+/*
+ * Sends snapshot chunks while the successor's link has room; after the last
+ * one, the successor is at (snap_epoch, snap_sn) and the log takes over.
+ */
+static int
+node_snap_pump(struct node *n)
+{
+	while (n->snap != NULL && cfs_conn_outq(n->succ) < CFS_CONN_HIGH_WATER) {
+		struct cfs_snapshot sn;
+		size_t start;
+		int rc;
+
+		cfs_wbuf_reset(&n->snap_buf);
+		rc = store_snap_next(n->snap, &n->snap_buf, NODE_SNAP_CHUNK);
+		if (rc < 0) {
+			log_warnx("cannot read the store for a snapshot");
+			return -1;
+		}
+		memset(&sn, 0, sizeof(sn));
+		sn.sn = n->snap_sn;
+		sn.epoch = n->snap_epoch;
+		sn.flags = (n->snap_first ? CFS_SNAP_BEGIN : 0) | (rc == 1 ? CFS_SNAP_END : 0);
+		sn.len = (uint32_t)n->snap_buf.len;
+		sn.records = n->snap_buf.p;
+		n->snap_first = 0;
+		cfs_wbuf_reset(&n->out);
+		start = cfs_frame_begin(&n->out, CFS_MSG_SNAPSHOT, 0, n->chain.epoch);
+		cfs_snapshot_encode(&n->out, &sn);
+		cfs_frame_end(&n->out, start);
+		cfs_conn_send(n->succ, n->out.p, n->out.len);
+		n->snapshot_bytes_sent += sn.len;
+		n->snap_bytes += sn.len;
+		if (rc == 1) {
+			node_snap_stop(n);
+			n->snapshots_sent++;
+			log_info("snapshot of sn %llu sent to %s: %llu bytes in %llu ms",
+				 (unsigned long long)n->snap_sn, n->succ_name,
+				 (unsigned long long)n->snap_bytes,
+				 (unsigned long long)(node_now_ms() - n->snap_started_ms));
+			if (chain_successor_up(&n->chain, n->snap_sn, n->snap_epoch) !=
+			    CHAIN_CONTINUE)
+				return -1;
+			/* Sent is not had: progress counts from the joiner's own acks. */
+			n->chain.sync_acked_sn = 0;
+			node_succ_enter(n, SUCC_STREAMING);
+			if (n->coord != NULL)
+				coord_sync_progress(n->coord);
+		}
+	}
+	return 0;
+}
+
+/* Starts a snapshot for the syncing successor, which cannot continue from our log. */
+static int
+node_snap_start(struct node *n, const char *succ)
+{
+	node_batch_end(n); /* the copy is of committed state, at applied_sn */
+	if (store_snap_begin(n->st, &n->snap) != 0)
+		return -1;
+	n->snap_sn = store_snap_sn(n->snap);
+	n->snap_epoch = n->chain.applied_epoch;
+	if (n->snap_sn != store_applied_sn(n->st)) {
+		node_snap_stop(n);
+		return -1;
+	}
+	n->snap_first = 1;
+	n->snap_bytes = 0;
+	n->snap_started_ms = node_now_ms();
+	log_info("sending %s a snapshot of sn %llu (epoch %llu) while serving", succ,
+		 (unsigned long long)n->snap_sn, (unsigned long long)n->snap_epoch);
+	node_succ_enter(n, SUCC_SNAPSHOT);
+	return node_snap_pump(n);
+}
+
+/* A SNAPSHOT chunk from the predecessor, for this syncing node. */
+static int
+node_on_snapshot(struct node *n, struct cfs_conn *c, const struct cfs_header *h,
+		 const uint8_t *body)
+{
+	struct cfs_snapshot sn;
+	int rc = cfs_snapshot_decode(body, h->length, &sn);
+
+	if (rc != CFS_WIRE_OK) {
+		log_warnx("%s: bad SNAPSHOT: %s", c->peer, cfs_wire_strerror(rc));
+		return -1;
+	}
+	if (!n->chain.joining || h->epoch != n->chain.epoch) {
+		log_warnx("%s: a snapshot, but this node is not syncing in epoch %llu", c->peer,
+			  (unsigned long long)n->chain.epoch);
+		return -1;
+	}
+	if (sn.flags & CFS_SNAP_BEGIN) {
+		node_batch_end(n);
+		log_info("receiving a snapshot of sn %llu (epoch %llu); this node's store is "
+			 "replaced",
+			 (unsigned long long)sn.sn, (unsigned long long)sn.epoch);
+		if (store_import_begin(n->st) != 0)
+			return -1;
+		chain_store_replaced(&n->chain);
+		n->importing = 1;
+		n->snap_bytes = 0;
+	}
+	if (!n->importing) {
+		log_warnx("%s: snapshot chunk without its beginning", c->peer);
+		return -1;
+	}
+	rc = store_import_chunk(n->st, sn.records, sn.len);
+	if (rc != 0) {
+		log_warnx("%s: snapshot chunk refused (%s)", c->peer,
+			  rc == -ENOSPC ? "store full" : rc == -EPROTO ? "malformed" : "store error");
+		n->importing = 0;
+		return -1;
+	}
+	n->snapshot_bytes_received += sn.len;
+	n->snap_bytes += sn.len;
+	if (sn.flags & CFS_SNAP_END) {
+		n->importing = 0;
+		if (store_import_end(n->st) != 0 || store_applied_sn(n->st) != sn.sn)
+			fatalx("the snapshot of sn %llu did not make a whole store; stopping so "
+			       "that a restart begins again from an empty one",
+			       (unsigned long long)sn.sn);
+		chain_store_replaced(&n->chain);
+		n->snapshots_received++;
+		node_io_ack(n, sn.sn); /* the tail counts our progress from here */
+		log_info("snapshot in: %llu bytes of records, sn %llu",
+			 (unsigned long long)n->snap_bytes, (unsigned long long)sn.sn);
+	}
+	return 0;
+}
+
+/* The address of a node by name, from the configuration file. */
+const struct cfs_node_addr *
+node_addr(const struct node *n, const char *name)
+{
+	int i = cfs_conf_node_index(n->conf, name);
+
+	return i < 0 ? NULL : &n->conf->nodes[i].addr;
+}
 
 /* Changes a peer's state, tracing it. */
 static void
@@ -198,6 +394,8 @@ node_io_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_repl
 		return;
 	}
 	/* A client that is not connected retries; the result table answers it then. */
+	if (!node_may_answer(n))
+		return; /* fenced, or a new tail waiting: its clients were disconnected */
 	p = node_find_client(n, client_id);
 	if (p != NULL) {
 		node_send_reply(n, p, seq, r);
@@ -224,6 +422,7 @@ static void
 node_batch_end(struct node *n)
 {
 	struct cfs_rbuf rb;
+	int may_answer;
 
 	if (!n->batch_open)
 		return;
@@ -240,6 +439,7 @@ node_batch_end(struct node *n)
 		}
 		cfs_wbuf_reset(&n->pend_fwd);
 	}
+	may_answer = node_may_answer(n);
 	cfs_rbuf_init(&rb, n->pend_reply.p, n->pend_reply.len);
 	while (rb.off < rb.len) {
 		uint64_t id = cfs_get_u64(&rb), start = cfs_get_u64(&rb);
@@ -250,7 +450,7 @@ node_batch_end(struct node *n)
 
 		if (frame == NULL)
 			fatalx("pending replies are corrupt");
-		p = node_find_client(n, id);
+		p = may_answer ? node_find_client(n, id) : NULL;
 		if (p != NULL) {
 			cfs_conn_send(p->c, frame, len);
 			if (start != 0)
@@ -282,16 +482,27 @@ static const struct chain_io node_chain_io = {
 static void
 node_fill_hello_reply(struct node *n, struct cfs_hello_reply *hr, int32_t status)
 {
+	const struct chain_view *v = &n->chain.view;
+
 	memset(hr, 0, sizeof(*hr));
 	hr->status = status;
-	snprintf(hr->name, sizeof(hr->name), "%s", n->conf->nodes[n->self].addr.name);
+	snprintf(hr->name, sizeof(hr->name), "%s", n->self_name);
 	hr->role = (uint8_t)n->chain.role;
 	hr->applied_sn = store_applied_sn(n->st);
 	hr->applied_epoch = n->chain.applied_epoch;
 	hr->epoch = n->chain.epoch;
-	hr->nnodes = (uint16_t)n->conf->nnodes;
-	for (size_t i = 0; i < n->conf->nnodes; i++)
-		hr->nodes[i] = n->conf->nodes[i].addr;
+	for (uint16_t i = 0; i < v->n; i++) {
+		const struct cfs_node_addr *a = node_addr(n, v->nodes[i]);
+
+		if (a == NULL) {
+			/* A node this file does not know: the client cannot reach it through us. */
+			hr->nnodes = 0;
+			if (hr->status == 0)
+				hr->status = CFS_ERR_EPOCH;
+			return;
+		}
+		hr->nodes[hr->nnodes++] = *a;
+	}
 }
 
 /* Checks that the peer may take the role it claims; returns 0 or CFS_ERR_DENIED. */
@@ -301,12 +512,14 @@ node_check_role(struct node *n, struct node_peer *p, const struct cfs_hello *h)
 	const char *pred;
 
 	if (h->role == CFS_PEER_NODE) {
-		if (n->self == 0) {
-			log_warnx("%s: claims to be a predecessor, but this node is the head",
-				  p->c->peer);
+		pred = view_pred(&n->chain.view, n->self_name);
+		if (pred == NULL) {
+			log_warnx("%s: claims to be a predecessor, but this node has none in epoch "
+				  "%llu (%s)",
+				  p->c->peer, (unsigned long long)n->chain.epoch,
+				  view_role_name(&n->chain.view, n->self_name));
 			return CFS_ERR_DENIED;
 		}
-		pred = n->conf->nodes[n->self - 1].addr.name;
 		if (strcmp(h->name, pred) != 0) {
 			log_warnx("%s: says it is node %s, but the predecessor is %s", p->c->peer,
 				  h->name, pred);
@@ -348,6 +561,17 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	snprintf(who, sizeof(who), "%.64s %.250s", hello.name, p->c->peer);
 	cfs_conn_set_peer(p->c, who);
 	rc = node_check_role(n, p, &hello);
+	if (rc == 0 && hello.role == CFS_PEER_NODE && h->epoch != n->chain.epoch) {
+		/* Entries only flow between nodes of one epoch. */
+		log_info("%s: predecessor is in epoch %llu, this node in %llu: refused for now",
+			 p->c->peer, (unsigned long long)h->epoch,
+			 (unsigned long long)n->chain.epoch);
+		if (h->epoch > n->chain.epoch && n->coord != NULL)
+			coord_poke(n->coord);
+		rc = CFS_ERR_EPOCH;
+	}
+	if (rc == 0 && hello.role == CFS_PEER_CLIENT && !n->serving)
+		rc = CFS_ERR_BUSY; /* fenced or waiting: the client asks other nodes */
 	node_fill_hello_reply(n, &hr, rc);
 	cfs_wbuf_reset(&n->out);
 	start = cfs_frame_begin(&n->out, CFS_MSG_HELLO_REPLY, h->reqid, n->chain.epoch);
@@ -423,7 +647,7 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		return -1;
 	}
 	n->metrics.requests[metrics_op_slot(op.type)]++;
-	if (h->epoch != n->chain.epoch) {
+	if (h->epoch != n->chain.epoch || !node_may_answer(n)) {
 		node_send_status(n, p, h->reqid, CFS_ERR_EPOCH);
 		return 0;
 	}
@@ -460,8 +684,18 @@ node_on_status(struct node *n, struct node_peer *p, const struct cfs_header *h)
 	size_t start;
 
 	memset(&s, 0, sizeof(s));
-	snprintf(s.name, sizeof(s.name), "%s", n->conf->nodes[n->self].addr.name);
+	snprintf(s.name, sizeof(s.name), "%s", n->self_name);
 	s.role = (uint8_t)n->chain.role;
+	s.applied_epoch = n->chain.applied_epoch;
+	if (view_index(&n->chain.view, n->self_name) >= 0)
+		s.flags |= CFS_STATUS_MEMBER;
+	snprintf(s.syncing, sizeof(s.syncing), "%s", n->chain.view.syncing);
+	s.sync_sn = n->chain.succ_joining ? n->chain.sync_acked_sn : 0;
+	s.nchain = n->chain.view.n;
+	for (uint16_t i = 0; i < s.nchain; i++)
+		snprintf(s.chain[i], sizeof(s.chain[i]), "%s", n->chain.view.nodes[i]);
+	if (n->coord != NULL)
+		coord_fill_status(n->coord, &s);
 	s.epoch = n->chain.epoch;
 	s.applied_sn = store_applied_sn(n->st);
 	s.acked_sn = n->chain.acked_sn;
@@ -519,6 +753,10 @@ node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 			  rc == CHAIN_GAP ? "gap in sequence" :
 			  rc == CHAIN_BAD ? "undecodable" : "store cannot apply it now");
 		return -1;
+	case CFS_MSG_SNAPSHOT:
+		if (p->state != PEER_PRED)
+			break;
+		return node_on_snapshot(n, c, h, body);
 	case CFS_MSG_STATUS:
 		node_on_status(n, p, h);
 		return 0;
@@ -543,6 +781,13 @@ node_peer_down(struct cfs_conn *c, void *arg)
 	if (n->pred == p) {
 		n->pred = NULL;
 		log_info("predecessor link down");
+		if (n->importing) {
+			/* Half a snapshot is no state: start again from an empty store. */
+			n->importing = 0;
+			if (store_import_abort(n->st) != 0)
+				fatalx("cannot empty the store after an interrupted snapshot");
+			chain_store_replaced(&n->chain);
+		}
 	}
 	if (c->tls_failed)
 		n->metrics.tls_failures[METRICS_TLS_IN]++;
@@ -621,7 +866,7 @@ static void
 node_succ_up(struct cfs_conn *c, void *arg)
 {
 	struct node *n = arg;
-	const char *succ = n->conf->nodes[n->self + 1].addr.name;
+	const char *succ = n->succ_name;
 	struct cfs_hello h;
 	size_t start;
 
@@ -634,7 +879,7 @@ node_succ_up(struct cfs_conn *c, void *arg)
 	}
 	memset(&h, 0, sizeof(h));
 	h.role = CFS_PEER_NODE;
-	snprintf(h.name, sizeof(h.name), "%s", n->conf->nodes[n->self].addr.name);
+	snprintf(h.name, sizeof(h.name), "%s", n->self_name);
 	cfs_wbuf_reset(&n->out);
 	start = cfs_frame_begin(&n->out, CFS_MSG_HELLO, 0, n->chain.epoch);
 	cfs_hello_encode(&n->out, &h);
@@ -651,7 +896,7 @@ node_succ_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 	uint64_t sn;
 	int rc;
 
-	if (!n->succ_ready) {
+	if (n->succ_state == SUCC_CONNECTING) {
 		if (h->type != CFS_MSG_HELLO_REPLY) {
 			log_warnx("%s: %s before HELLO_REPLY", c->peer, cfs_msg_name(h->type));
 			return -1;
@@ -662,22 +907,43 @@ node_succ_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 			return -1;
 		}
 		if (hr.status != 0) {
-			log_warnx("%s: successor refused this node (status %d)", c->peer,
-				  hr.status);
+			if (hr.status == CFS_ERR_EPOCH)
+				log_info("%s: successor is not in epoch %llu yet; trying again",
+					 c->peer, (unsigned long long)n->chain.epoch);
+			else
+				log_warnx("%s: successor refused this node (status %d)", c->peer,
+					  hr.status);
 			return -1;
 		}
+		if (h->epoch != n->chain.epoch)
+			return -1;
 		cfs_conn_timeout(c, 0);
-		n->succ_ready = 1;
-		n->succ_backoff_ms = 0;
-		log_info("successor %s up at sn %llu; this node has sn %llu", hr.name,
-			 (unsigned long long)hr.applied_sn,
-			 (unsigned long long)store_applied_sn(n->st));
 		if (chain_successor_up(&n->chain, hr.applied_sn, hr.applied_epoch) !=
 		    CHAIN_CONTINUE) {
-			n->succ_ready = 0;
+			if (n->chain.succ_joining && strcmp(hr.name, n->succ_name) == 0)
+				return node_snap_start(n, hr.name);
+			if (!n->succ_snapshot_logged++)
+				log_warnx("successor %s (sn %llu of epoch %llu) cannot continue from "
+					  "this node's log; only a syncing node is sent a snapshot",
+					  hr.name, (unsigned long long)hr.applied_sn,
+					  (unsigned long long)hr.applied_epoch);
 			return -1;
 		}
+		node_succ_enter(n, SUCC_STREAMING);
+		n->succ_backoff_ms = 0;
+		n->succ_snapshot_logged = 0;
+		log_info("successor %s up at sn %llu (epoch %llu); this node has sn %llu", hr.name,
+			 (unsigned long long)hr.applied_sn, (unsigned long long)hr.applied_epoch,
+			 (unsigned long long)store_applied_sn(n->st));
+		if (n->coord != NULL)
+			coord_sync_progress(n->coord);
 		return 0;
+	}
+	if (h->epoch != n->chain.epoch) {
+		log_warnx("%s: %s of epoch %llu on a link of epoch %llu", c->peer,
+			  cfs_msg_name(h->type), (unsigned long long)h->epoch,
+			  (unsigned long long)n->chain.epoch);
+		return -1;
 	}
 	if (h->type != CFS_MSG_ACK) {
 		log_warnx("%s: unexpected %s from the successor", c->peer, cfs_msg_name(h->type));
@@ -690,6 +956,8 @@ node_succ_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 	chain_ack(&n->chain, sn);
 	if (n->throttled)
 		node_check_throttle(n);
+	if (n->coord != NULL && n->chain.succ_joining)
+		coord_sync_progress(n->coord);
 	return 0;
 }
 
@@ -705,7 +973,8 @@ node_succ_down(struct cfs_conn *c, void *arg)
 	if (n->succ_ready)
 		log_warnx("successor link down");
 	n->succ = NULL;
-	n->succ_ready = 0;
+	node_snap_stop(n);
+	node_succ_enter(n, SUCC_BACKOFF);
 	chain_successor_down(&n->chain);
 	/* Requests wait in the log now; keep reading them. */
 	node_check_throttle(n);
@@ -723,6 +992,11 @@ node_succ_drained(struct cfs_conn *c, void *arg)
 {
 	struct node *n = arg;
 
+	if (n->succ_state == SUCC_SNAPSHOT) {
+		if (node_snap_pump(n) != 0)
+			cfs_conn_close(c, "snapshot failed");
+		return;
+	}
 	node_check_throttle(n);
 	chain_pump(&n->chain);
 }
@@ -738,14 +1012,21 @@ static const struct cfs_conn_cbs node_succ_cbs = {
 static void
 node_succ_connect(struct node *n)
 {
-	const struct cfs_node_addr *a = &n->conf->nodes[n->self + 1].addr;
+	const struct cfs_node_addr *a = node_addr(n, n->succ_name);
+	struct timeval tv = {2, 0};
 
-	n->succ_ready = 0;
+	if (a == NULL) {
+		log_warnx("successor %s is not in %s: cannot reach it", n->succ_name,
+			  n->conf->path);
+		node_succ_enter(n, SUCC_BACKOFF);
+		event_add(n->succ_retry, &tv);
+		return;
+	}
+	node_succ_enter(n, SUCC_CONNECTING);
 	n->succ = cfs_conn_connect(n->base, n->client_ctx, a->host, a->port, a->name,
 				   &node_succ_cbs, n);
 	if (n->succ == NULL) {
-		struct timeval tv = {2, 0};
-
+		node_succ_enter(n, SUCC_BACKOFF);
 		event_add(n->succ_retry, &tv);
 	}
 }
@@ -756,7 +1037,7 @@ node_succ_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct node *n = arg;
 
-	if (n->succ == NULL)
+	if (n->succ == NULL && n->succ_state == SUCC_BACKOFF)
 		node_succ_connect(n);
 }
 
@@ -835,7 +1116,6 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 {
 	struct timeval tv;
 	char err[512];
-	unsigned role = 0;
 	const char *dir;
 
 	memset(n, 0, sizeof(*n));
@@ -848,11 +1128,13 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 	cfs_wbuf_init(&n->data);
 	cfs_wbuf_init(&n->pend_fwd);
 	cfs_wbuf_init(&n->pend_reply);
+	cfs_wbuf_init(&n->snap_buf);
 	n->self = cfs_conf_node_index(conf, name);
 	if (n->self < 0) {
 		log_warnx("%s: no node called '%s'", conf->path, name);
 		return -1;
 	}
+	n->self_name = conf->nodes[n->self].addr.name;
 	dir = conf->nodes[n->self].data_dir;
 	if (dir == NULL) {
 		log_warnx("%s: node %s has no data directory", conf->path, name);
@@ -864,11 +1146,7 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 		log_warnx("store %s: %s", dir, err);
 		return -1;
 	}
-	if (n->self == 0)
-		role |= CFS_ROLE_HEAD;
-	if ((size_t)n->self == conf->nnodes - 1)
-		role |= CFS_ROLE_TAIL;
-	chain_init(&n->chain, n->st, role, CFS_STATIC_EPOCH, &node_chain_io, n);
+	chain_init(&n->chain, n->st, 0, 0, &node_chain_io, n);
 	n->ack_ev = event_new(base, -1, 0, node_ack_cb, n);
 	n->batch_ev = event_new(base, -1, 0, node_batch_cb, n);
 	n->succ_retry = evtimer_new(base, node_succ_retry_cb, n);
@@ -881,13 +1159,28 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 		return -1;
 	if (metrics_start(n) != 0)
 		return -1;
-	if (!(role & CFS_ROLE_TAIL))
-		node_succ_connect(n);
-	log_info("node %s (%s%s%s) listening on %s:%u, sn %llu, %zu nodes in the chain", name,
-		 role & CFS_ROLE_HEAD ? "head" : "", role == (CFS_ROLE_HEAD | CFS_ROLE_TAIL) ? "+" : "",
-		 role & CFS_ROLE_TAIL ? "tail" : (role ? "" : "middle"),
+	log_info("node %s listening on %s:%u, sn %llu of epoch %llu", name,
 		 conf->nodes[n->self].addr.host, conf->nodes[n->self].addr.port,
-		 (unsigned long long)store_applied_sn(n->st), conf->nnodes);
+		 (unsigned long long)store_applied_sn(n->st),
+		 (unsigned long long)n->chain.applied_epoch);
+	if (conf->netcd == 0) {
+		/* A fixed chain: the node lines, in order, for good. */
+		struct chain_view v;
+
+		memset(&v, 0, sizeof(v));
+		v.epoch = CFS_STATIC_EPOCH;
+		for (size_t i = 0; i < conf->nnodes; i++)
+			snprintf(v.nodes[v.n++], sizeof(v.nodes[0]), "%s", conf->nodes[i].addr.name);
+		log_info("no coordinator in %s: the chain is fixed to its %zu node lines, and a "
+			 "failed node stops it until it is back",
+			 conf->path, conf->nnodes);
+		node_set_view(n, &v);
+		node_set_serving(n, 1);
+		return 0;
+	}
+	n->chain.log_retain = conf->log_retain;
+	if (coord_start(n) != 0)
+		return -1;
 	return 0;
 }
 
@@ -898,12 +1191,16 @@ node_stop(struct node *n)
 	struct node_peer *p;
 
 	metrics_stop(n);
+	if (n->coord != NULL)
+		coord_stop(n->coord);
+	n->coord = NULL;
 	if (n->st != NULL)
 		node_batch_end(n);
 	while ((p = TAILQ_FIRST(&n->peers)) != NULL)
 		cfs_conn_close(p->c, NULL); /* node_peer_down unlinks it */
 	if (n->succ != NULL)
 		cfs_conn_close(n->succ, NULL);
+	node_snap_stop(n);
 	if (n->listener != NULL)
 		evconnlistener_free(n->listener);
 	if (n->st != NULL) {
@@ -929,4 +1226,62 @@ node_stop(struct node *n)
 	cfs_wbuf_free(&n->data);
 	cfs_wbuf_free(&n->pend_fwd);
 	cfs_wbuf_free(&n->pend_reply);
+	cfs_wbuf_free(&n->snap_buf);
+}
+
+/* Drops every client connection: they reconnect and learn where to go. */
+static void
+node_drop_clients(struct node *n, const char *why)
+{
+	struct node_peer *p, *next;
+
+	for (p = TAILQ_FIRST(&n->peers); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, all);
+		if (p->state == PEER_CLIENT)
+			cfs_conn_close(p->c, why);
+	}
+}
+
+/* Takes a new configuration. */
+void
+node_set_view(struct node *n, const struct chain_view *v)
+{
+	const char *succ;
+
+	if (n->chain.view.n > 0 && v->epoch <= n->chain.epoch)
+		return;
+	node_batch_end(n); /* what this epoch applied leaves under this epoch */
+	chain_reconfigure(&n->chain, v, n->self_name);
+	n->epoch_changes++;
+	/* Links of the old epoch go; the new ones resend from the logs by (epoch, sn). */
+	if (n->pred != NULL)
+		cfs_conn_close(n->pred->c, "new epoch");
+	if (n->succ != NULL)
+		cfs_conn_close(n->succ, "new epoch"); /* node_succ_down runs: succ is NULL after */
+	event_del(n->succ_retry);
+	n->succ_backoff_ms = 0;
+	n->succ_snapshot_logged = 0;
+	node_drop_clients(n, "new epoch");
+	succ = view_succ(v, n->self_name);
+	if (succ == NULL) {
+		n->succ_name[0] = '\0';
+		node_succ_enter(n, SUCC_NONE);
+	} else {
+		snprintf(n->succ_name, sizeof(n->succ_name), "%s", succ);
+		node_succ_connect(n);
+	}
+	node_check_throttle(n);
+}
+
+/* Starts or stops answering clients. */
+void
+node_set_serving(struct node *n, int on)
+{
+	if (n->serving == on)
+		return;
+	n->serving = on;
+	if (!on) {
+		node_batch_end(n);
+		node_drop_clients(n, "not serving");
+	}
 }

@@ -1,9 +1,9 @@
 /*
  * One chainfsd node: its listener, its peers (clients, admin tools, the
  * predecessor), its link to the successor, and the chain state machine over
- * its store.  The chain's membership is fixed by the configuration file; the
- * epoch is therefore constant (CFS_STATIC_EPOCH) until reconfiguration is
- * built.
+ * its store.  The chain's membership comes from the configuration file
+ * (fixed, epoch CFS_STATIC_EPOCH) or, with "coordinator etcd", from etcd
+ * through daemon/coord.c, which calls node_set_view and node_set_serving.
  */
 #ifndef CHAINFS_NODE_H
 #define CHAINFS_NODE_H
@@ -37,6 +37,17 @@ enum node_peer_state {
 
 struct node_peer;
 TAILQ_HEAD(node_peer_list, node_peer);
+struct coord;
+
+/* The successor link's states (node_succ_enter logs each change). */
+enum node_succ_state {
+	SUCC_NONE,	 /* no successor in this view (tail with nobody syncing, or out) */
+	SUCC_CONNECTING, /* TCP and TLS, then our HELLO: waiting for its HELLO_REPLY */
+	SUCC_SNAPSHOT,	 /* a syncing successor gets a full copy first (store_snap_*) */
+	SUCC_STREAMING,	 /* caught up from our log: entries flow as they are applied */
+	SUCC_BACKOFF,	 /* down or refused: a timer connects again */
+	SUCC_max
+};
 
 struct node {
 	struct event_base *base;
@@ -54,10 +65,26 @@ struct node {
 	struct node_peer *pred;				      /* the predecessor's link */
 	uint32_t npeers[PEER_max];			      /* accepted peers by state */
 
-	struct cfs_conn *succ; /* our link to the successor; NULL when tail or down */
-	int succ_ready;	       /* HELLO_REPLY received and catch-up started */
+	const char *self_name;
+	struct coord *coord; /* NULL: a fixed chain, no failover */
+	int serving;	     /* answers clients: fixed chain, or fresh lease and no tail wait */
+
+	enum node_succ_state succ_state;
+	char succ_name[CFS_NODE_NAME_MAX + 1]; /* the successor of the current view */
+	struct cfs_conn *succ; /* our link to the successor; NULL unless CONNECTING/STREAMING */
+	int succ_ready;	       /* == (succ_state == SUCC_STREAMING) */
+	int succ_snapshot_logged; /* the successor needs a snapshot: said once */
 	struct event *succ_retry;
 	unsigned succ_backoff_ms;
+	uint64_t epoch_changes;
+	struct store_snap *snap; /* SUCC_SNAPSHOT: the read transaction being sent */
+	uint64_t snap_sn, snap_epoch;
+	int snap_first;
+	struct cfs_wbuf snap_buf;
+	uint64_t snap_started_ms;
+	uint64_t snap_bytes; /* of the snapshot being sent or received */
+	uint64_t snapshot_bytes_sent, snapshot_bytes_received, snapshots_sent, snapshots_received;
+	int importing; /* a snapshot is being received into the store */
 
 	int throttled; /* the successor's link is full: not reading clients or predecessor */
 	uint64_t ack_pending;
@@ -91,5 +118,17 @@ struct node {
 int node_start(struct node *, struct event_base *, struct cfs_conf *, const char *name);
 /* Closes every connection and the store. */
 void node_stop(struct node *);
+
+/*
+ * A new configuration (from etcd): reconfigures the chain, drops the links
+ * of the old epoch and every client connection (clients learn the new
+ * configuration when they reconnect), connects to the new successor.
+ * Ignored unless the epoch is newer.
+ */
+void node_set_view(struct node *, const struct chain_view *);
+/* Starts or stops answering clients (self-fencing, the new tail's wait). */
+void node_set_serving(struct node *, int);
+/* The address of a node by name, from the configuration file; NULL if unknown. */
+const struct cfs_node_addr *node_addr(const struct node *, const char *name);
 
 #endif

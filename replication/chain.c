@@ -105,6 +105,25 @@ chain_init(struct chain *c, struct store *st, unsigned role, uint64_t epoch,
 		c->applied_epoch = applied == 0 ? 0 : epoch;
 }
 
+/* The store holds a snapshot now: everything derived from it is read again. */
+void
+chain_store_replaced(struct chain *c)
+{
+	uint64_t applied = store_applied_sn(c->st), first = 0;
+
+	if (store_log_foreach(c->st, 0, chain_first_logged, &first) == 0 && first != 0)
+		c->trimmed_sn = first - 1;
+	else
+		c->trimmed_sn = applied;
+	c->acked_sn = applied;
+	c->synced_sn = applied;
+	c->sent_sn = applied;
+	if (chain_logged_epoch(c, applied, &c->applied_epoch) != 0)
+		c->applied_epoch = 0;
+	log_info("store replaced by a snapshot at sn %llu of epoch %llu",
+		 (unsigned long long)applied, (unsigned long long)c->applied_epoch);
+}
+
 /* Releases what chain_init allocated. */
 void
 chain_free(struct chain *c)

@@ -152,6 +152,12 @@ void chain_reconfigure(struct chain *, const struct chain_view *, const char *se
  */
 int chain_successor_up(struct chain *, uint64_t succ_sn, uint64_t succ_epoch);
 void chain_successor_down(struct chain *);
+/*
+ * The store was replaced by a snapshot (a syncing node): re-reads applied_sn,
+ * the log and the epoch of the last entry from it.
+ */
+void chain_store_replaced(struct chain *);
+
 /* Forwards logged entries the successor lacks, as far as its link has room. */
 int chain_pump(struct chain *);
 

@@ -62,10 +62,50 @@ struct cfs_client {
 	size_t nreqs;
 	struct event *tick;
 	int refused_logged;
+	/*
+	 * Learning: the head or the tail is unreachable or refused us, or a
+	 * node said our epoch is old.  Every known node is asked for its
+	 * configuration and the newest epoch wins; it ends when the head and
+	 * the tail of the newest configuration are both up.
+	 */
+	int learning;
 };
 
 static void client_node_connect(struct client_node *);
 static void client_retry_cb(evutil_socket_t, short, void *);
+
+/* Starts asking every known node for the configuration. */
+static void
+client_learn(struct cfs_client *cl, const char *why)
+{
+	if (!cl->learning)
+		log_debug("asking every node for the chain: %s", why);
+	cl->learning = 1;
+	for (size_t i = 0; i < cl->nslots; i++)
+		cl->slots[i].wanted = 1;
+}
+
+/* Learning is over once the newest head and tail are up: the others are let go. */
+static void
+client_learn_done(struct cfs_client *cl)
+{
+	if (!cl->learning || cl->head == NULL || !cl->head->ready || !cl->tail->ready)
+		return;
+	cl->learning = 0;
+	for (size_t i = 0; i < cl->nslots; i++) {
+		struct client_node *s = &cl->slots[i];
+
+		s->wanted = (s == cl->head || s == cl->tail);
+		if (!s->wanted && s->c != NULL) {
+			struct cfs_conn *c = s->c;
+
+			s->c = NULL;
+			s->ready = 0;
+			c->arg = NULL;
+			cfs_conn_close(c, NULL);
+		}
+	}
+}
 
 /* Milliseconds on the monotonic clock. */
 static uint64_t
@@ -183,7 +223,7 @@ client_adopt_config(struct cfs_client *cl, const struct cfs_hello_reply *hr)
 		log_warnx("too many node addresses; cannot follow the chain");
 		return;
 	}
-	for (size_t i = 0; i < cl->nslots; i++) {
+	for (size_t i = 0; i < cl->nslots && !cl->learning; i++) {
 		struct client_node *s = &cl->slots[i];
 
 		s->wanted = (s == head || s == tail);
@@ -195,6 +235,14 @@ client_adopt_config(struct cfs_client *cl, const struct cfs_hello_reply *hr)
 			c->arg = NULL;
 			cfs_conn_close(c, NULL);
 		}
+	}
+	head->wanted = tail->wanted = 1;
+	if (cl->head != NULL && (head != cl->head || tail != cl->tail)) {
+		/* Everything goes to the new head and tail, with the same seqs. */
+		struct client_req *r;
+
+		TAILQ_FOREACH(r, &cl->reqs, all)
+			r->sent_gen = 0;
 	}
 	cl->head = head;
 	cl->tail = tail;
@@ -271,7 +319,7 @@ client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_h
 			 rep.status == CFS_ERR_EPOCH ? "epoch changed" : "node changed role");
 		r->sent_gen = 0;
 		r->retry_at_ms = client_now_ms() + 100;
-		cl->epoch = 0;
+		client_learn(cl, "a node refused our epoch");
 		cfs_conn_close(s->c, "re-reading the chain configuration");
 		return 0;
 	default:
@@ -304,6 +352,11 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 			log_warnx("%s: bad HELLO_REPLY: %s", c->peer, cfs_wire_strerror(rc));
 			return -1;
 		}
+		if (hr.status == CFS_ERR_BUSY || hr.status == CFS_ERR_EPOCH) {
+			/* Fenced, waiting as a new tail, or without a configuration. */
+			client_learn(cl, "a node is not serving");
+			return -1;
+		}
 		if (hr.status != 0) {
 			if (!cl->refused_logged++)
 				log_warnx("%s: node refused this client (status %d)", c->peer,
@@ -320,6 +373,7 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		if (s == cl->tail)
 			TAILQ_FOREACH(r, &cl->updates, upd)
 				r->sent_gen = 0;
+		client_learn_done(cl);
 		client_kick(cl);
 		return 0;
 	}
@@ -341,6 +395,8 @@ client_conn_down(struct cfs_conn *c, void *arg)
 		return;
 	s->c = NULL;
 	s->ready = 0;
+	if (s == s->cl->head || s == s->cl->tail)
+		client_learn(s->cl, "the head or the tail is unreachable");
 	if (!s->wanted)
 		return;
 	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
@@ -381,8 +437,8 @@ client_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL && r->deadline_ms <= now)
 		client_fail(cl, r, ETIMEDOUT);
-	/* Learning the chain: if no seed answered, keep trying them. */
-	if (cl->head == NULL) {
+	/* Learning the chain: if no node answered, keep trying them. */
+	if (cl->head == NULL || cl->learning) {
 		for (size_t i = 0; i < cl->nslots; i++)
 			if (cl->slots[i].c == NULL && !evtimer_pending(cl->slots[i].retry, NULL))
 				client_node_connect(&cl->slots[i]);

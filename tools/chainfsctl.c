@@ -221,11 +221,13 @@ ctl_hex(const uint8_t *d, size_t n, char *out)
 		sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-/* The role bits as a word. */
+/* A node's place as a word: head, middle, tail, head+tail, syncing or out. */
 static const char *
-ctl_role(uint8_t role)
+ctl_role(const struct cfs_status *st)
 {
-	switch (role & (CFS_ROLE_HEAD | CFS_ROLE_TAIL)) {
+	if ((st->flags & CFS_STATUS_ETCD) && !(st->flags & CFS_STATUS_MEMBER))
+		return strcmp(st->syncing, st->name) == 0 ? "syncing" : "out";
+	switch (st->role & (CFS_ROLE_HEAD | CFS_ROLE_TAIL)) {
 	case CFS_ROLE_HEAD:
 		return "head";
 	case CFS_ROLE_TAIL:
@@ -235,6 +237,40 @@ ctl_role(uint8_t role)
 	default:
 		return "middle";
 	}
+}
+
+/*
+ * The newest configuration any node reports, its master, and which nodes
+ * are fenced or waiting: "epoch 9: n1 -> n3 (n2 syncing, sn 120), master n1".
+ */
+static void
+ctl_print_epoch(const struct cfs_conf *conf, const struct ctl_node *nodes)
+{
+	const struct cfs_status *best = NULL;
+	const char *master = NULL;
+
+	for (size_t i = 0; i < conf->nnodes; i++) {
+		const struct cfs_status *st = &nodes[i].st;
+
+		if (!nodes[i].ok || !(st->flags & CFS_STATUS_ETCD))
+			continue;
+		if (best == NULL || st->epoch > best->epoch)
+			best = st;
+		if (st->flags & CFS_STATUS_MASTER)
+			master = st->name;
+		if (st->flags & CFS_STATUS_FENCED)
+			printf("%s is fenced: no fresh etcd lease, answering no client\n", st->name);
+		if (st->flags & CFS_STATUS_WAITING)
+			printf("%s is a new tail waiting out the old one\n", st->name);
+	}
+	if (best == NULL)
+		return;
+	printf("epoch %llu:", (unsigned long long)best->epoch);
+	for (uint16_t i = 0; i < best->nchain; i++)
+		printf("%s%s", i ? " -> " : " ", best->chain[i]);
+	if (best->syncing[0] != '\0')
+		printf(" (%s syncing)", best->syncing);
+	printf(", master %s\n", master ? master : (best->master[0] ? best->master : "none"));
 }
 
 /* chainfsctl status: one line per node; exit 1 if any node did not answer. */
@@ -281,13 +317,23 @@ ctl_status(const struct cfs_conf *conf)
 				       "\"acked_sn\":%llu,\"lag\":%llu,\"sent\":%llu,"
 				       "\"sent_bytes\":%llu,\"clients\":%u,\"successor_up\":%s,"
 				       "\"digest\":\"%s\"",
-				       ctl_role(cn->st.role), (unsigned long long)cn->st.epoch,
+				       ctl_role(&cn->st), (unsigned long long)cn->st.epoch,
 				       (unsigned long long)cn->st.applied_sn,
 				       (unsigned long long)cn->st.acked_sn,
 				       (unsigned long long)(head_sn - cn->st.applied_sn),
 				       (unsigned long long)cn->st.sent_len,
 				       (unsigned long long)cn->st.sent_bytes, cn->st.clients,
 				       cn->st.successor_up ? "true" : "false", hex);
+				printf(",\"failover\":%s,\"fenced\":%s,\"waiting\":%s,"
+				       "\"master\":%s,\"applied_epoch\":%llu",
+				       cn->st.flags & CFS_STATUS_ETCD ? "true" : "false",
+				       cn->st.flags & CFS_STATUS_FENCED ? "true" : "false",
+				       cn->st.flags & CFS_STATUS_WAITING ? "true" : "false",
+				       cn->st.flags & CFS_STATUS_MASTER ? "true" : "false",
+				       (unsigned long long)cn->st.applied_epoch);
+				if (cn->st.syncing[0] != '\0')
+					printf(",\"syncing\":\"%s\",\"sync_sn\":%llu", cn->st.syncing,
+					       (unsigned long long)cn->st.sync_sn);
 			} else {
 				printf(",\"error\":\"%s\"", cn->error);
 			}
@@ -309,10 +355,11 @@ ctl_status(const struct cfs_conf *conf)
 			}
 			ctl_hex(cn->st.digest, CFS_DIGEST_LEN, hex);
 			printf("%-12s %-9s %-22s %10llu %6llu %6llu %7u  %.16s\n", cn->addr->name,
-			       ctl_role(cn->st.role), addr, (unsigned long long)cn->st.applied_sn,
+			       ctl_role(&cn->st), addr, (unsigned long long)cn->st.applied_sn,
 			       (unsigned long long)(head_sn - cn->st.applied_sn),
 			       (unsigned long long)cn->st.sent_len, cn->st.clients, hex);
 		}
+		ctl_print_epoch(conf, nodes);
 		if (down)
 			printf("%d of %zu nodes down\n", down, conf->nnodes);
 		else
@@ -340,7 +387,7 @@ ctl_ping(const struct cfs_conf *conf, const char *name)
 		printf("%s: %s\n", name, cn.error);
 		return 1;
 	}
-	printf("%s: alive, %s, sn %llu\n", name, ctl_role(cn.st.role),
+	printf("%s: alive, %s, sn %llu\n", name, ctl_role(&cn.st),
 	       (unsigned long long)cn.st.applied_sn);
 	return 0;
 }

@@ -54,7 +54,7 @@ start_cluster() {
 	local name=$1
 	shift
 	clusters+=("$work/$name")
-	"$LC" start "$work/$name" --port-base "$(free_port_base 8)" "$@" >/dev/null
+	"$LC" start "$work/$name" --port-base "$(free_port_base 16)" "$@" >/dev/null
 }
 
 # Polls a command until it succeeds: wait_for SECONDS CMD...

@@ -84,6 +84,8 @@ struct linwork_rec {
 };
 
 static volatile sig_atomic_t linwork_stop;
+/* SIGUSR1: end now as if the duration were over (workers finish their op). */
+static volatile sig_atomic_t linwork_end_now;
 
 /* Nanoseconds on CLOCK_MONOTONIC, comparable across the processes of one host. */
 static uint64_t
@@ -572,7 +574,7 @@ linwork_child(const struct linwork_opts *o, unsigned idx, uint64_t deadline)
 		log_warn("p=%u: %s", c.p, path);
 		_exit(1);
 	}
-	while (!c.failed && linwork_now() < c.deadline)
+	while (!c.failed && !linwork_end_now && linwork_now() < c.deadline)
 		linwork_step(&c);
 	unlinkat(c.dirfd, c.tmp, 0);
 	unlinkat(c.dirfd, c.away, 0);
@@ -671,6 +673,13 @@ linwork_on_signal(int sig)
 	linwork_stop = sig;
 }
 
+/* SIGUSR1: the run ends now, normally. */
+static void
+linwork_on_end(int sig)
+{
+	linwork_end_now = 1;
+}
+
 /* Waits for the workers; kills those still alive after the grace period. */
 static int
 linwork_wait(pid_t *pids, unsigned n, uint64_t deadline)
@@ -698,6 +707,14 @@ linwork_wait(pid_t *pids, unsigned n, uint64_t deadline)
 		}
 		if (pid < 0 && errno != EINTR)
 			break;
+		if (linwork_end_now == 1) {
+			/* Pass the end on to the workers, once; they exit by themselves. */
+			linwork_end_now = 2;
+			for (unsigned i = 0; i < n; i++)
+				if (pids[i] > 0)
+					kill(pids[i], SIGUSR1);
+			kill_at = linwork_now() + (uint64_t)LINWORK_GRACE_S * 1000000000u;
+		}
 		if (reap_until == 0 && (linwork_now() >= kill_at || linwork_stop)) {
 			if (linwork_stop)
 				log_warnx("signal %d: killing the workers", (int)linwork_stop);
@@ -737,7 +754,8 @@ linwork_usage(int status)
 	        "--out FILE\n"
 	        "               [--files F(8)] [--dirs K(4)] [--fsync PCT(0)] "
 	        "[--value-len L(24)]\n"
-	        "  each --dir is one mount of the same tree (the same directory may repeat)\n");
+	        "  each --dir is one mount of the same tree (the same directory may repeat)\n"
+	        "  SIGUSR1 ends the run early, as if the duration were over\n");
 	exit(status);
 }
 
@@ -849,6 +867,9 @@ main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = linwork_on_end;
+	sa.sa_flags = SA_RESTART; /* a worker's op in progress completes */
+	sigaction(SIGUSR1, &sa, NULL);
 
 	pids = xcalloc(total, sizeof(*pids));
 	deadline = linwork_now() + (uint64_t)o.duration * 1000000000u;

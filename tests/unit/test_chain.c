@@ -590,9 +590,9 @@ test_middle_fails(void **state)
 	chain_reconfigure(&tc->n[0].ch, &v, "n0");
 	chain_reconfigure(&tc->n[2].ch, &v, "n2");
 	assert_int_equal(chain_sent_len(&tc->n[0].ch), 4);
-	tc->n[0].nfwd = 0;
-	for (size_t k = 0; k < 4; k++)
+	for (size_t k = 0; k < tc->n[0].nfwd; k++)
 		cfs_wbuf_free(&tc->n[0].fwd[k]);
+	tc->n[0].nfwd = 0;
 	assert_int_equal(chain_successor_up(&tc->n[0].ch, 1, 7), CHAIN_CONTINUE);
 	assert_int_equal(tc->n[0].nfwd, 3);
 	for (size_t k = 0; k < 3; k++)
@@ -674,6 +674,8 @@ test_join_behind_tail(void **state)
 	assert_int_equal(tc->n[1].ch.role, CFS_ROLE_TAIL);
 	assert_true(tc->n[2].ch.joining);
 	acks_before = tc->n[1].nacks;
+	for (size_t k = 0; k < tc->n[1].nfwd; k++)
+		cfs_wbuf_free(&tc->n[1].fwd[k]);
 	tc->n[1].nfwd = 0;
 	assert_int_equal(chain_successor_up(&tc->n[1].ch, 0, 0), CHAIN_CONTINUE);
 	assert_int_equal(tc->n[1].nfwd, 3);

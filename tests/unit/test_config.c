@@ -214,6 +214,51 @@ test_conf_defaults(void **state)
 	}
 }
 
+/* The failover keys: etcd endpoints, cluster, lease TTL, log retention, and their errors. */
+static void
+test_conf_coordinator(void **state)
+{
+	struct cfs_conf conf;
+
+	test_parse_ok(&conf, "plaintext yes\nnode a h:1\n");
+	assert_int_equal(conf.netcd, 0);
+	assert_string_equal(conf.cluster, "chainfs");
+	assert_int_equal(conf.lease_ttl_s, CFS_DEFAULT_LEASE_TTL);
+	assert_int_equal(conf.log_retain, CFS_DEFAULT_LOG_RETAIN);
+	cfs_conf_free(&conf);
+	test_parse_ok(&conf, "plaintext yes\ncoordinator etcd http://10.0.0.1:2379,"
+			     "https://e2.example:2379\ncluster prod-1\nlease-ttl 5\n"
+			     "log-retain 77\nnode a h:1\n");
+	assert_int_equal(conf.netcd, 2);
+	assert_string_equal(conf.etcd[0], "http://10.0.0.1:2379");
+	assert_string_equal(conf.etcd[1], "https://e2.example:2379");
+	assert_string_equal(conf.cluster, "prod-1");
+	assert_int_equal(conf.lease_ttl_s, 5);
+	assert_int_equal(conf.log_retain, 77);
+	cfs_conf_free(&conf);
+
+	test_parse_bad("plaintext yes\ncoordinator zookeeper http://h:1\nnode a h:1\n", 2,
+		       "only etcd");
+	test_parse_bad("plaintext yes\ncoordinator etcd\nnode a h:1\n", 2, "missing argument");
+	test_parse_bad("plaintext yes\ncoordinator etcd h:2379\nnode a h:1\n", 2,
+		       "not http://HOST:PORT");
+	test_parse_bad("plaintext yes\ncoordinator etcd http://h\nnode a h:1\n", 2,
+		       "not http://HOST:PORT");
+	test_parse_bad("plaintext yes\ncoordinator etcd http://h:0\nnode a h:1\n", 2, "bad port");
+	test_parse_bad("plaintext yes\ncoordinator etcd http://h:99999\nnode a h:1\n", 2,
+		       "bad port");
+	test_parse_bad("plaintext yes\ncoordinator etcd http://h:1/x\nnode a h:1\n", 2,
+		       "bad port");
+	test_parse_bad("plaintext yes\ncoordinator etcd http://h:1\ncoordinator etcd "
+		       "http://h:2\nnode a h:1\n",
+		       3, "given twice");
+	test_parse_bad("plaintext yes\ncoordinator etcd ,\nnode a h:1\n", 2, "no endpoint");
+	test_parse_bad("plaintext yes\nlease-ttl 1\nnode a h:1\n", 2, "2..60");
+	test_parse_bad("plaintext yes\nlease-ttl 61\nnode a h:1\n", 2, "2..60");
+	test_parse_bad("plaintext yes\nlog-retain 0\nnode a h:1\n", 2, "log-retain");
+	test_parse_bad("plaintext yes\ncluster a/b\nnode a h:1\n", 2, "cluster");
+}
+
 /* Every statement-level error names the line and the problem. */
 static void
 test_conf_errors(void **state)
@@ -898,6 +943,7 @@ main(void)
 	    cmocka_unit_test(test_conf_errors),  cmocka_unit_test(test_conf_file_errors),
 	    cmocka_unit_test(test_node_list),    cmocka_unit_test(test_size),
 	    cmocka_unit_test(test_conf_metrics),
+	    cmocka_unit_test(test_conf_coordinator),
 	};
 	const struct CMUnitTest tls_tests[] = {
 	    cmocka_unit_test(test_tls_handshake),  cmocka_unit_test(test_tls_other_ca),

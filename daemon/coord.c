@@ -1,0 +1,822 @@
+/* A node's side of reconfiguration through etcd; see coord.h. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "daemon/coord.h"
+#include "daemon/node.h"
+#include "replication/etcd.h"
+#include "replication/membership.h"
+
+/* How long a node keeps trying to reach etcd at start before it gives up. */
+#define COORD_START_GIVEUP_MS 60000
+/* A margin on top of T/2 for a new tail's wait (clock rates, scheduling). */
+#define COORD_TAIL_MARGIN_MS 300
+#define COORD_MAX_REGS (2 * CFS_MAX_NODES)
+/* "/chainfs/" CLUSTER "/nodes/" NAME */
+#define COORD_KEY_MAX (2 * CFS_NODE_NAME_MAX + 32)
+
+/* Where registration stands. */
+enum coord_state {
+	CO_GRANT,    /* asking for a lease */
+	CO_NAME,     /* checking that nobody holds our name */
+	CO_REGISTER, /* creating our registration */
+	CO_LOAD,     /* reading everything under the prefix, to watch from there */
+	CO_RUNNING,  /* registered and watching */
+	CO_max
+};
+static const char *coord_state_names[] = {"grant", "name", "register", "load", "running"};
+
+struct coord {
+	struct node *n;
+	struct etcd *etcd;
+	char prefix[CFS_NODE_NAME_MAX + 16];
+	char k_config[COORD_KEY_MAX];
+	char k_master[COORD_KEY_MAX];
+	char k_nodes[COORD_KEY_MAX];
+	char k_self[COORD_KEY_MAX];
+	unsigned ttl_ms;
+	enum coord_state state;
+	int64_t lease;
+	uint64_t started_ms;   /* coord_start, for giving up on an unreachable etcd */
+	uint64_t name_wait_ms; /* when we first found our name taken; 0: not */
+	int unreachable_logged;
+	struct event *tick;
+	struct event *retry;   /* a state step to try again */
+
+	/* Freshness: the lease and the configuration confirmed together. */
+	int tick_pending;      /* requests of the current tick not answered yet */
+	int tick_ok;	       /* both of them succeeded */
+	uint64_t tick_sent_ms;
+	uint64_t fresh_until_ms;
+	uint64_t wait_until_ms; /* a new tail's wait */
+
+	/* The configuration as last read from etcd. */
+	int have_config;
+	struct chain_view config;
+	int64_t config_rev;
+	int64_t bad_config_rev; /* a key we refused: said once */
+
+	/* Registrations, and which names we saw registered since we started watching. */
+	struct member_reg regs[COORD_MAX_REGS];
+	size_t nregs;
+	char seen[COORD_MAX_REGS][CFS_NODE_NAME_MAX + 1];
+	size_t nseen;
+	uint64_t watch_since_ms;
+	struct etcd_watch *watch;
+	int64_t rev; /* the revision everything above reflects */
+
+	/* The election. */
+	char master[CFS_NODE_NAME_MAX + 1];
+	int is_master;
+	int campaigning;
+	int cas_pending;
+	uint64_t gone_ms[COORD_MAX_REGS]; /* when a seen name's registration vanished */
+	uint64_t change_since_ms; /* the removal being written: when its node vanished */
+
+	/* What our registration says. */
+	char synced[CFS_NODE_NAME_MAX + 1];
+	uint64_t synced_epoch;
+	int reg_pending;
+
+	struct coord_stats stats;
+};
+
+static void coord_step(struct coord *);
+static void coord_master_step(struct coord *);
+static void coord_put_reg(struct coord *);
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+coord_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Changes state, tracing it. */
+static void
+coord_enter(struct coord *co, enum coord_state st)
+{
+	log_debug("etcd: %s -> %s", coord_state_names[co->state], coord_state_names[st]);
+	co->state = st;
+}
+
+/* Tries the current state's step again in ms. */
+static void
+coord_retry(struct coord *co, unsigned ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_add(co->retry, &tv);
+}
+
+/* An etcd request failed: count it, say it once, give up at start after a while. */
+static void
+coord_etcd_failed(struct coord *co, const char *what, const struct etcd_result *r)
+{
+	co->stats.etcd_errors++;
+	if (co->state != CO_RUNNING &&
+	    coord_now_ms() - co->started_ms > COORD_START_GIVEUP_MS)
+		fatalx("cannot register with etcd at %s for %d s (%s: %s): giving up",
+		       etcd_endpoint(co->etcd), COORD_START_GIVEUP_MS / 1000, what,
+		       r->message ? r->message : "no answer");
+	if (!co->unreachable_logged++)
+		log_warnx("etcd %s: %s: %s; trying again", etcd_endpoint(co->etcd), what,
+			  r->message ? r->message : "no answer");
+}
+
+int
+coord_fresh(const struct coord *co)
+{
+	uint64_t now = coord_now_ms();
+
+	return co->state == CO_RUNNING && now < co->fresh_until_ms && now >= co->wait_until_ms &&
+	       co->n->chain.view.n > 0;
+}
+
+/* Whether we serve clients now; tells the node when it changes. */
+static void
+coord_update_serving(struct coord *co)
+{
+	struct node *n = co->n;
+	uint64_t now = coord_now_ms();
+	int fresh = co->state == CO_RUNNING && now < co->fresh_until_ms;
+	int on = fresh && n->chain.view.n > 0 && now >= co->wait_until_ms;
+
+	if (n->serving && !fresh) {
+		co->stats.fenced++;
+		log_warnx("no lease renewal and configuration read confirmed for %u ms: this node "
+			  "answers no client until etcd confirms it again (self-fencing)",
+			  co->ttl_ms / 2);
+	}
+	if (!n->serving && on)
+		log_info("serving clients in epoch %llu as %s",
+			 (unsigned long long)n->chain.epoch,
+			 view_role_name(&n->chain.view, n->self_name));
+	node_set_serving(n, on);
+}
+
+/* Takes a configuration read from etcd at mod_revision rev. */
+static void
+coord_take_config(struct coord *co, const struct etcd_kv *kv)
+{
+	struct node *n = co->n;
+	struct chain_view v;
+	char err[256];
+	unsigned was_tail = n->chain.role & CFS_ROLE_TAIL;
+
+	if (membership_view_parse((const char *)kv->value, kv->valuelen, &v, err, sizeof(err)) !=
+	    0) {
+		if (co->bad_config_rev != kv->mod_revision)
+			log_warnx("etcd key %s (revision %" PRId64 ") was not written by chainfs: "
+				  "%s; not followed",
+				  co->k_config, kv->mod_revision, err);
+		co->bad_config_rev = kv->mod_revision;
+		return;
+	}
+	if (co->have_config && v.epoch < co->config.epoch) {
+		log_warnx("etcd key %s went back from epoch %llu to %llu: not followed",
+			  co->k_config, (unsigned long long)co->config.epoch,
+			  (unsigned long long)v.epoch);
+		return;
+	}
+	co->have_config = 1;
+	co->config = v;
+	co->config_rev = kv->mod_revision;
+	if (v.epoch <= n->chain.epoch && n->chain.view.n > 0)
+		return;
+	node_set_view(n, &v);
+	if (!was_tail && (n->chain.role & CFS_ROLE_TAIL) && v.tail_wait_ms > 0) {
+		co->wait_until_ms = coord_now_ms() + v.tail_wait_ms;
+		log_info("new tail: waiting %u ms for the old tail to learn epoch %llu or fence "
+			 "itself",
+			 v.tail_wait_ms, (unsigned long long)v.epoch);
+	}
+	coord_put_reg(co); /* our registration names the epoch we know */
+	coord_update_serving(co);
+}
+
+/* Finds a registration slot by name. */
+static struct member_reg *
+coord_reg(struct coord *co, const char *name)
+{
+	for (size_t i = 0; i < co->nregs; i++)
+		if (strcmp(co->regs[i].name, name) == 0)
+			return &co->regs[i];
+	return NULL;
+}
+
+/* The index of name among the names seen registered; added when add. */
+static int
+coord_seen(struct coord *co, const char *name, int add)
+{
+	for (size_t i = 0; i < co->nseen; i++)
+		if (strcmp(co->seen[i], name) == 0)
+			return (int)i;
+	if (!add || co->nseen == COORD_MAX_REGS)
+		return -1;
+	snprintf(co->seen[co->nseen], sizeof(co->seen[0]), "%s", name);
+	co->gone_ms[co->nseen] = 0;
+	return (int)co->nseen++;
+}
+
+/* A registration key was put. */
+static void
+coord_take_reg(struct coord *co, const struct etcd_kv *kv)
+{
+	struct member_reg r, *slot;
+	const char *name = (const char *)kv->key + strlen(co->k_nodes);
+	char err[256];
+	int i;
+
+	if (membership_reg_parse((const char *)kv->value, kv->valuelen, &r, err, sizeof(err)) !=
+		0 ||
+	    strcmp(r.name, name) != 0) {
+		log_warnx("etcd key %s was not written by chainfs (%s): ignored", kv->key,
+			  err[0] ? err : "the name inside differs");
+		return;
+	}
+	slot = coord_reg(co, r.name);
+	if (slot == NULL) {
+		if (co->nregs == COORD_MAX_REGS)
+			return;
+		slot = &co->regs[co->nregs++];
+	}
+	*slot = r;
+	i = coord_seen(co, r.name, 1);
+	if (i >= 0)
+		co->gone_ms[i] = 0;
+}
+
+/* A registration key vanished: its lease ran out or it was revoked. */
+static void
+coord_drop_reg(struct coord *co, const char *key)
+{
+	const char *name = key + strlen(co->k_nodes);
+	struct member_reg *slot = coord_reg(co, name);
+	int i = coord_seen(co, name, 1);
+
+	if (slot != NULL) {
+		*slot = co->regs[--co->nregs];
+		log_info("node %s's registration is gone", name);
+	}
+	if (i >= 0 && co->gone_ms[i] == 0)
+		co->gone_ms[i] = coord_now_ms();
+}
+
+/* One key under the prefix, as a range or a watch delivers it. */
+static void
+coord_take_kv(struct coord *co, int type, const struct etcd_kv *kv)
+{
+	const char *key = (const char *)kv->key;
+
+	if (kv->mod_revision > co->rev)
+		co->rev = kv->mod_revision;
+	if (strcmp(key, co->k_config) == 0) {
+		if (type == ETCD_EV_PUT)
+			coord_take_config(co, kv);
+		else
+			log_warnx("etcd key %s was deleted by something else than chainfs: the "
+				  "nodes keep epoch %llu",
+				  co->k_config, (unsigned long long)co->n->chain.epoch);
+	} else if (strcmp(key, co->k_master) == 0) {
+		if (type == ETCD_EV_PUT) {
+			snprintf(co->master, sizeof(co->master), "%.*s", (int)kv->valuelen,
+				 (const char *)kv->value);
+			if (co->is_master && strcmp(co->master, co->n->self_name) != 0) {
+				log_warnx("node %s is the master now, not this node", co->master);
+				co->is_master = 0;
+			}
+		} else {
+			co->master[0] = '\0';
+			co->is_master = 0;
+		}
+	} else if (strncmp(key, co->k_nodes, strlen(co->k_nodes)) == 0) {
+		if (type == ETCD_EV_PUT)
+			coord_take_reg(co, kv);
+		else
+			coord_drop_reg(co, key);
+	}
+}
+
+static void coord_load(struct coord *);
+
+/* A watch event. */
+static void
+coord_watch_cb(void *arg, int type, const struct etcd_kv *kv)
+{
+	struct coord *co = arg;
+
+	if (type == ETCD_EV_COMPACTED || type == ETCD_EV_BROKEN) {
+		log_warnx("etcd watch %s: reading everything again",
+			  type == ETCD_EV_COMPACTED ? "compacted" : "broken");
+		etcd_watch_cancel(co->watch);
+		co->watch = NULL;
+		coord_load(co);
+		return;
+	}
+	coord_take_kv(co, type, kv);
+	if (co->is_master)
+		coord_master_step(co);
+	coord_sync_progress(co);
+}
+
+/* The range of everything under the prefix arrived: watch from after it. */
+static void
+coord_load_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+
+	if (r->err != ETCD_OK) {
+		coord_etcd_failed(co, "reading the cluster's keys", r);
+		coord_retry(co, 500);
+		return;
+	}
+	co->nregs = 0;
+	co->master[0] = '\0';
+	for (size_t i = 0; i < r->nkvs; i++)
+		coord_take_kv(co, ETCD_EV_PUT, &r->kvs[i]);
+	co->rev = r->revision;
+	co->watch = etcd_watch(co->etcd, co->prefix, strlen(co->prefix), r->revision + 1,
+			       coord_watch_cb, co);
+	if (co->watch_since_ms == 0)
+		co->watch_since_ms = coord_now_ms();
+	coord_enter(co, CO_RUNNING);
+	co->unreachable_logged = 0;
+	coord_step(co);
+}
+
+/* Reads every key of the cluster. */
+static void
+coord_load(struct coord *co)
+{
+	coord_enter(co, CO_LOAD);
+	etcd_range(co->etcd, co->prefix, strlen(co->prefix), 1, coord_load_cb, co);
+}
+
+/* Our registration, as JSON. */
+static char *
+coord_reg_json(struct coord *co)
+{
+	struct member_reg r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", co->n->self_name);
+	r.sn = store_applied_sn(co->n->st);
+	r.applied_epoch = co->n->chain.applied_epoch;
+	r.epoch = co->n->chain.epoch;
+	snprintf(r.synced, sizeof(r.synced), "%s", co->synced);
+	r.synced_epoch = co->synced_epoch;
+	return membership_reg_json(&r);
+}
+
+/* The registration was created (or our name is still taken). */
+static void
+coord_register_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+
+	if (r->err != ETCD_OK) {
+		coord_etcd_failed(co, "registering", r);
+		coord_enter(co, CO_NAME); /* the outcome may be unknown: look again */
+		coord_retry(co, 500);
+		return;
+	}
+	if (!r->succeeded) {
+		coord_enter(co, CO_NAME);
+		coord_retry(co, 500);
+		return;
+	}
+	log_info("registered with etcd at %s as %s (lease %" PRId64 ", %u ms)",
+		 etcd_endpoint(co->etcd), co->k_self, co->lease, co->ttl_ms);
+	co->name_wait_ms = 0;
+	coord_load(co);
+}
+
+/* Whether our name is free. */
+static void
+coord_name_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+	uint64_t now = coord_now_ms();
+	char *json;
+
+	if (r->err != ETCD_OK) {
+		coord_etcd_failed(co, "reading the registrations", r);
+		coord_retry(co, 500);
+		return;
+	}
+	if (r->nkvs > 0 && r->kvs[0].lease == co->lease) {
+		coord_register_cb(co, &(struct etcd_result){.succeeded = 1});
+		return;
+	}
+	if (r->nkvs > 0) {
+		if (co->name_wait_ms == 0) {
+			co->name_wait_ms = now;
+			log_warnx("node name %s is registered already (lease %" PRId64 "): an "
+				  "earlier run of this node whose lease has not run out, or another "
+				  "node using this name; waiting up to %u ms",
+				  co->n->self_name, r->kvs[0].lease, 2 * co->ttl_ms + 2000);
+		} else if (now - co->name_wait_ms > 2 * co->ttl_ms + 2000) {
+			fatalx("two nodes claim the name %s: %s stays registered by another lease; "
+			       "refusing to run as it",
+			       co->n->self_name, co->k_self);
+		}
+		coord_retry(co, 500);
+		return;
+	}
+	coord_enter(co, CO_REGISTER);
+	json = coord_reg_json(co);
+	etcd_cas(co->etcd, co->k_self, strlen(co->k_self), 0, json, strlen(json), co->lease,
+		 coord_register_cb, co);
+	free(json);
+}
+
+/* The lease was granted. */
+static void
+coord_grant_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+
+	if (r->err != ETCD_OK || r->lease_id == 0) {
+		coord_etcd_failed(co, "asking for a lease", r);
+		coord_retry(co, 1000);
+		return;
+	}
+	co->lease = r->lease_id;
+	if ((uint64_t)r->ttl * 1000 > co->ttl_ms)
+		log_info("etcd granted a lease of %" PRId64 " s (asked for %u ms): its minimum",
+			 r->ttl, co->ttl_ms);
+	coord_enter(co, CO_NAME);
+	coord_step(co);
+}
+
+/* Runs the current state's step. */
+static void
+coord_step(struct coord *co)
+{
+	switch (co->state) {
+	case CO_GRANT:
+		etcd_lease_grant(co->etcd, (co->ttl_ms + 999) / 1000, coord_grant_cb, co);
+		break;
+	case CO_NAME:
+	case CO_REGISTER:
+		coord_enter(co, CO_NAME);
+		etcd_range(co->etcd, co->k_self, strlen(co->k_self), 0, coord_name_cb, co);
+		break;
+	case CO_LOAD:
+		coord_load(co);
+		break;
+	case CO_RUNNING:
+		if (co->master[0] == '\0' || co->is_master)
+			coord_master_step(co);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Retry timer. */
+static void
+coord_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	coord_step(arg);
+}
+
+/* One answer of the tick's pair (keepalive, configuration read). */
+static void
+coord_tick_done(struct coord *co, int ok)
+{
+	if (!ok)
+		co->tick_ok = 0;
+	if (--co->tick_pending > 0)
+		return;
+	if (co->tick_ok && co->state == CO_RUNNING)
+		co->fresh_until_ms = co->tick_sent_ms + co->ttl_ms / 2;
+	coord_update_serving(co);
+}
+
+/* The lease renewal answered. */
+static void
+coord_keepalive_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+
+	if (r->err != ETCD_OK) {
+		coord_etcd_failed(co, "renewing the lease", r);
+		coord_tick_done(co, 0);
+		return;
+	}
+	co->unreachable_logged = 0;
+	if (r->ttl <= 0) {
+		/* The master may have removed us; our registration is gone. */
+		log_warnx("lease %" PRId64 " ran out in etcd: registering again", co->lease);
+		co->fresh_until_ms = 0;
+		if (co->watch != NULL)
+			etcd_watch_cancel(co->watch);
+		co->watch = NULL;
+		co->is_master = 0;
+		coord_enter(co, CO_GRANT);
+		coord_tick_done(co, 0);
+		coord_step(co);
+		return;
+	}
+	coord_tick_done(co, 1);
+}
+
+/* The configuration read answered: the epoch is confirmed, or we learn a newer one. */
+static void
+coord_config_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+	uint64_t before = co->n->chain.epoch;
+
+	if (r->err != ETCD_OK) {
+		coord_etcd_failed(co, "reading the configuration", r);
+		coord_tick_done(co, 0);
+		return;
+	}
+	if (r->nkvs == 0) {
+		/* No configuration yet: nothing to serve, the master makes one. */
+		coord_tick_done(co, co->n->chain.view.n == 0);
+		return;
+	}
+	coord_take_config(co, &r->kvs[0]);
+	/* Fresh only if what etcd holds is what we follow. */
+	coord_tick_done(co, co->have_config && co->config.epoch == co->n->chain.epoch &&
+				    co->n->chain.epoch >= before);
+}
+
+/* Every T/4: renew, confirm the configuration, and let the master work. */
+static void
+coord_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct coord *co = arg;
+
+	coord_update_serving(co);
+	if (co->state != CO_RUNNING || co->tick_pending > 0)
+		return;
+	co->tick_pending = 2;
+	co->tick_ok = 1;
+	co->tick_sent_ms = coord_now_ms();
+	etcd_lease_keepalive(co->etcd, co->lease, coord_keepalive_cb, co);
+	etcd_range(co->etcd, co->k_config, strlen(co->k_config), 0, coord_config_cb, co);
+	coord_step(co);
+	coord_sync_progress(co);
+}
+
+/* The master key answered our campaign. */
+static void
+coord_campaign_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+
+	co->campaigning = 0;
+	if (r->err != ETCD_OK) {
+		coord_etcd_failed(co, "campaigning for master", r);
+		return;
+	}
+	if (r->succeeded) {
+		co->is_master = 1;
+		snprintf(co->master, sizeof(co->master), "%s", co->n->self_name);
+		log_info("this node is the master");
+		coord_master_step(co);
+	} else if (r->nkvs > 0) {
+		snprintf(co->master, sizeof(co->master), "%.*s", (int)r->kvs[0].valuelen,
+			 (const char *)r->kvs[0].value);
+	}
+}
+
+/* Whether the master may remove a member that is not registered. */
+static int
+coord_may_remove(void *arg, const char *name)
+{
+	struct coord *co = arg;
+	int i = coord_seen(co, name, 0);
+
+	/* Saw it go, or watched a lease's length without seeing it come. */
+	if (i >= 0 && co->gone_ms[i] != 0)
+		return 1;
+	return coord_now_ms() - co->watch_since_ms >= co->ttl_ms + 1000;
+}
+
+/* The master's compare-and-swap of the configuration answered. */
+static void
+coord_cas_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+
+	co->cas_pending = 0;
+	if (r->err != ETCD_OK) {
+		/* Unknown outcome: the next tick reads the configuration before trying again. */
+		coord_etcd_failed(co, "writing the configuration", r);
+		return;
+	}
+	if (!r->succeeded) {
+		log_info("the configuration changed under the master; reading it again");
+		if (r->nkvs > 0)
+			coord_take_config(co, &r->kvs[0]);
+		return;
+	}
+	co->stats.config_changes++;
+	if (co->change_since_ms != 0)
+		co->stats.last_failover_ms = coord_now_ms() - co->change_since_ms;
+	co->change_since_ms = 0;
+}
+
+/* The master's one step, when nothing else is in flight. */
+static void
+coord_master_step(struct coord *co)
+{
+	struct node *n = co->n;
+	const char *allowed[CFS_MAX_NODES];
+	struct membership_input in;
+	struct chain_view next;
+	char why[256], *json;
+	uint64_t now = coord_now_ms();
+	size_t registered = 0;
+
+	if (co->state != CO_RUNNING)
+		return;
+	if (!co->is_master) {
+		if (co->master[0] == '\0' && !co->campaigning) {
+			co->campaigning = 1;
+			etcd_cas(co->etcd, co->k_master, strlen(co->k_master), 0, n->self_name,
+				 strlen(n->self_name), co->lease, coord_campaign_cb, co);
+		}
+		return;
+	}
+	if (co->cas_pending)
+		return;
+	for (size_t i = 0; i < n->conf->nnodes; i++) {
+		allowed[i] = n->conf->nodes[i].addr.name;
+		if (coord_reg(co, allowed[i]) != NULL)
+			registered++;
+	}
+	memset(&in, 0, sizeof(in));
+	in.cur = co->have_config ? &co->config : NULL;
+	in.regs = co->regs;
+	in.nregs = co->nregs;
+	in.allowed = allowed;
+	in.nallowed = n->conf->nnodes;
+	in.may_remove = coord_may_remove;
+	in.arg = co;
+	in.initial_ready = registered == n->conf->nnodes ||
+			   now - co->watch_since_ms >= co->ttl_ms + 2000;
+	in.tail_wait_ms = co->ttl_ms / 2 + COORD_TAIL_MARGIN_MS;
+	if (membership_next(&in, &next, why, sizeof(why)) != 1)
+		return;
+	log_info("master: epoch %llu -> %llu: %s", (unsigned long long)(in.cur ? in.cur->epoch : 0),
+		 (unsigned long long)next.epoch, why);
+	co->change_since_ms = 0;
+	if (in.cur != NULL && next.n < in.cur->n) {
+		for (uint16_t i = 0; i < in.cur->n; i++) {
+			int k = coord_seen(co, in.cur->nodes[i], 0);
+
+			if (view_index(&next, in.cur->nodes[i]) < 0 && k >= 0)
+				co->change_since_ms = co->gone_ms[k];
+		}
+	}
+	json = membership_view_json(&next);
+	co->cas_pending = 1;
+	etcd_cas(co->etcd, co->k_config, strlen(co->k_config), in.cur ? co->config_rev : 0, json,
+		 strlen(json), 0, coord_cas_cb, co);
+	free(json);
+}
+
+/* Our registration was rewritten. */
+static void
+coord_put_reg_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+
+	co->reg_pending = 0;
+	if (r->err != ETCD_OK)
+		coord_etcd_failed(co, "updating the registration", r);
+}
+
+/* Rewrites our registration (epoch, synced). */
+static void
+coord_put_reg(struct coord *co)
+{
+	char *json;
+
+	if (co->state != CO_RUNNING || co->reg_pending)
+		return;
+	co->reg_pending = 1;
+	json = coord_reg_json(co);
+	etcd_put(co->etcd, co->k_self, strlen(co->k_self), json, strlen(json), co->lease,
+		 coord_put_reg_cb, co);
+	free(json);
+}
+
+void
+coord_sync_progress(struct coord *co)
+{
+	struct node *n = co->n;
+	const char *syncing = n->chain.view.syncing;
+
+	if (!n->chain.succ_joining || !n->succ_ready || !n->serving)
+		return;
+	if (n->chain.sync_acked_sn < store_applied_sn(n->st))
+		return;
+	if (strcmp(co->synced, syncing) == 0 && co->synced_epoch == n->chain.epoch)
+		return;
+	snprintf(co->synced, sizeof(co->synced), "%s", syncing);
+	co->synced_epoch = n->chain.epoch;
+	log_info("node %s has every entry up to sn %llu: reporting it synced", syncing,
+		 (unsigned long long)n->chain.sync_acked_sn);
+	co->reg_pending = 0; /* this one must go out */
+	coord_put_reg(co);
+}
+
+void
+coord_poke(struct coord *co)
+{
+	if (co->state == CO_RUNNING && co->tick_pending == 0)
+		event_active(co->tick, EV_TIMEOUT, 0);
+}
+
+void
+coord_fill_status(struct coord *co, struct cfs_status *s)
+{
+	uint64_t now = coord_now_ms();
+
+	s->flags |= CFS_STATUS_ETCD;
+	if (now >= co->fresh_until_ms)
+		s->flags |= CFS_STATUS_FENCED;
+	if (now < co->wait_until_ms)
+		s->flags |= CFS_STATUS_WAITING;
+	if (co->is_master)
+		s->flags |= CFS_STATUS_MASTER;
+	snprintf(s->master, sizeof(s->master), "%s", co->master);
+}
+
+const struct coord_stats *
+coord_stats(const struct coord *co)
+{
+	return &co->stats;
+}
+
+int
+coord_start(struct node *n)
+{
+	struct coord *co = xcalloc(1, sizeof(*co));
+	struct etcd_opts o;
+	struct timeval tv;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	for (size_t i = 0; i < n->conf->netcd && i < ETCD_MAX_ENDPOINTS; i++)
+		o.endpoints[o.nendpoints++] = n->conf->etcd[i];
+	o.tls = n->client_ctx;
+	co->ttl_ms = n->conf->lease_ttl_s * 1000;
+	/* A request must not outlive the freshness it would confirm. */
+	o.timeout_ms = co->ttl_ms / 2;
+	co->etcd = etcd_new(n->base, &o, err, sizeof(err));
+	if (co->etcd == NULL) {
+		log_warnx("%s: coordinator: %s", n->conf->path, err);
+		free(co);
+		return -1;
+	}
+	co->n = n;
+	snprintf(co->prefix, sizeof(co->prefix), "/chainfs/%s/", n->conf->cluster);
+	snprintf(co->k_config, sizeof(co->k_config), "%sconfig", co->prefix);
+	snprintf(co->k_master, sizeof(co->k_master), "%smaster", co->prefix);
+	snprintf(co->k_nodes, sizeof(co->k_nodes), "%snodes/", co->prefix);
+	snprintf(co->k_self, sizeof(co->k_self), "%s%s", co->k_nodes, n->self_name);
+	co->started_ms = coord_now_ms();
+	co->tick = event_new(n->base, -1, EV_PERSIST, coord_tick_cb, co);
+	co->retry = evtimer_new(n->base, coord_retry_cb, co);
+	tv.tv_sec = co->ttl_ms / 4 / 1000;
+	tv.tv_usec = (co->ttl_ms / 4 % 1000) * 1000;
+	event_add(co->tick, &tv);
+	n->coord = co;
+	log_info("failover on: etcd at %s, cluster %s, lease %u s; answering no client until "
+		 "registered and given a configuration",
+		 n->conf->etcd[0], n->conf->cluster, n->conf->lease_ttl_s);
+	coord_enter(co, CO_GRANT);
+	coord_step(co);
+	return 0;
+}
+
+void
+coord_stop(struct coord *co)
+{
+	if (co == NULL)
+		return;
+	if (co->watch != NULL)
+		etcd_watch_cancel(co->watch);
+	event_free(co->tick);
+	event_free(co->retry);
+	etcd_free(co->etcd);
+	free(co);
+}

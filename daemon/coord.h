@@ -1,0 +1,56 @@
+/*
+ * A node's side of reconfiguration through etcd (DESIGN.md,
+ * "Reconfiguration"): registration with a lease, self-fencing, following the
+ * configuration, the master election and the master's changes.  The
+ * decisions are membership.c's; this file does the talking to etcd.
+ *
+ * Timing, with T the lease TTL (lease-ttl):
+ *   - every T/4 the node renews its lease and reads the configuration
+ *     (both linearizable); when both succeed, the node is fresh until T/2
+ *     after it sent them, by its own monotonic clock;
+ *   - a node that is not fresh answers no client (self-fencing): it cannot
+ *     know whether it was removed from the chain;
+ *   - the master removes a node only after its lease ran out in etcd, at
+ *     least T after the node last renewed it, so the node has fenced itself
+ *     T/2 before: its successor in the new configuration serves at once;
+ *   - when a synced node is appended as the new tail while the old tail is
+ *     alive, the new tail waits T/2 plus a margin (tail_wait_ms in the
+ *     configuration), by which time the old tail has either learned the new
+ *     epoch or fenced itself.
+ */
+#ifndef CHAINFS_COORD_H
+#define CHAINFS_COORD_H
+
+#include "common/wire.h"
+
+struct node;
+struct coord;
+
+/* Starts registration; -1 on a configuration error (logged).  Sets n->coord. */
+int coord_start(struct node *);
+/*
+ * Whether the node may answer a client at this moment: registered, fresh by
+ * the monotonic clock now (not only at the last tick: a node that was
+ * paused must not answer from before its pause), and not a new tail still
+ * waiting.
+ */
+int coord_fresh(const struct coord *);
+/* Revokes the lease (best effort) and frees everything. */
+void coord_stop(struct coord *);
+/* Something says the configuration moved on: read it now rather than at the next tick. */
+void coord_poke(struct coord *);
+/* The tail's syncing successor acknowledged more: report it synced once it has everything. */
+void coord_sync_progress(struct coord *);
+/* Adds master, flags and health to a status reply. */
+void coord_fill_status(struct coord *, struct cfs_status *);
+
+/* Counters for the metrics endpoint. */
+struct coord_stats {
+	uint64_t fenced;	  /* times this node fenced itself */
+	uint64_t config_changes;  /* configurations this node wrote as master */
+	uint64_t etcd_errors;	  /* etcd requests that failed */
+	uint64_t last_failover_ms; /* master: from a node's registration vanishing to its removal */
+};
+const struct coord_stats *coord_stats(const struct coord *);
+
+#endif

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Failover under the history checker: a 3-node chain with etcd, 3 mounts x 3
+# processes of linwork for the whole test, while the tail, then the middle,
+# then the head is SIGKILLed, and then a node is paused with SIGSTOP for
+# longer than its lease; each time the chain must reconfigure without the
+# node, a write must be acknowledged again (the time from the fault is the
+# failover time), and the node, restarted or continued, must rejoin as the
+# tail (a paused node must not answer from its old role: lincheck would see
+# a stale read).  Afterwards: lincheck finds the history linearizable, no
+# acknowledged probe write is lost, and all replicas' digests agree.
+# FAILOVER_FAULTS overrides the sequence (default "kill:tail kill:middle
+# kill:head stop:tail");
+# FAILOVER_RETAIN sets the nodes' log-retain (failover-snapshot.sh makes it
+# small, so that every rejoin needs a snapshot).
+. "${srcdir:-.}/tests/cluster/lib.sh"
+
+ttl=${FAILOVER_TTL:-2}
+faults=${FAILOVER_FAULTS:-kill:tail kill:middle kill:head stop:tail}
+seed=${LIN_SEED:-$RANDOM}
+start_cluster c --nodes 3 --mounts 3 --lease-ttl "$ttl" ${FAILOVER_RETAIN:+--log-retain "$FAILOVER_RETAIN"}
+dir="$work/c"
+conf="$dir/chainfs.conf"
+
+# The node that has role $1 in the newest configuration.
+role_node() {
+	"$CTL" -c "$conf" status 2>/dev/null | awk -v r="$1" '$2 == r { print $1; exit }'
+}
+
+# The newest configuration line: "epoch N: a -> b -> c, master m".
+epoch_line() {
+	"$CTL" -c "$conf" status 2>/dev/null | grep '^epoch' || true
+}
+
+# True when the chain has n members, none of them $2 (when given), nobody syncing.
+chain_is() {
+	local want=$1 without=${2:-} line members
+	line=$(epoch_line)
+	[ -n "$line" ] || return 1
+	case $line in *syncing*) return 1 ;; esac
+	members=$(echo "$line" | sed 's/^epoch [0-9]*: //; s/, master.*//; s/ -> / /g')
+	[ "$(echo "$members" | wc -w)" -eq "$want" ] || return 1
+	[ -z "$without" ] || ! echo " $members " | grep -q " $without "
+}
+
+note "seed $seed, lease TTL $ttl s, faults: $faults"
+"$top_builddir/linwork" --dir "$dir/mnt/m1" --dir "$dir/mnt/m2" --dir "$dir/mnt/m3" \
+	--procs 3 --duration 600 --seed "$seed" --fsync 5 --out "$work/history.txt" \
+	>"$work/linwork.log" 2>&1 &
+linpid=$!
+sleep 3
+
+mkdir -p "$dir/mnt/m1/probe"
+probes=0
+for fault in $faults; do
+	kind=${fault%%:*} role=${fault#*:}
+	victim=$(role_node "$role")
+	[ -n "$victim" ] || fail "no $role in: $("$CTL" -c "$conf" status 2>&1)"
+	before=$(epoch_line)
+	t0=$(date +%s%N)
+	"$LC" "$kind" "$dir" "$victim"
+	# The first write acknowledged after the kill (it waits through the failover).
+	probes=$((probes + 1))
+	echo "probe $probes after killing $victim" >"$dir/mnt/m2/probe/p$probes" ||
+		fail "probe write $probes failed"
+	t1=$(date +%s%N)
+	note "$kind $role $victim: first acknowledged write after $(((t1 - t0) / 1000000)) ms"
+	wait_for 30 chain_is 2 "$victim" || fail "chain did not drop $victim: $(epoch_line)"
+	note "  $(epoch_line) (was: $before)"
+	if [ "$kind" = stop ]; then
+		sleep 1 # reads and writes go on without it, then it wakes up in the old epoch
+		"$LC" cont "$dir" "$victim"
+	else
+		"$LC" restart "$dir" "$victim" >/dev/null
+	fi
+	wait_for 60 chain_is 3 || fail "$victim did not rejoin: $("$CTL" -c "$conf" status 2>&1)"
+	[ "$(role_node tail)" = "$victim" ] || fail "$victim rejoined, but not as the tail: $("$CTL" -c "$conf" status 2>&1)"
+	note "  rejoined: $(epoch_line)"
+	probes=$((probes + 1))
+	echo "probe $probes after $victim rejoined" >"$dir/mnt/m3/probe/p$probes" ||
+		fail "probe write $probes failed"
+done
+sleep 2
+kill -USR1 "$linpid" 2>/dev/null || true
+wait "$linpid" || fail "linwork failed: $(tail -n 5 "$work/linwork.log")"
+
+status=0
+"$top_builddir/lincheck" "$work/history.txt" >"$work/check.txt" || status=$?
+grep -E '^(operations|indeterminate|failed reads|reads that|violations|verdict)' "$work/check.txt" |
+	sed "s/^/$test_name: /"
+if [ $status -ne 0 ]; then
+	awk '/^violation [0-9]+:/ { n++ } n <= 3' "$work/check.txt"
+	fail "lincheck: the history is not linearizable (status $status, seed $seed)"
+fi
+grep -Eq '^reads that returned bytes nobody wrote: 0( |$)' "$work/check.txt" ||
+	fail "a read returned bytes nobody wrote"
+for ((i = 1; i <= probes; i++)); do
+	grep -q "^probe $i " "$dir/mnt/m1/probe/p$i" || fail "acknowledged probe write $i is lost"
+done
+wait_for 30 settled "$conf" || fail "the replicas do not agree: $("$CTL" -c "$conf" status 2>&1)"
+snaps=$(grep -h 'snapshot in:' "$dir"/n*.log | wc -l)
+note "rejoins by snapshot: $snaps"
+if [ -n "${FAILOVER_RETAIN:-}" ] && [ "$snaps" -lt 1 ]; then
+	fail "log-retain $FAILOVER_RETAIN, yet no node rejoined by snapshot"
+fi
+passed
