@@ -406,6 +406,7 @@ conf_coordinator(struct conf_parser *p, char **w, size_t nw)
 		const char *rest = NULL, *colon;
 		unsigned long port;
 		char *end;
+		int rc = 0;
 
 		if (strncmp(url, "http://", 7) == 0)
 			rest = url + 7;
@@ -413,21 +414,21 @@ conf_coordinator(struct conf_parser *p, char **w, size_t nw)
 			rest = url + 8;
 		colon = rest != NULL ? strrchr(rest, ':') : NULL;
 		if (rest == NULL || colon == NULL || colon == rest) {
-			free(list);
-			return conf_error(p, p->line,
-			                  "coordinator: '%s' is not http://HOST:PORT or https://HOST:PORT",
-			                  url);
+			rc = conf_error(p, p->line,
+			                "coordinator: '%s' is not http://HOST:PORT or https://HOST:PORT",
+			                url);
+		} else {
+			port = strtoul(colon + 1, &end, 10);
+			if (*end != '\0' || port == 0 || port > 65535 || colon[1] == '\0')
+				rc = conf_error(p, p->line, "coordinator: bad port in '%s'", url);
+			else if (conf->netcd == CFS_MAX_ETCD || strlen(url) > CFS_URL_MAX)
+				rc = conf_error(p, p->line,
+				                "coordinator: at most %d endpoints of %d characters",
+				                CFS_MAX_ETCD, CFS_URL_MAX);
 		}
-		port = strtoul(colon + 1, &end, 10);
-		if (*end != '\0' || port == 0 || port > 65535 || colon[1] == '\0') {
-			free(list);
-			return conf_error(p, p->line, "coordinator: bad port in '%s'", url);
-		}
-		if (conf->netcd == CFS_MAX_ETCD || strlen(url) > CFS_URL_MAX) {
-			free(list);
-			return conf_error(p, p->line,
-			                  "coordinator: at most %d endpoints of %d characters",
-			                  CFS_MAX_ETCD, CFS_URL_MAX);
+		if (rc != 0) {
+			free(list); /* after the message: url points into it */
+			return rc;
 		}
 		snprintf(conf->etcd[conf->netcd++], sizeof(conf->etcd[0]), "%s", url);
 	}
