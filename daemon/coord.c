@@ -40,6 +40,7 @@ struct coord {
 	char k_master[COORD_KEY_MAX];
 	char k_nodes[COORD_KEY_MAX];
 	char k_self[COORD_KEY_MAX];
+	char k_removed[COORD_KEY_MAX];
 	unsigned ttl_ms;
 	enum coord_state state;
 	int64_t lease;
@@ -67,6 +68,8 @@ struct coord {
 	size_t nregs;
 	char seen[COORD_MAX_REGS][CFS_NODE_NAME_MAX + 1];
 	size_t nseen;
+	char removed[CFS_MAX_NODES][CFS_NODE_NAME_MAX + 1]; /* by chainfsctl node remove */
+	size_t nremoved;
 	uint64_t watch_since_ms;
 	struct etcd_watch *watch;
 	int64_t rev; /* the revision everything above reflects */
@@ -85,6 +88,7 @@ struct coord {
 	int reg_pending;
 
 	struct coord_stats stats;
+	int stopping; /* coord_stop runs: no new request, no change of the node */
 };
 
 static void coord_step(struct coord *);
@@ -151,6 +155,8 @@ coord_update_serving(struct coord *co)
 	int fresh = co->state == CO_RUNNING && now < co->fresh_until_ms;
 	int on = fresh && n->chain.view.n > 0 && now >= co->wait_until_ms;
 
+	if (co->stopping)
+		return;
 	if (n->serving && !fresh) {
 		co->stats.fenced++;
 		log_warnx("no lease renewal and configuration read confirmed for %u ms: this node "
@@ -173,6 +179,8 @@ coord_take_config(struct coord *co, const struct etcd_kv *kv)
 	char err[256];
 	unsigned was_tail = n->chain.role & CFS_ROLE_TAIL;
 
+	if (co->stopping)
+		return;
 	if (membership_view_parse((const char *)kv->value, kv->valuelen, &v, err, sizeof(err)) !=
 	    0) {
 		if (co->bad_config_rev != kv->mod_revision)
@@ -299,6 +307,22 @@ coord_take_kv(struct coord *co, int type, const struct etcd_kv *kv)
 			co->master[0] = '\0';
 			co->is_master = 0;
 		}
+	} else if (strncmp(key, co->k_removed, strlen(co->k_removed)) == 0) {
+		const char *name = key + strlen(co->k_removed);
+		size_t i;
+
+		for (i = 0; i < co->nremoved; i++)
+			if (strcmp(co->removed[i], name) == 0)
+				break;
+		if (type == ETCD_EV_PUT && i == co->nremoved && co->nremoved < CFS_MAX_NODES) {
+			snprintf(co->removed[co->nremoved++], sizeof(co->removed[0]), "%s", name);
+			log_info("node %s is removed by command", name);
+		} else if (type != ETCD_EV_PUT && i < co->nremoved) {
+			memmove(co->removed[i], co->removed[i + 1],
+				sizeof(co->removed[0]) * (co->nremoved - i - 1));
+			co->nremoved--;
+			log_info("node %s may join again", name);
+		}
 	} else if (strncmp(key, co->k_nodes, strlen(co->k_nodes)) == 0) {
 		if (type == ETCD_EV_PUT)
 			coord_take_reg(co, kv);
@@ -315,6 +339,8 @@ coord_watch_cb(void *arg, int type, const struct etcd_kv *kv)
 {
 	struct coord *co = arg;
 
+	if (co->stopping)
+		return;
 	if (type == ETCD_EV_COMPACTED || type == ETCD_EV_BROKEN) {
 		log_warnx("etcd watch %s: reading everything again",
 			  type == ETCD_EV_COMPACTED ? "compacted" : "broken");
@@ -341,6 +367,7 @@ coord_load_cb(void *arg, const struct etcd_result *r)
 		return;
 	}
 	co->nregs = 0;
+	co->nremoved = 0;
 	co->master[0] = '\0';
 	for (size_t i = 0; i < r->nkvs; i++)
 		coord_take_kv(co, ETCD_EV_PUT, &r->kvs[i]);
@@ -463,6 +490,8 @@ coord_grant_cb(void *arg, const struct etcd_result *r)
 static void
 coord_step(struct coord *co)
 {
+	if (co->stopping)
+		return;
 	switch (co->state) {
 	case CO_GRANT:
 		etcd_lease_grant(co->etcd, (co->ttl_ms + 999) / 1000, coord_grant_cb, co);
@@ -642,9 +671,9 @@ coord_master_step(struct coord *co)
 	struct chain_view next;
 	char why[256], *json;
 	uint64_t now = coord_now_ms();
-	size_t registered = 0;
+	size_t registered = 0, nallowed = 0;
 
-	if (co->state != CO_RUNNING)
+	if (co->state != CO_RUNNING || co->stopping)
 		return;
 	if (!co->is_master) {
 		if (co->master[0] == '\0' && !co->campaigning) {
@@ -657,8 +686,16 @@ coord_master_step(struct coord *co)
 	if (co->cas_pending)
 		return;
 	for (size_t i = 0; i < n->conf->nnodes; i++) {
-		allowed[i] = n->conf->nodes[i].addr.name;
-		if (coord_reg(co, allowed[i]) != NULL)
+		const char *name = n->conf->nodes[i].addr.name;
+		size_t k;
+
+		for (k = 0; k < co->nremoved; k++)
+			if (strcmp(co->removed[k], name) == 0)
+				break;
+		if (k < co->nremoved)
+			continue;
+		allowed[nallowed++] = name;
+		if (coord_reg(co, name) != NULL)
 			registered++;
 	}
 	memset(&in, 0, sizeof(in));
@@ -666,10 +703,10 @@ coord_master_step(struct coord *co)
 	in.regs = co->regs;
 	in.nregs = co->nregs;
 	in.allowed = allowed;
-	in.nallowed = n->conf->nnodes;
+	in.nallowed = nallowed;
 	in.may_remove = coord_may_remove;
 	in.arg = co;
-	in.initial_ready = registered == n->conf->nnodes ||
+	in.initial_ready = registered == nallowed ||
 			   now - co->watch_since_ms >= co->ttl_ms + 2000;
 	in.tail_wait_ms = co->ttl_ms / 2 + COORD_TAIL_MARGIN_MS;
 	if (membership_next(&in, &next, why, sizeof(why)) != 1)
@@ -709,7 +746,7 @@ coord_put_reg(struct coord *co)
 {
 	char *json;
 
-	if (co->state != CO_RUNNING || co->reg_pending)
+	if (co->state != CO_RUNNING || co->reg_pending || co->stopping)
 		return;
 	co->reg_pending = 1;
 	json = coord_reg_json(co);
@@ -793,6 +830,7 @@ coord_start(struct node *n)
 	snprintf(co->k_master, sizeof(co->k_master), "%smaster", co->prefix);
 	snprintf(co->k_nodes, sizeof(co->k_nodes), "%snodes/", co->prefix);
 	snprintf(co->k_self, sizeof(co->k_self), "%s%s", co->k_nodes, n->self_name);
+	snprintf(co->k_removed, sizeof(co->k_removed), "%sremoved/", co->prefix);
 	co->started_ms = coord_now_ms();
 	co->tick = event_new(n->base, -1, EV_PERSIST, coord_tick_cb, co);
 	co->retry = evtimer_new(n->base, coord_retry_cb, co);
@@ -808,13 +846,57 @@ coord_start(struct node *n)
 	return 0;
 }
 
+/* The revocation at shutdown answered. */
+static void
+coord_revoke_cb(void *arg, const struct etcd_result *r)
+{
+	int *done = arg;
+
+	*done = r->err == ETCD_OK ? 1 : -1;
+}
+
 void
 coord_stop(struct coord *co)
 {
+	struct timespec until;
+	int done = 0;
+
 	if (co == NULL)
 		return;
+	/* Nothing of ours runs from here on but the revocation's answer. */
+	co->stopping = 1;
+	event_del(co->tick);
+	event_del(co->retry);
 	if (co->watch != NULL)
 		etcd_watch_cancel(co->watch);
+	co->watch = NULL;
+	if (co->state == CO_RUNNING && co->lease != 0) {
+		/*
+		 * A planned stop: answer nobody, then give the lease back, so that
+		 * the master removes this node now instead of a lease later.
+		 */
+		node_set_serving(co->n, 0);
+		co->state = CO_GRANT;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += 2;
+		etcd_lease_revoke(co->etcd, co->lease, coord_revoke_cb, &done);
+		while (done == 0) {
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec > until.tv_sec ||
+			    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+				break;
+			if (event_base_loop(co->n->base, EVLOOP_ONCE) < 0)
+				break;
+		}
+		if (done == 1)
+			log_info("lease %" PRId64 " given back: the chain goes on without this node",
+				 co->lease);
+		else
+			log_warnx("could not give the lease back; the chain drops this node when it "
+				  "runs out");
+	}
 	event_free(co->tick);
 	event_free(co->retry);
 	etcd_free(co->etcd);

@@ -331,6 +331,26 @@ membership_next(const struct membership_input *in, struct chain_view *next, char
 	*next = *cur;
 	next->epoch = cur->epoch + 1;
 	next->tail_wait_ms = 0;
+	/* A member removed by command leaves the chain, though it still runs. */
+	for (uint16_t i = 0; i < cur->n && cur->n > 1; i++) {
+		if (mb_allowed(in, cur->nodes[i]))
+			continue;
+		memmove(next->nodes[i], next->nodes[i + 1],
+			sizeof(next->nodes[0]) * (size_t)(cur->n - i - 1));
+		next->n--;
+		if ((uint16_t)i == cur->n - 1) {
+			next->syncing[0] = '\0';
+			/* The old tail answers until it learns the epoch or fences itself. */
+			next->tail_wait_ms = in->tail_wait_ms;
+		}
+		snprintf(why, whylen, "node %s was removed by command", cur->nodes[i]);
+		return 1;
+	}
+	if (cur->syncing[0] != '\0' && !mb_allowed(in, cur->syncing)) {
+		next->syncing[0] = '\0';
+		snprintf(why, whylen, "syncing node %s was removed by command", cur->syncing);
+		return 1;
+	}
 	/* A member whose lease ran out leaves the chain. */
 	for (uint16_t i = 0; i < cur->n && cur->n > 1; i++) {
 		if (mb_reg(in, cur->nodes[i]) != NULL || !in->may_remove(in->arg, cur->nodes[i]))

@@ -9,6 +9,8 @@
  *   nodes/NAME    a live node's registration (JSON), attached to its lease:
  *                 the key vanishes when the node stops renewing it
  *   master        the master's name, attached to its lease (the election)
+ *   removed/NAME  a node taken out by "chainfsctl node remove": it leaves
+ *                 the chain and does not join again until "node add"
  *
  * config: {"epoch":"8","chain":["n1","n2"],"syncing":"n3","tail_wait_ms":1700}
  * nodes/NAME: {"name":"n1","sn":"120","applied_epoch":"7","epoch":"8",
@@ -54,7 +56,8 @@ struct membership_input {
 	const struct chain_view *cur; /* NULL: no configuration in etcd yet */
 	const struct member_reg *regs; /* the registered (live) nodes */
 	size_t nregs;
-	const char *const *allowed; /* the nodes that may be in the chain, in preference order */
+	/* May be in the chain, in preference order: the file's nodes less the removed ones. */
+	const char *const *allowed;
 	size_t nallowed;
 	/*
 	 * Whether a member that is not registered may be removed now: the
@@ -73,6 +76,8 @@ struct membership_input {
  *   - no configuration: the registered nodes with the most advanced history
  *     (applied_epoch, sn), in allowed order, at an epoch above every one
  *     they hold;
+ *   - a member removed by command leaves (never the last one; when it was
+ *     the tail, the new tail waits tail_wait_ms, as the old one still runs);
  *   - a member that is not registered is removed (never the last one: a
  *     chain of one waits for its node to come back, as only it holds every
  *     acknowledged write); the new tail need not wait, since a node whose

@@ -15,6 +15,8 @@
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/wire.h"
+#include "replication/etcd.h"
+#include "replication/membership.h"
 
 #define CTL_TIMEOUT_S 5
 
@@ -41,6 +43,7 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 		"usage: chainfsctl [-c file] [-C cert] [-K key] [-A ca] status [--json]\n"
 		"       chainfsctl [-c file] [-C cert] [-K key] [-A ca] ping NODE\n"
+		"       chainfsctl [-c file] node list [--json] | node add NODE | node remove NODE\n"
 		"       chainfsctl cert ca DIR [--days N] [--cn NAME]\n"
 		"       chainfsctl cert node DIR NAME HOST[,HOST...] [--days N]\n"
 		"       chainfsctl cert client DIR NAME [--days N]\n");
@@ -443,6 +446,209 @@ ctl_cert(int argc, char **argv)
 	return 0;
 }
 
+/* A blocking etcd request: the answer's copy for the caller. */
+struct ctl_etcd_wait {
+	int done;
+	int err;
+	int succeeded;
+	char message[256];
+	/* range: the keys and values, copied */
+	size_t n;
+	char **keys;
+	char **vals;
+	size_t *vlens;
+};
+
+static void
+ctl_etcd_cb(void *arg, const struct etcd_result *r)
+{
+	struct ctl_etcd_wait *w = arg;
+
+	w->done = 1;
+	w->err = r->err;
+	w->succeeded = r->succeeded;
+	snprintf(w->message, sizeof(w->message), "%s", r->message ? r->message : "");
+	w->n = r->nkvs;
+	w->keys = xcalloc(r->nkvs + 1, sizeof(char *));
+	w->vals = xcalloc(r->nkvs + 1, sizeof(char *));
+	w->vlens = xcalloc(r->nkvs + 1, sizeof(size_t));
+	for (size_t i = 0; i < r->nkvs; i++) {
+		w->keys[i] = xstrdup((const char *)r->kvs[i].key);
+		w->vals[i] = xmalloc(r->kvs[i].valuelen + 1);
+		memcpy(w->vals[i], r->kvs[i].value, r->kvs[i].valuelen);
+		w->vals[i][r->kvs[i].valuelen] = '\0';
+		w->vlens[i] = r->kvs[i].valuelen;
+	}
+}
+
+static void
+ctl_etcd_wait_free(struct ctl_etcd_wait *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->keys[i]);
+		free(w->vals[i]);
+	}
+	free(w->keys);
+	free(w->vals);
+	free(w->vlens);
+}
+
+/* Runs the loop until w is answered. */
+static int
+ctl_etcd_run(struct event_base *base, struct ctl_etcd_wait *w, const char *what)
+{
+	while (!w->done)
+		if (event_base_loop(base, EVLOOP_ONCE) < 0)
+			break;
+	if (w->err != ETCD_OK) {
+		fprintf(stderr, "chainfsctl: etcd: %s: %s\n", what,
+			w->message[0] ? w->message : "no answer");
+		return -1;
+	}
+	return 0;
+}
+
+/* The state of each node of the file, from etcd: the configuration, registrations, removals. */
+static int
+ctl_node_list(const struct cfs_conf *conf, struct ctl_etcd_wait *w, const char *prefix)
+{
+	struct chain_view v;
+	int have_view = 0;
+	char err[256];
+
+	memset(&v, 0, sizeof(v));
+	for (size_t i = 0; i < w->n; i++) {
+		if (strcmp(w->keys[i] + strlen(prefix), "config") == 0 &&
+		    membership_view_parse(w->vals[i], w->vlens[i], &v, err, sizeof(err)) == 0)
+			have_view = 1;
+	}
+	if (opt_json)
+		printf("{\"epoch\":%llu,\"nodes\":[", (unsigned long long)v.epoch);
+	else
+		printf("%-12s %-22s %-9s %-11s %s\n", "NODE", "ADDRESS", "ROLE", "REGISTERED",
+		       "REMOVED");
+	for (size_t k = 0; k < conf->nnodes; k++) {
+		const struct cfs_node_addr *a = &conf->nodes[k].addr;
+		char regkey[512], remkey[512], addr[CFS_HOST_MAX + 8];
+		int registered = 0, removed = 0;
+		const char *role = have_view ? view_role_name(&v, a->name) : "-";
+
+		snprintf(regkey, sizeof(regkey), "%snodes/%s", prefix, a->name);
+		snprintf(remkey, sizeof(remkey), "%sremoved/%s", prefix, a->name);
+		for (size_t i = 0; i < w->n; i++) {
+			registered |= strcmp(w->keys[i], regkey) == 0;
+			removed |= strcmp(w->keys[i], remkey) == 0;
+		}
+		snprintf(addr, sizeof(addr), "%s:%u", a->host, a->port);
+		if (opt_json)
+			printf("%s{\"name\":\"%s\",\"address\":\"%s\",\"role\":\"%s\","
+			       "\"registered\":%s,\"removed\":%s}",
+			       k ? "," : "", a->name, addr, role, registered ? "true" : "false",
+			       removed ? "true" : "false");
+		else
+			printf("%-12s %-22s %-9s %-11s %s\n", a->name, addr, role,
+			       registered ? "yes" : "no", removed ? "yes" : "no");
+	}
+	if (opt_json) {
+		printf("]}\n");
+	} else if (have_view) {
+		printf("epoch %llu:", (unsigned long long)v.epoch);
+		for (uint16_t i = 0; i < v.n; i++)
+			printf("%s%s", i ? " -> " : " ", v.nodes[i]);
+		if (v.syncing[0] != '\0')
+			printf(" (%s syncing)", v.syncing);
+		printf("\n");
+	} else {
+		printf("no configuration in etcd yet\n");
+	}
+	return 0;
+}
+
+/* chainfsctl node list|add NAME|remove NAME: membership through etcd. */
+static int
+ctl_node(const struct cfs_conf *conf, int argc, char **argv)
+{
+	struct event_base *base;
+	struct etcd *e;
+	struct etcd_opts o;
+	struct ctl_etcd_wait w;
+	SSL_CTX *ctx = NULL;
+	char err[512], prefix[CFS_NODE_NAME_MAX + 16], key[512];
+	int rc = 0;
+
+	if (conf->netcd == 0) {
+		fprintf(stderr, "chainfsctl: %s has no 'coordinator etcd': membership is its node "
+				"lines, changed by editing the file on every host\n",
+			conf->path);
+		return 2;
+	}
+	if (argc == 2 && cfs_conf_node_index(conf, argv[1]) < 0) {
+		fprintf(stderr, "chainfsctl: %s has no node %s: add its node line on every host "
+				"first\n",
+			conf->path, argv[1]);
+		return 2;
+	}
+	memset(&o, 0, sizeof(o));
+	for (size_t i = 0; i < conf->netcd && i < ETCD_MAX_ENDPOINTS; i++) {
+		o.endpoints[o.nendpoints++] = conf->etcd[i];
+		if (strncmp(conf->etcd[i], "https:", 6) == 0 && ctx == NULL && !conf->plaintext) {
+			const char *cert = opt_cert ? opt_cert : conf->cert;
+			const char *keyf = opt_key ? opt_key : conf->key;
+			const char *ca = opt_ca ? opt_ca : conf->ca;
+
+			ctx = cfs_tls_ctx_new(0, ca, cert, keyf, err, sizeof(err));
+			if (ctx == NULL) {
+				fprintf(stderr, "chainfsctl: %s\n", err);
+				return 2;
+			}
+		}
+	}
+	o.tls = ctx;
+	o.timeout_ms = CTL_TIMEOUT_S * 1000;
+	base = event_base_new();
+	e = etcd_new(base, &o, err, sizeof(err));
+	if (e == NULL) {
+		fprintf(stderr, "chainfsctl: %s: %s\n", conf->path, err);
+		event_base_free(base);
+		if (ctx != NULL)
+			SSL_CTX_free(ctx);
+		return 2;
+	}
+	snprintf(prefix, sizeof(prefix), "/chainfs/%s/", conf->cluster);
+	memset(&w, 0, sizeof(w));
+	if (strcmp(argv[0], "list") == 0 && argc == 1) {
+		etcd_range(e, prefix, strlen(prefix), 1, ctl_etcd_cb, &w);
+		rc = ctl_etcd_run(base, &w, "reading the cluster") == 0 ?
+			     ctl_node_list(conf, &w, prefix) : 1;
+	} else if (strcmp(argv[0], "remove") == 0 && argc == 2) {
+		static const char why[] = "removed by chainfsctl";
+
+		snprintf(key, sizeof(key), "%sremoved/%s", prefix, argv[1]);
+		etcd_put(e, key, strlen(key), why, strlen(why), 0, ctl_etcd_cb, &w);
+		rc = ctl_etcd_run(base, &w, "writing the removal") == 0 ? 0 : 1;
+		if (rc == 0)
+			printf("node %s removed: the master takes it out of the chain, one change "
+			       "at a time; it stays out until 'chainfsctl node add %s'\n",
+			       argv[1], argv[1]);
+	} else if (strcmp(argv[0], "add") == 0 && argc == 2) {
+		snprintf(key, sizeof(key), "%sremoved/%s", prefix, argv[1]);
+		etcd_delete(e, key, strlen(key), ctl_etcd_cb, &w);
+		rc = ctl_etcd_run(base, &w, "deleting the removal") == 0 ? 0 : 1;
+		if (rc == 0)
+			printf("node %s may join: once it runs and registers, it syncs behind the "
+			       "tail and becomes the tail\n",
+			       argv[1]);
+	} else {
+		usage(2);
+	}
+	ctl_etcd_wait_free(&w);
+	etcd_free(e);
+	event_base_free(base);
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -489,7 +695,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage(2);
-	if (argc >= 2 && strcmp(argv[1], "--json") == 0) {
+	if (argc >= 2 && strcmp(argv[argc - 1], "--json") == 0) {
 		opt_json = 1;
 		argc--;
 	}
@@ -502,6 +708,8 @@ main(int argc, char **argv)
 		rc = ctl_status(&conf);
 	else if (strcmp(argv[0], "ping") == 0 && argc == 2)
 		rc = ctl_ping(&conf, argv[1]);
+	else if (strcmp(argv[0], "node") == 0 && argc >= 2)
+		rc = ctl_node(&conf, argc - 1, argv + 1);
 	else
 		usage(2);
 	cfs_conf_free(&conf);

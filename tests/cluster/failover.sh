@@ -6,8 +6,11 @@
 # node, a write must be acknowledged again (the time from the fault is the
 # failover time), and the node, restarted or continued, must rejoin as the
 # tail (a paused node must not answer from its old role: lincheck would see
-# a stale read).  Afterwards: lincheck finds the history linearizable, no
-# acknowledged probe write is lost, and all replicas' digests agree.
+# a stale read).  Beside linwork, handoff runs fig. 9-5's race throughout: a
+# writer on m1 closes a file and tells a reader on m3 over a socket, which
+# must read exactly that version.  Afterwards: lincheck finds the history
+# linearizable, handoff saw nothing stale or missing, no acknowledged probe
+# write is lost, and all replicas' digests agree.
 # FAILOVER_FAULTS overrides the sequence (default "kill:tail kill:middle
 # kill:head stop:tail");
 # FAILOVER_RETAIN sets the nodes' log-retain (failover-snapshot.sh makes it
@@ -47,6 +50,10 @@ note "seed $seed, lease TTL $ttl s, faults: $faults"
 	--procs 3 --duration 600 --seed "$seed" --fsync 5 --out "$work/history.txt" \
 	>"$work/linwork.log" 2>&1 &
 linpid=$!
+mkdir -p "$dir/mnt/m1/handoff"
+"$top_builddir/handoff" --writer-dir "$dir/mnt/m1/handoff" --reader-dir "$dir/mnt/m3/handoff" \
+	--rounds 1000000 --seconds 600 >"$work/handoff.out" 2>"$work/handoff.err" &
+handoffpid=$!
 sleep 3
 
 mkdir -p "$dir/mnt/m1/probe"
@@ -80,8 +87,14 @@ for fault in $faults; do
 		fail "probe write $probes failed"
 done
 sleep 2
-kill -USR1 "$linpid" 2>/dev/null || true
+kill -USR1 "$linpid" "$handoffpid" 2>/dev/null || true
 wait "$linpid" || fail "linwork failed: $(tail -n 5 "$work/linwork.log")"
+hrc=0
+wait "$handoffpid" || hrc=$?
+sed "s/^/$test_name: handoff /" "$work/handoff.out"
+[ $hrc -eq 0 ] || fail "handoff (status $hrc): $(head -n 5 "$work/handoff.err")"
+hrounds=$(awk '/^reader:/ { print $2 }' "$work/handoff.out")
+[ "${hrounds:-0}" -ge 200 ] || fail "handoff made only ${hrounds:-0} rounds"
 
 status=0
 "$top_builddir/lincheck" "$work/history.txt" >"$work/check.txt" || status=$?
@@ -97,7 +110,7 @@ for ((i = 1; i <= probes; i++)); do
 	grep -q "^probe $i " "$dir/mnt/m1/probe/p$i" || fail "acknowledged probe write $i is lost"
 done
 wait_for 30 settled "$conf" || fail "the replicas do not agree: $("$CTL" -c "$conf" status 2>&1)"
-snaps=$(grep -h 'snapshot in:' "$dir"/n*.log | wc -l)
+snaps=$(cat "$dir"/n*.log | grep -c 'snapshot in:' || true)
 note "rejoins by snapshot: $snaps"
 if [ -n "${FAILOVER_RETAIN:-}" ] && [ "$snaps" -lt 1 ]; then
 	fail "log-retain $FAILOVER_RETAIN, yet no node rejoined by snapshot"

@@ -243,6 +243,37 @@ test_tail_gone_while_syncing(void **state)
 	assert_string_equal(next.syncing, "");
 }
 
+/*
+ * A node removed by command leaves the chain though registered, the tail
+ * with a wait for the new one; never the last; a removed syncing node is
+ * dropped; it does not sync in again while removed.
+ */
+static void
+test_removed_by_command(void **state)
+{
+	static const char *const without_n3[] = {"n1", "n2"};
+	struct chain_view cur = view_of(6, "n1,n2,n3", ""), next;
+	struct member_reg regs[3] = {reg("n1", 0, 0), reg("n2", 0, 0), reg("n3", 0, 0)};
+	struct membership_input in = {.cur = &cur, .regs = regs, .nregs = 3, .allowed = without_n3,
+				      .nallowed = 2, .may_remove = never, .tail_wait_ms = 1800};
+	char why[160];
+
+	assert_int_equal(membership_next(&in, &next, why, sizeof(why)), 1);
+	assert_int_equal(next.n, 2);
+	assert_string_equal(next.nodes[1], "n2");
+	assert_int_equal(next.tail_wait_ms, 1800);
+	assert_non_null(strstr(why, "by command"));
+	cur = next;
+	assert_int_equal(membership_next(&in, &next, why, sizeof(why)), 0); /* n3 stays out */
+	cur = view_of(7, "n1,n2", "n3");
+	assert_int_equal(membership_next(&in, &next, why, sizeof(why)), 1);
+	assert_string_equal(next.syncing, "");
+	cur = view_of(8, "n3", "");
+	assert_int_equal(membership_next(&in, &next, why, sizeof(why)), 1);
+	assert_string_equal(next.nodes[0], "n3"); /* the last member stays; n1 syncs in */
+	assert_string_equal(next.syncing, "n1");
+}
+
 int
 main(void)
 {
@@ -250,6 +281,7 @@ main(void)
 	    cmocka_unit_test(test_json_roundtrip), cmocka_unit_test(test_json_refused),
 	    cmocka_unit_test(test_initial),	   cmocka_unit_test(test_steps),
 	    cmocka_unit_test(test_last_member_kept), cmocka_unit_test(test_tail_gone_while_syncing),
+	    cmocka_unit_test(test_removed_by_command),
 	};
 
 	log_init("test_membership", 0, LOG_LEVEL_ERR);
