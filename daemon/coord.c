@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -170,6 +171,33 @@ coord_update_serving(struct coord *co)
 	node_set_serving(n, on);
 }
 
+/*
+ * A store holds one cluster's history: one that holds another's is never
+ * served under this configuration (its entries at the same sns are other
+ * entries).  An empty or fixed-chain store takes the id.
+ */
+static void
+coord_check_cluster(struct coord *co, const struct chain_view *v)
+{
+	struct node *n = co->n;
+	uint64_t id;
+
+	if (store_cluster_id(n->st, &id) != 0)
+		fatalx("cannot read the store's cluster id");
+	if (id == v->cluster_id)
+		return;
+	if (id != 0)
+		fatalx("the store in %s holds the history of cluster %016llx, but etcd's "
+		       "configuration (%s) is of cluster %016llx: refusing to serve it; a node "
+		       "that moves to another cluster needs an empty data directory",
+		       n->conf->nodes[n->self].data_dir, (unsigned long long)id, co->k_config,
+		       (unsigned long long)v->cluster_id);
+	node_flush(n);
+	if (store_set_cluster_id(n->st, v->cluster_id) != 0)
+		fatalx("cannot record the cluster id in the store");
+	log_info("the store now belongs to cluster %016llx", (unsigned long long)v->cluster_id);
+}
+
 /* Takes a configuration read from etcd at mod_revision rev. */
 static void
 coord_take_config(struct coord *co, const struct etcd_kv *kv)
@@ -201,6 +229,7 @@ coord_take_config(struct coord *co, const struct etcd_kv *kv)
 	co->config_rev = kv->mod_revision;
 	if (v.epoch <= n->chain.epoch && n->chain.view.n > 0)
 		return;
+	coord_check_cluster(co, &v);
 	node_set_view(n, &v);
 	if (!was_tail && (n->chain.role & CFS_ROLE_TAIL) && v.tail_wait_ms > 0) {
 		co->wait_until_ms = coord_now_ms() + v.tail_wait_ms;
@@ -709,6 +738,10 @@ coord_master_step(struct coord *co)
 	in.initial_ready = registered == nallowed ||
 			   now - co->watch_since_ms >= co->ttl_ms + 2000;
 	in.tail_wait_ms = co->ttl_ms / 2 + COORD_TAIL_MARGIN_MS;
+	while (in.new_cluster_id == 0)
+		if (getrandom(&in.new_cluster_id, sizeof(in.new_cluster_id), 0) !=
+		    sizeof(in.new_cluster_id))
+			fatal("getrandom");
 	if (membership_next(&in, &next, why, sizeof(why)) != 1)
 		return;
 	log_info("master: epoch %llu -> %llu: %s", (unsigned long long)(in.cur ? in.cur->epoch : 0),

@@ -1285,3 +1285,9 @@ node_set_serving(struct node *n, int on)
 		node_drop_clients(n, "not serving");
 	}
 }
+
+void
+node_flush(struct node *n)
+{
+	node_batch_end(n);
+}

@@ -128,6 +128,8 @@ void node_stop(struct node *);
 void node_set_view(struct node *, const struct chain_view *);
 /* Starts or stops answering clients (self-fencing, the new tail's wait). */
 void node_set_serving(struct node *, int);
+/* Commits the open store batch and lets out what it produced. */
+void node_flush(struct node *);
 /* The address of a node by name, from the configuration file; NULL if unknown. */
 const struct cfs_node_addr *node_addr(const struct node *, const char *name);
 

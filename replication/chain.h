@@ -38,6 +38,7 @@ struct chain_view {
 	char nodes[CFS_MAX_NODES][CFS_NODE_NAME_MAX + 1];
 	char syncing[CFS_NODE_NAME_MAX + 1]; /* joining behind the tail; "" none */
 	uint32_t tail_wait_ms; /* a node that becomes tail in this epoch waits this long */
+	uint64_t cluster_id;   /* names the cluster's history; a store of another is refused */
 };
 
 /* Index of name in the chain, or -1. */

@@ -96,6 +96,7 @@ membership_view_json(const struct chain_view *v)
 	json_object_set_new(j, "chain", chain);
 	json_object_set_new(j, "syncing", json_string(v->syncing));
 	json_object_set_new(j, "tail_wait_ms", mb_u64(v->tail_wait_ms));
+	json_object_set_new(j, "cluster_id", mb_u64(v->cluster_id));
 	return mb_dump(j);
 }
 
@@ -154,7 +155,8 @@ mb_load(const char *s, size_t len, char *err, size_t errlen)
 int
 membership_view_parse(const char *s, size_t len, struct chain_view *v, char *err, size_t errlen)
 {
-	static const char *const known[] = {"epoch", "chain", "syncing", "tail_wait_ms"};
+	static const char *const known[] = {"epoch", "chain", "syncing", "tail_wait_ms",
+					    "cluster_id"};
 	json_t *j = mb_load(s, len, err, errlen), *chain, *syncing, *x;
 	uint64_t wait;
 	size_t i;
@@ -163,8 +165,13 @@ membership_view_parse(const char *s, size_t len, struct chain_view *v, char *err
 	if (j == NULL)
 		return -1;
 	memset(v, 0, sizeof(*v));
-	if (mb_keys_known(j, known, 4, err, errlen) != 0)
+	if (mb_keys_known(j, known, 5, err, errlen) != 0)
 		goto out;
+	if (mb_get_u64(json_object_get(j, "cluster_id"), &v->cluster_id) != 0 ||
+	    v->cluster_id == 0) {
+		mb_err(err, errlen, "no cluster_id, or not a positive number");
+		goto out;
+	}
 	if (mb_get_u64(json_object_get(j, "epoch"), &v->epoch) != 0 || v->epoch == 0) {
 		mb_err(err, errlen, "no epoch, or not a positive number");
 		goto out;
@@ -307,6 +314,7 @@ mb_initial(const struct membership_input *in, struct chain_view *next, char *why
 		return 0;
 	memset(next, 0, sizeof(*next));
 	next->epoch = top + 1;
+	next->cluster_id = in->new_cluster_id;
 	for (size_t a = 0; a < in->nallowed; a++) {
 		const struct member_reg *r = mb_reg(in, in->allowed[a]);
 

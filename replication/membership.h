@@ -12,7 +12,9 @@
  *   removed/NAME  a node taken out by "chainfsctl node remove": it leaves
  *                 the chain and does not join again until "node add"
  *
- * config: {"epoch":"8","chain":["n1","n2"],"syncing":"n3","tail_wait_ms":1700}
+ * config: {"epoch":"8","chain":["n1","n2"],"syncing":"n3","tail_wait_ms":"1700",
+ *          "cluster_id":"1234..."}  (the id is drawn once, by the first master;
+ *          a node whose store holds another refuses to serve it)
  * nodes/NAME: {"name":"n1","sn":"120","applied_epoch":"7","epoch":"8",
  *              "synced":"n3","synced_epoch":"8"}
  * Numbers are written as strings, as etcd's own gateway writes 64-bit ones;
@@ -67,6 +69,7 @@ struct membership_input {
 	int (*may_remove)(void *arg, const char *name);
 	void *arg;
 	int initial_ready;     /* no configuration: every allowed node registered, or waited */
+	uint64_t new_cluster_id; /* for the first configuration: a random nonzero id */
 	uint32_t tail_wait_ms; /* what a tail appended while the old one lives must wait */
 };
 

@@ -341,3 +341,40 @@ store_in_batch(const struct store *s)
 {
 	return s->batch != NULL;
 }
+
+/* Reads the cluster id from meta; 0 when none was set. */
+static int
+store_cluster_id_in(struct store_tx *tx, void *arg)
+{
+	return store_meta_get(tx->txn, tx->s, "cluster_id", 0, arg);
+}
+
+int
+store_cluster_id(struct store *s, uint64_t *id)
+{
+	*id = 0;
+	return store_with_read(s, store_cluster_id_in, id);
+}
+
+/* Records the cluster id, in its own transaction, and syncs it. */
+int
+store_set_cluster_id(struct store *s, uint64_t id)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (s->batch != NULL)
+		return -EBUSY;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
+	rc = store_meta_put(txn, s, "cluster_id", id);
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != 0)
+		return store_mdb_fail(__func__, "mdb_txn_commit", rc);
+	return store_sync(s);
+}

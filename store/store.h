@@ -164,6 +164,14 @@ int store_batch_begin(struct store *);
 int store_batch_commit(struct store *);
 int store_in_batch(const struct store *);
 
+/*
+ * The id of the cluster whose history the store holds (0: none yet, a store
+ * that never followed a configuration from etcd).  Set once, when the node
+ * first follows one; a snapshot brings the sender's.
+ */
+int store_cluster_id(struct store *, uint64_t *id);
+int store_set_cluster_id(struct store *, uint64_t id);
+
 /* Flushes committed transactions to stable storage. */
 int store_sync(struct store *);
 

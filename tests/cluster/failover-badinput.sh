@@ -7,7 +7,9 @@
 #   - a second node started under a name that is registered: it waits for
 #     the name, then refuses to run, and the real node stays in the chain;
 #   - a node whose etcd endpoints are dead or are not etcd at all: one clear
-#     log line, and it answers no client.
+#     log line, and it answers no client;
+#   - a node whose store holds another cluster's history: it refuses to
+#     serve, and with an empty store it joins.
 . "${srcdir:-.}/tests/cluster/lib.sh"
 
 base=$(free_port_base 16)
@@ -42,6 +44,9 @@ grep -E '^(operations|violations)' "$work/check.txt" | sed "s/^/$test_name: /"
 
 # 2. A configuration key written by something else.
 key=$(printf '/chainfs/chainfs/config' | base64 -w0)
+orig=$(curl -sf -X POST -d "{\"key\":\"$key\"}" "http://127.0.0.1:$((base + 5))/v3/kv/range" |
+	sed -n 's/.*"value":"\([^"]*\)".*/\1/p')
+[ -n "$orig" ] || fail "cannot read the configuration key"
 val=$(printf '{"epoch":"99","chain":["n1","intruder"],"extra":1}' | base64 -w0)
 curl -sf -X POST -d "{\"key\":\"$key\",\"value\":\"$val\"}" "http://127.0.0.1:$((base + 5))/v3/kv/put" \
 	>/dev/null || fail "cannot write to etcd"
@@ -50,6 +55,9 @@ wait_for 10 grep -q "was not written by chainfs" "$dir"/n1.log "$dir"/n2.log "$d
 echo after >"$dir/mnt/m2/after-foreign-key" || fail "the chain stopped after a foreign key"
 [ "$(epoch_of)" = "$e0" ] || fail "a node followed the foreign key: epoch $(epoch_of)"
 note "foreign configuration key: logged, not followed, epoch $e0 kept"
+# An operator puts the real one back; the master may change it again.
+curl -sf -X POST -d "{\"key\":\"$key\",\"value\":\"$orig\"}" \
+	"http://127.0.0.1:$((base + 5))/v3/kv/put" >/dev/null || fail "cannot restore the configuration key"
 
 # 3. A second node claims the registered name n2.
 sed -e "s|^node n2 127.0.0.1:[0-9]* data data/n2|node n2 127.0.0.1:$((base + 15)) data data/n2-impostor|" \
@@ -80,5 +88,22 @@ for ep in "http://127.0.0.1:$((base + 14))" "http://127.0.0.1:$((base + 0))"; do
 	wait $lost || true
 	note "etcd at $ep: $(grep -m1 "etcd $ep" "$work/lost.log" | sed 's/^[0-9:.]* //')"
 done
-wait_for 20 settled "$conf" || fail "the replicas do not agree"
+# 5. A store from another cluster.
+other="$work/other"
+clusters+=("$other")
+"$LC" start "$other" --port-base "$(free_port_base 16)" --nodes 3 --mounts 0 --lease-ttl 2 >/dev/null
+"$LC" stop "$other" >/dev/null
+"$LC" kill "$dir" n3
+rm -rf "$dir/data/n3"
+cp -a "$other/data/n3" "$dir/data/n3"
+rc=0
+timeout 60 "$top_builddir/chainfsd" -c "$conf" -n n3 -l info >"$work/foreign.log" 2>&1 || rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "a store of another cluster was served (status $rc)"
+grep -q "holds the history of cluster" "$work/foreign.log" ||
+	fail "no reason given: $(tail -n 3 "$work/foreign.log")"
+note "a store of another cluster: refused: $(grep -o 'holds the history of cluster [0-9a-f]*' "$work/foreign.log")"
+rm -rf "$dir/data/n3"
+mkdir -p "$dir/data/n3"
+"$LC" restart "$dir" n3 >/dev/null
+wait_for 60 settled "$conf" || fail "the replicas do not agree: $("$CTL" -c "$conf" status 2>&1)"
 passed

@@ -70,6 +70,7 @@ test_json_roundtrip(void **state)
 	char *s;
 
 	v.tail_wait_ms = 1700;
+	v.cluster_id = 0xfedcba9876543210ull;
 	s = membership_view_json(&v);
 	assert_non_null(strstr(s, "\"epoch\":\"12345678901234\""));
 	assert_int_equal(membership_view_parse(s, strlen(s), &g, err, sizeof(err)), 0);
@@ -79,6 +80,7 @@ test_json_roundtrip(void **state)
 	assert_string_equal(g.nodes[2], "n3");
 	assert_string_equal(g.syncing, "n4");
 	assert_int_equal(g.tail_wait_ms, 1700);
+	assert_true(g.cluster_id == 0xfedcba9876543210ull);
 	strcpy(r.synced, "n4");
 	r.synced_epoch = 8;
 	s = membership_reg_json(&r);
@@ -91,7 +93,7 @@ test_json_roundtrip(void **state)
 	assert_int_equal(rg.synced_epoch, 8);
 	/* integers are read too */
 	{
-		const char *ints = "{\"epoch\":3,\"chain\":[\"a\"]}";
+		const char *ints = "{\"epoch\":3,\"chain\":[\"a\"],\"cluster_id\":7}";
 
 		assert_int_equal(membership_view_parse(ints, strlen(ints), &g, err, sizeof(err)), 0);
 	}
@@ -106,17 +108,19 @@ test_json_refused(void **state)
 	    "",
 	    "[]",
 	    "{\"epoch\":\"1\"}",
-	    "{\"epoch\":\"0\",\"chain\":[\"a\"]}",
-	    "{\"epoch\":\"-1\",\"chain\":[\"a\"]}",
-	    "{\"epoch\":\"1x\",\"chain\":[\"a\"]}",
-	    "{\"epoch\":\"1\",\"chain\":[]}",
-	    "{\"epoch\":\"1\",\"chain\":[\"a\",\"a\"]}",
-	    "{\"epoch\":\"1\",\"chain\":[\"a/b\"]}",
-	    "{\"epoch\":\"1\",\"chain\":[1]}",
-	    "{\"epoch\":\"1\",\"chain\":[\"a\"],\"syncing\":\"a\"}",
-	    "{\"epoch\":\"1\",\"chain\":[\"a\"],\"leader\":\"a\"}",
-	    "{\"epoch\":\"1\",\"epoch\":\"2\",\"chain\":[\"a\"]}",
-	    "{\"epoch\":\"1\",\"chain\":[\"a\"],\"tail_wait_ms\":\"9999999\"}",
+	    "{\"epoch\":\"1\",\"chain\":[\"a\"]}",
+	    "{\"epoch\":\"1\",\"chain\":[\"a\"],\"cluster_id\":\"0\"}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"0\",\"chain\":[\"a\"]}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"-1\",\"chain\":[\"a\"]}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1x\",\"chain\":[\"a\"]}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1\",\"chain\":[]}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1\",\"chain\":[\"a\",\"a\"]}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1\",\"chain\":[\"a/b\"]}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1\",\"chain\":[1]}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1\",\"chain\":[\"a\"],\"syncing\":\"a\"}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1\",\"chain\":[\"a\"],\"leader\":\"a\"}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1\",\"epoch\":\"2\",\"chain\":[\"a\"]}",
+	    "{\"cluster_id\":\"5\",\"epoch\":\"1\",\"chain\":[\"a\"],\"tail_wait_ms\":\"9999999\"}",
 	};
 	struct chain_view g;
 	struct member_reg r;
@@ -146,7 +150,7 @@ test_initial(void **state)
 {
 	struct member_reg regs[3] = {reg("n3", 10, 4), reg("n1", 10, 4), reg("n2", 12, 3)};
 	struct membership_input in = {.regs = regs, .nregs = 3, .allowed = allowed3,
-				      .nallowed = 3, .may_remove = always};
+				      .nallowed = 3, .may_remove = always, .new_cluster_id = 42};
 	struct chain_view next;
 	char why[160];
 
@@ -158,6 +162,7 @@ test_initial(void **state)
 	assert_string_equal(next.nodes[0], "n1");
 	assert_string_equal(next.nodes[1], "n3");
 	assert_int_equal(next.epoch, 5);
+	assert_int_equal(next.cluster_id, 42);
 	in.nregs = 0;
 	assert_int_equal(membership_next(&in, &next, why, sizeof(why)), 0);
 }
