@@ -120,7 +120,8 @@ fuzz_hello_reply(const uint8_t *p, size_t len)
 	fuzz_same_bytes(&w, p, len);
 	FUZZ_CHECK(cfs_hello_reply_decode(w.p, w.len, &g) == CFS_WIRE_OK);
 	FUZZ_CHECK(g.status == h.status && strcmp(g.name, h.name) == 0 && g.role == h.role &&
-	           g.applied_sn == h.applied_sn && g.epoch == h.epoch && g.nnodes == h.nnodes);
+	           g.applied_sn == h.applied_sn && g.applied_epoch == h.applied_epoch &&
+	           g.epoch == h.epoch && g.nnodes == h.nnodes);
 	for (uint16_t i = 0; i < h.nnodes; i++) {
 		FUZZ_CHECK(memchr(h.nodes[i].host, '\0', sizeof(h.nodes[i].host)) != NULL);
 		FUZZ_CHECK(strcmp(g.nodes[i].name, h.nodes[i].name) == 0 &&
@@ -183,7 +184,7 @@ fuzz_entry(const uint8_t *p, size_t len)
 	cfs_entry_encode(&w, &e);
 	fuzz_same_bytes(&w, p, len);
 	FUZZ_CHECK(cfs_entry_decode(w.p, w.len, &e2) == CFS_WIRE_OK);
-	FUZZ_CHECK(e2.sn == e.sn && e2.kind == e.kind && e2.client_id == e.client_id &&
+	FUZZ_CHECK(e2.sn == e.sn && e2.epoch == e.epoch && e2.kind == e.kind && e2.client_id == e.client_id &&
 	           e2.seq == e.seq && e2.acked_below == e.acked_below && e2.new_ino == e.new_ino &&
 	           e2.time_sec == e.time_sec && e2.time_nsec == e.time_nsec &&
 	           e2.result == e.result && fuzz_op_eq(&e.op, &e2.op));
@@ -225,6 +226,31 @@ fuzz_status(const uint8_t *p, size_t len)
 	           s2.sent_len == s.sent_len && s2.sent_bytes == s.sent_bytes &&
 	           s2.clients == s.clients && s2.successor_up == s.successor_up &&
 	           memcmp(s2.digest, s.digest, CFS_DIGEST_LEN) == 0);
+	FUZZ_CHECK(s2.flags == s.flags && s2.applied_epoch == s.applied_epoch &&
+	           strcmp(s2.master, s.master) == 0 && strcmp(s2.syncing, s.syncing) == 0 &&
+	           s2.sync_sn == s.sync_sn && s2.nchain == s.nchain && s.nchain <= CFS_MAX_NODES);
+	for (uint16_t i = 0; i < s.nchain; i++)
+		FUZZ_CHECK(strcmp(s2.chain[i], s.chain[i]) == 0);
+	cfs_wbuf_free(&w);
+}
+
+/* SNAPSHOT body: records point into the input. */
+static void
+fuzz_snapshot(const uint8_t *p, size_t len)
+{
+	struct cfs_snapshot s, s2;
+	struct cfs_wbuf w;
+
+	if (cfs_snapshot_decode(p, len, &s) != CFS_WIRE_OK)
+		return;
+	FUZZ_CHECK(s.len <= CFS_MAX_IO && (s.flags & ~(CFS_SNAP_BEGIN | CFS_SNAP_END)) == 0);
+	FUZZ_CHECK(s.len == 0 || (s.records >= p && s.records + s.len <= p + len));
+	cfs_wbuf_init(&w);
+	cfs_snapshot_encode(&w, &s);
+	fuzz_same_bytes(&w, p, len);
+	FUZZ_CHECK(cfs_snapshot_decode(w.p, w.len, &s2) == CFS_WIRE_OK);
+	FUZZ_CHECK(s2.sn == s.sn && s2.epoch == s.epoch && s2.flags == s.flags &&
+	           s2.len == s.len && fuzz_mem_eq(s2.records, s.records, s.len));
 	cfs_wbuf_free(&w);
 }
 
@@ -298,6 +324,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_entry(body, len);
 	fuzz_ack(body, len);
 	fuzz_status(body, len);
+	fuzz_snapshot(body, len);
 	fuzz_statfs(body, len);
 	fuzz_dirents(body, len, 0);
 	fuzz_dirents(body, len, 1);
