@@ -647,7 +647,11 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		return -1;
 	}
 	n->metrics.requests[metrics_op_slot(op.type)]++;
-	if (h->epoch != n->chain.epoch || !node_may_answer(n)) {
+	if (!node_may_answer(n)) {
+		/* Fencing just closed every client connection, this one too (p is gone). */
+		return -1;
+	}
+	if (h->epoch != n->chain.epoch) {
 		node_send_status(n, p, h->reqid, CFS_ERR_EPOCH);
 		return 0;
 	}
