@@ -90,6 +90,7 @@ struct coord {
 
 	struct coord_stats stats;
 	int stopping; /* coord_stop runs: no new request, no change of the node */
+	int registered_once;
 };
 
 static void coord_step(struct coord *);
@@ -128,8 +129,8 @@ static void
 coord_etcd_failed(struct coord *co, const char *what, const struct etcd_result *r)
 {
 	co->stats.etcd_errors++;
-	if (co->state != CO_RUNNING &&
-	    coord_now_ms() - co->started_ms > COORD_START_GIVEUP_MS)
+	/* Only a node that never registered gives up; one that was running keeps trying. */
+	if (!co->registered_once && coord_now_ms() - co->started_ms > COORD_START_GIVEUP_MS)
 		fatalx("cannot register with etcd at %s for %d s (%s: %s): giving up",
 		       etcd_endpoint(co->etcd), COORD_START_GIVEUP_MS / 1000, what,
 		       r->message ? r->message : "no answer");
@@ -451,6 +452,7 @@ coord_register_cb(void *arg, const struct etcd_result *r)
 		coord_retry(co, 500);
 		return;
 	}
+	co->registered_once = 1;
 	log_info("registered with etcd at %s as %s (lease %" PRId64 ", %u ms)",
 		 etcd_endpoint(co->etcd), co->k_self, co->lease, co->ttl_ms);
 	co->name_wait_ms = 0;
