@@ -441,6 +441,14 @@ coord_register_cb(void *arg, const struct etcd_result *r)
 {
 	struct coord *co = arg;
 
+	if (r->err == ETCD_ERROR && r->code == 5) {
+		/* Our lease ran out while we waited for the name: ask for a new one. */
+		log_info("lease %" PRId64 " ran out before registering; asking for another",
+			 co->lease);
+		coord_enter(co, CO_GRANT);
+		coord_retry(co, 100);
+		return;
+	}
 	if (r->err != ETCD_OK) {
 		coord_etcd_failed(co, "registering", r);
 		coord_enter(co, CO_NAME); /* the outcome may be unknown: look again */
@@ -615,6 +623,18 @@ coord_config_cb(void *arg, const struct etcd_result *r)
 				    co->n->chain.epoch >= before);
 }
 
+/* A renewal while waiting for our name: a lease that ran out is replaced. */
+static void
+coord_wait_keepalive_cb(void *arg, const struct etcd_result *r)
+{
+	struct coord *co = arg;
+
+	if (r->err == ETCD_OK && r->ttl <= 0 && co->state != CO_RUNNING && !co->stopping) {
+		coord_enter(co, CO_GRANT);
+		coord_retry(co, 100);
+	}
+}
+
 /* Every T/4: renew, confirm the configuration, and let the master work. */
 static void
 coord_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -622,6 +642,11 @@ coord_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct coord *co = arg;
 
 	coord_update_serving(co);
+	if ((co->state == CO_NAME || co->state == CO_REGISTER) && co->lease != 0) {
+		/* Keep the lease alive while waiting for the name, without counting on it. */
+		etcd_lease_keepalive(co->etcd, co->lease, coord_wait_keepalive_cb, co);
+		return;
+	}
 	if (co->state != CO_RUNNING || co->tick_pending > 0)
 		return;
 	co->tick_pending = 2;
