@@ -105,6 +105,17 @@ store_meta_put(MDB_txn *txn, struct store *s, const char *name, uint64_t val)
 	return store_db_put(txn, s->dbi[STORE_DB_META], name, strlen(name), b, sizeof(b));
 }
 
+/* Empties every database in txn: 0 or a negative errno (logged). */
+int
+store_drop_all(MDB_txn *txn, struct store *s)
+{
+	int rc = 0;
+
+	for (int i = 0; i < STORE_NDB && rc == 0; i++)
+		rc = mdb_drop(txn, s->dbi[i], 0);
+	return rc == 0 ? 0 : store_mdb_fail(__func__, "mdb_drop", rc);
+}
+
 /* Creates the root directory and the meta counters of a new store. */
 int
 store_init(struct store *s, MDB_txn *txn)
@@ -155,10 +166,9 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 	if (rc == 0) {
 		/* A snapshot was being received when the node stopped: it is not a state. */
 		log_warnx("the store holds an incomplete snapshot: emptying it");
-		for (i = 0; i < STORE_NDB && rc == 0; i++)
-			rc = mdb_drop(txn, s->dbi[i], 0);
+		rc = store_drop_all(txn, s);
 		if (rc != 0) {
-			snprintf(err, errlen, "cannot empty the store: %s", mdb_strerror(rc));
+			snprintf(err, errlen, "cannot empty the store");
 			mdb_txn_abort(txn);
 			return -1;
 		}

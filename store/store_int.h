@@ -81,6 +81,7 @@ struct store_tx {
 int store_meta_put(MDB_txn *txn, struct store *s, const char *name, uint64_t val);
 int store_meta_get(MDB_txn *txn, struct store *s, const char *name, uint64_t dflt, uint64_t *out);
 int store_init(struct store *s, MDB_txn *txn);
+int store_drop_all(MDB_txn *txn, struct store *s);
 int store_with_read(struct store *s, int (*fn)(struct store_tx *, void *), void *arg);
 
 /* store_db.c: big-endian keys and values, LMDB calls, the attr codec. */

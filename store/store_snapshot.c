@@ -167,25 +167,27 @@ store_snap_end(struct store_snap *sp)
 	free(sp);
 }
 
-/* Empties every database and marks the store as holding a snapshot being received. */
-int
-store_import_begin(struct store *s)
+/*
+ * Empties every database, then marks the store as receiving a snapshot
+ * (importing) or makes it a new store with its root: one transaction.
+ */
+static int
+store_reset(struct store *s, int importing)
 {
 	MDB_txn *txn;
-	int rc, i;
+	int rc;
 
 	if (s->batch != NULL)
 		return -EBUSY;
 	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc != 0)
 		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
-	for (i = 0; i < STORE_NDB && rc == 0; i++)
-		rc = mdb_drop(txn, s->dbi[i], 0);
+	rc = store_drop_all(txn, s);
 	if (rc == 0)
-		rc = store_meta_put(txn, s, "importing", 1);
+		rc = importing ? store_meta_put(txn, s, "importing", 1) : store_init(s, txn);
 	if (rc != 0) {
 		mdb_txn_abort(txn);
-		return rc < 0 ? rc : store_mdb_fail(__func__, "mdb_drop", rc);
+		return rc < 0 ? rc : -EIO;
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc != 0)
@@ -193,6 +195,13 @@ store_import_begin(struct store *s)
 	s->applied_sn = 0;
 	s->next_ino = STORE_ROOT_INO + 1;
 	return 0;
+}
+
+/* Empties every database and marks the store as holding a snapshot being received. */
+int
+store_import_begin(struct store *s)
+{
+	return store_reset(s, 1);
 }
 
 /* Reads a little-endian u32 of the record format. */
@@ -287,30 +296,10 @@ store_import_end(struct store *s)
 int
 store_import_abort(struct store *s)
 {
-	MDB_txn *txn;
-	int rc, i;
+	int rc = store_reset(s, 0);
 
-	if (s->batch != NULL)
-		return -EBUSY;
-	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc != 0)
-		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
-	for (i = 0; i < STORE_NDB && rc == 0; i++)
-		rc = mdb_drop(txn, s->dbi[i], 0);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return store_mdb_fail(__func__, "mdb_drop", rc);
-	}
-	rc = store_init(s, txn);
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return rc < 0 ? rc : -EIO;
-	}
-	rc = mdb_txn_commit(txn);
-	if (rc != 0)
-		return store_mdb_fail(__func__, "mdb_txn_commit", rc);
-	s->applied_sn = 0;
-	s->next_ino = STORE_ROOT_INO + 1;
+		return rc;
 	log_info("snapshot import given up: the store is empty, at sn 0");
 	return store_sync(s);
 }
