@@ -85,17 +85,15 @@ client_learn(struct cfs_client *cl, const char *why)
 		cl->slots[i].wanted = 1;
 }
 
-/* Learning is over once the newest head and tail are up: the others are let go. */
+/* Keeps connections to head and tail only: the others are let go. */
 static void
-client_learn_done(struct cfs_client *cl)
+client_keep_only(struct cfs_client *cl, const struct client_node *head,
+		 const struct client_node *tail)
 {
-	if (!cl->learning || cl->head == NULL || !cl->head->ready || !cl->tail->ready)
-		return;
-	cl->learning = 0;
 	for (size_t i = 0; i < cl->nslots; i++) {
 		struct client_node *s = &cl->slots[i];
 
-		s->wanted = (s == cl->head || s == cl->tail);
+		s->wanted = (s == head || s == tail);
 		if (!s->wanted && s->c != NULL) {
 			struct cfs_conn *c = s->c;
 
@@ -105,6 +103,16 @@ client_learn_done(struct cfs_client *cl)
 			cfs_conn_close(c, NULL);
 		}
 	}
+}
+
+/* Learning is over once the newest head and tail are up: the others are let go. */
+static void
+client_learn_done(struct cfs_client *cl)
+{
+	if (!cl->learning || cl->head == NULL || !cl->head->ready || !cl->tail->ready)
+		return;
+	cl->learning = 0;
+	client_keep_only(cl, cl->head, cl->tail);
 }
 
 /* Milliseconds on the monotonic clock. */
@@ -223,19 +231,9 @@ client_adopt_config(struct cfs_client *cl, const struct cfs_hello_reply *hr)
 		log_warnx("too many node addresses; cannot follow the chain");
 		return;
 	}
-	for (size_t i = 0; i < cl->nslots && !cl->learning; i++) {
-		struct client_node *s = &cl->slots[i];
-
-		s->wanted = (s == head || s == tail);
-		if (!s->wanted && s->c != NULL) {
-			struct cfs_conn *c = s->c;
-
-			s->c = NULL;
-			s->ready = 0;
-			c->arg = NULL;
-			cfs_conn_close(c, NULL);
-		}
-	}
+	/* While learning, every node stays wanted until client_learn_done. */
+	if (!cl->learning)
+		client_keep_only(cl, head, tail);
 	head->wanted = tail->wanted = 1;
 	if (cl->head != NULL && (head != cl->head || tail != cl->tail)) {
 		/* Everything goes to the new head and tail, with the same seqs. */
