@@ -149,13 +149,12 @@ coord_fresh(const struct coord *co)
 }
 
 /* Whether we serve clients now; tells the node when it changes. */
-static void
+void
 coord_update_serving(struct coord *co)
 {
 	struct node *n = co->n;
-	uint64_t now = coord_now_ms();
-	int fresh = co->state == CO_RUNNING && now < co->fresh_until_ms;
-	int on = fresh && n->chain.view.n > 0 && now >= co->wait_until_ms;
+	int fresh = co->state == CO_RUNNING && coord_now_ms() < co->fresh_until_ms;
+	int on = coord_fresh(co);
 
 	if (co->stopping)
 		return;

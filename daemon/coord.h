@@ -35,6 +35,11 @@ int coord_start(struct node *);
  * waiting.
  */
 int coord_fresh(const struct coord *);
+/*
+ * Checks coord_fresh now and tells the node when serving changes: the one
+ * place that fences the node (logged, counted) or lets it serve again.
+ */
+void coord_update_serving(struct coord *);
 /* Revokes the lease (best effort) and frees everything. */
 void coord_stop(struct coord *);
 /* Something says the configuration moved on: read it now rather than at the next tick. */

@@ -66,13 +66,9 @@ node_may_answer(struct node *n)
 {
 	if (!n->serving)
 		return 0;
-	if (n->coord != NULL && !coord_fresh(n->coord)) {
-		log_warnx("etcd has not confirmed this node's lease and configuration lately: "
-			  "answering no client (self-fencing)");
-		node_set_serving(n, 0);
-		return 0;
-	}
-	return 1;
+	if (n->coord != NULL)
+		coord_update_serving(n->coord); /* may fence it, never starts serving here */
+	return n->serving;
 }
 
 /* Ends a snapshot being sent (done, or the link went down). */
