@@ -36,9 +36,7 @@ echo "written with e1 down" >"$dir/mnt/m1/e1-down" || fail "a write failed with 
 t1=$(date +%s%N)
 note "etcd e1 killed: a write took $(((t1 - t0) / 1000000)) ms"
 wait "$linpid" || fail "linwork failed: $(tail -n 3 "$work/linwork.log")"
-"$top_builddir/lincheck" "$work/history.txt" >"$work/check.txt" ||
-	fail "not linearizable with an etcd member down (seed $seed): $(grep -m3 violation "$work/check.txt")"
-grep -E '^(operations|violations)' "$work/check.txt" | sed "s/^/$test_name: /"
+check_history "$work/history.txt" "$seed"
 [ "$(epoch_of)" = "$e0" ] || fail "the chain reconfigured ($e0 -> $(epoch_of)) though no node failed"
 "$LC" etcd-start "$dir" 1
 

@@ -96,16 +96,7 @@ sed "s/^/$test_name: handoff /" "$work/handoff.out"
 hrounds=$(awk '/^reader:/ { print $2 }' "$work/handoff.out")
 [ "${hrounds:-0}" -ge 200 ] || fail "handoff made only ${hrounds:-0} rounds"
 
-status=0
-"$top_builddir/lincheck" "$work/history.txt" >"$work/check.txt" || status=$?
-grep -E '^(operations|indeterminate|failed reads|reads that|violations|verdict)' "$work/check.txt" |
-	sed "s/^/$test_name: /"
-if [ $status -ne 0 ]; then
-	awk '/^violation [0-9]+:/ { n++ } n <= 3' "$work/check.txt"
-	fail "lincheck: the history is not linearizable (status $status, seed $seed)"
-fi
-grep -Eq '^reads that returned bytes nobody wrote: 0( |$)' "$work/check.txt" ||
-	fail "a read returned bytes nobody wrote"
+check_history "$work/history.txt" "$seed"
 for ((i = 1; i <= probes; i++)); do
 	grep -q "^probe $i " "$dir/mnt/m1/probe/p$i" || fail "acknowledged probe write $i is lost"
 done

@@ -81,6 +81,21 @@ digests() {
 	"$CTL" -c "$1" status | awk 'NR > 1 && $1 ~ /^n[0-9]+$/ { print $1, $4, $8 }'
 }
 
+# check_history FILE SEED: lincheck must find the history linearizable, with
+# no read of bytes nobody wrote; prints its totals, keeps them in $work/check.txt.
+check_history() {
+	local hist=$1 seed=$2 status=0
+	"$top_builddir/lincheck" "$hist" >"$work/check.txt" || status=$?
+	grep -E '^(operations|indeterminate|failed reads|reads that|violations|verdict)' \
+		"$work/check.txt" | sed "s/^/$test_name: /"
+	if [ $status -ne 0 ]; then
+		awk '/^violation [0-9]+:/ { n++ } n <= 3' "$work/check.txt"
+		fail "lincheck: the history is not linearizable (status $status, seed $seed)"
+	fi
+	grep -Eq '^reads that returned bytes nobody wrote: 0( |$)' "$work/check.txt" ||
+		fail "a read returned bytes nobody wrote"
+}
+
 passed() {
 	failed=0
 	note "ok"

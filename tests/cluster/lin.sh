@@ -14,16 +14,7 @@ note "seed $seed, $secs s"
 "$top_builddir/linwork" --dir "$work/c/mnt/m1" --dir "$work/c/mnt/m2" --dir "$work/c/mnt/m3" \
 	--procs 3 --duration "$secs" --seed "$seed" --fsync 5 --out "$work/history.txt" ||
 	fail "linwork failed"
-status=0
-"$top_builddir/lincheck" "$work/history.txt" >"$work/check.txt" || status=$?
-grep -E '^(operations|indeterminate|failed reads|reads that|violations|verdict)' "$work/check.txt" |
-	sed "s/^/$test_name: /"
-if [ $status -ne 0 ]; then
-	awk '/^violation [0-9]+:/ { n++ } n <= 3' "$work/check.txt"
-	fail "lincheck: the history is not linearizable (status $status, seed $seed)"
-fi
-grep -Eq '^reads that returned bytes nobody wrote: 0( |$)' "$work/check.txt" ||
-	fail "a read returned bytes nobody wrote"
+check_history "$work/history.txt" "$seed"
 ops=$(awk '/^operations:/ { print $2 }' "$work/check.txt")
 [ "${ops:-0}" -ge 2000 ] || fail "only ${ops:-0} operations in $secs s"
 wait_for 20 settled "$conf" || fail "the replicas do not agree after the run"

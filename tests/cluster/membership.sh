@@ -43,9 +43,7 @@ note "both back: $(members)"
 sleep 2
 kill -USR1 "$linpid"
 wait "$linpid" || fail "linwork failed: $(tail -n 3 "$work/linwork.log")"
-"$top_builddir/lincheck" "$work/history.txt" >"$work/check.txt" ||
-	fail "not linearizable (seed $seed): $(grep -m3 violation "$work/check.txt")"
-grep -E '^(operations|indeterminate|violations)' "$work/check.txt" | sed "s/^/$test_name: /"
+check_history "$work/history.txt" "$seed"
 grep -q "written by a chain of one" "$dir/mnt/m2/one" || fail "the write to the chain of one is lost"
 wait_for 30 settled "$conf" || fail "the replicas do not agree: $("$CTL" -c "$conf" status 2>&1)"
 passed
