@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "replication/chain.h"
+#include "tests/unit/view_of.h"
 
 #define MAXQ 64
 
@@ -154,25 +155,6 @@ static int
 deliver(struct tchain *tc, int i, size_t k)
 {
 	return deliver_to(tc, i, k, i + 1);
-}
-
-/* A configuration: names "n0".."n2" in the given order, separated by commas. */
-static struct chain_view
-view_of(uint64_t epoch, const char *chain, const char *syncing)
-{
-	struct chain_view v;
-	const char *p = chain;
-
-	memset(&v, 0, sizeof(v));
-	v.epoch = epoch;
-	while (*p != '\0') {
-		size_t len = strcspn(p, ",");
-
-		snprintf(v.nodes[v.n++], sizeof(v.nodes[0]), "%.*s", (int)len, p);
-		p += len + (p[len] == ',');
-	}
-	snprintf(v.syncing, sizeof(v.syncing), "%s", syncing);
-	return v;
 }
 
 /* Every node of tc takes view v (as "n0".."n2"). */

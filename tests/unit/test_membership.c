@@ -13,27 +13,9 @@
 
 #include "common/log.h"
 #include "replication/membership.h"
+#include "tests/unit/view_of.h"
 
 static const char *const allowed3[] = {"n1", "n2", "n3"};
-
-/* A configuration from "a,b,c". */
-static struct chain_view
-view_of(uint64_t epoch, const char *chain, const char *syncing)
-{
-	struct chain_view v;
-	const char *p = chain;
-
-	memset(&v, 0, sizeof(v));
-	v.epoch = epoch;
-	while (*p != '\0') {
-		size_t len = strcspn(p, ",");
-
-		snprintf(v.nodes[v.n++], sizeof(v.nodes[0]), "%.*s", (int)len, p);
-		p += len + (p[len] == ',');
-	}
-	snprintf(v.syncing, sizeof(v.syncing), "%s", syncing);
-	return v;
-}
 
 static struct member_reg
 reg(const char *name, uint64_t sn, uint64_t applied_epoch)
