@@ -20,7 +20,7 @@
 
 static uint64_t conn_next_gen = 1;
 
-static const char *conn_state_names[] = {"connecting", "accepting", "open", "closed"};
+static const char *conn_state_names[] = {"connecting", "accepting", "open", "closing", "closed"};
 
 /* Name of a state, for logs. */
 const char *
@@ -70,6 +70,21 @@ cfs_conn_close(struct cfs_conn *c, const char *reason)
 		fatalx("event_base_once failed");
 }
 
+void
+cfs_conn_close_after_send(struct cfs_conn *c, const char *reason)
+{
+	struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
+
+	if (c->state != CFS_CONN_OPEN || cfs_conn_outq(c) == 0) {
+		cfs_conn_close(c, reason);
+		return;
+	}
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
+	conn_set_state(c, CFS_CONN_CLOSING);
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+}
+
 /* Reads every whole frame in the input buffer and hands each to the owner. */
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
@@ -104,8 +119,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		if (frame == NULL)
 			fatalx("evbuffer_pullup of %u bytes failed", h.length);
 		rc = c->cbs.frame(c, &h, frame + CFS_HEADER_SIZE, c->arg);
-		if (c->state == CFS_CONN_CLOSED)
-			return;
+		if (c->state != CFS_CONN_OPEN)
+			return; /* closed, or closing after a last answer */
 		evbuffer_drain(in, CFS_HEADER_SIZE + (size_t)h.length);
 		if (rc != 0) {
 			cfs_conn_close(c, "protocol error");
@@ -121,6 +136,11 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct cfs_conn *c = arg;
 
+	if (c->state == CFS_CONN_CLOSING) {
+		if (cfs_conn_outq(c) == 0)
+			cfs_conn_close(c, c->close_reason[0] ? c->close_reason : NULL);
+		return;
+	}
 	if (c->above_high && cfs_conn_outq(c) <= CFS_CONN_LOW_WATER) {
 		c->above_high = 0;
 		if (c->cbs.drained != NULL)
@@ -364,7 +384,8 @@ cfs_conn_outq(const struct cfs_conn *c)
 void
 cfs_conn_pause(struct cfs_conn *c, int paused)
 {
-	if (c->state == CFS_CONN_CLOSED || c->read_paused == paused)
+	if (c->state == CFS_CONN_CLOSED || c->state == CFS_CONN_CLOSING ||
+	    c->read_paused == paused)
 		return;
 	c->read_paused = paused;
 	if (paused) {

@@ -29,6 +29,7 @@ enum cfs_conn_state {
 	CFS_CONN_CONNECTING, /* outgoing: TCP connect and TLS handshake in progress */
 	CFS_CONN_ACCEPTING,  /* incoming: TLS handshake in progress */
 	CFS_CONN_OPEN,	     /* transport up, peer certificate verified: frames flow */
+	CFS_CONN_CLOSING,    /* no more reading: the last frames are being sent */
 	CFS_CONN_CLOSED,     /* closed, down callback done; freed from the loop soon */
 	CFS_CONN_max
 };
@@ -71,6 +72,7 @@ struct cfs_conn {
 	 */
 	int tls_failed;
 	int was_open;	     /* reached CFS_CONN_OPEN at some point */
+	char close_reason[96]; /* CLOSING: what to log when the output is out */
 	void *owner;	     /* free for the owner's use */
 };
 
@@ -97,6 +99,11 @@ size_t cfs_conn_outq(const struct cfs_conn *);
 void cfs_conn_pause(struct cfs_conn *, int paused);
 /* Closes the connection; reason (may be NULL) is logged at info level. */
 void cfs_conn_close(struct cfs_conn *, const char *reason);
+/*
+ * Stops reading and closes once what is queued has been sent (within 2 s):
+ * for a last answer that says why, such as a refused HELLO.
+ */
+void cfs_conn_close_after_send(struct cfs_conn *, const char *reason);
 /* Sets a read timeout in seconds (0: none), e.g. until HELLO arrives. */
 void cfs_conn_timeout(struct cfs_conn *, unsigned seconds);
 /* Renames the peer for logs once it has said who it is. */

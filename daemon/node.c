@@ -574,8 +574,13 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	cfs_hello_reply_encode(&n->out, &hr);
 	cfs_frame_end(&n->out, start);
 	cfs_conn_send(p->c, n->out.p, n->out.len);
-	if (rc != 0)
-		return -1;
+	if (rc != 0) {
+		/* The answer says why; the peer reads it before the close. */
+		cfs_conn_close_after_send(p->c, rc == CFS_ERR_BUSY    ? "not serving clients now"
+						: rc == CFS_ERR_EPOCH ? "in another epoch"
+								      : "refused");
+		return 0;
+	}
 	cfs_conn_timeout(p->c, 0);
 	switch (hello.role) {
 	case CFS_PEER_NODE:

@@ -40,6 +40,7 @@ struct client_node {
 	uint64_t gen;  /* c's generation once ready */
 	int wanted;    /* keep a connection: head, tail, or a seed while learning */
 	unsigned backoff_ms;
+	int busy;      /* its last HELLO_REPLY said BUSY: alive, soon serving again */
 	struct event *retry;
 };
 
@@ -352,6 +353,7 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		}
 		if (hr.status == CFS_ERR_BUSY || hr.status == CFS_ERR_EPOCH) {
 			/* Fenced, waiting as a new tail, or without a configuration. */
+			s->busy = 1;
 			client_learn(cl, "a node is not serving");
 			return -1;
 		}
@@ -366,6 +368,7 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		s->ready = 1;
 		s->gen = c->gen;
 		s->backoff_ms = 0;
+		s->busy = 0;
 		client_adopt_config(cl, &hr);
 		/* A new tail connection: answers sent to the old one are lost, ask again. */
 		if (s == cl->tail)
@@ -388,6 +391,7 @@ client_conn_down(struct cfs_conn *c, void *arg)
 {
 	struct client_node *s = arg;
 	struct timeval tv;
+	unsigned cap;
 
 	if (s == NULL)
 		return;
@@ -397,9 +401,12 @@ client_conn_down(struct cfs_conn *c, void *arg)
 		client_learn(s->cl, "the head or the tail is unreachable");
 	if (!s->wanted)
 		return;
+	/* A node that just said BUSY serves again within a lease: ask it often. */
+	cap = s->busy ? 200 : 1000;
+	s->busy = 0;
 	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 50;
-	if (s->backoff_ms > 1000)
-		s->backoff_ms = 1000;
+	if (s->backoff_ms > cap)
+		s->backoff_ms = cap;
 	tv.tv_sec = s->backoff_ms / 1000;
 	tv.tv_usec = (s->backoff_ms % 1000) * 1000;
 	evtimer_add(s->retry, &tv);

@@ -24,27 +24,6 @@ start_cluster c --nodes 3 --mounts 3 --lease-ttl "$ttl" ${FAILOVER_RETAIN:+--log
 dir="$work/c"
 conf="$dir/chainfs.conf"
 
-# The node that has role $1 in the newest configuration.
-role_node() {
-	"$CTL" -c "$conf" status 2>/dev/null | awk -v r="$1" '$2 == r { print $1; exit }'
-}
-
-# The newest configuration line: "epoch N: a -> b -> c, master m".
-epoch_line() {
-	"$CTL" -c "$conf" status 2>/dev/null | grep '^epoch' || true
-}
-
-# True when the chain has n members, none of them $2 (when given), nobody syncing.
-chain_is() {
-	local want=$1 without=${2:-} line members
-	line=$(epoch_line)
-	[ -n "$line" ] || return 1
-	case $line in *syncing*) return 1 ;; esac
-	members=$(echo "$line" | sed 's/^epoch [0-9]*: //; s/, master.*//; s/ -> / /g')
-	[ "$(echo "$members" | wc -w)" -eq "$want" ] || return 1
-	[ -z "$without" ] || ! echo " $members " | grep -q " $without "
-}
-
 note "seed $seed, lease TTL $ttl s, faults: $faults"
 "$top_builddir/linwork" --dir "$dir/mnt/m1" --dir "$dir/mnt/m2" --dir "$dir/mnt/m3" \
 	--procs 3 --duration 600 --seed "$seed" --fsync 5 --out "$work/history.txt" \
@@ -60,9 +39,9 @@ mkdir -p "$dir/mnt/m1/probe"
 probes=0
 for fault in $faults; do
 	kind=${fault%%:*} role=${fault#*:}
-	victim=$(role_node "$role")
+	victim=$(role_node "$conf" "$role")
 	[ -n "$victim" ] || fail "no $role in: $("$CTL" -c "$conf" status 2>&1)"
-	before=$(epoch_line)
+	before=$(epoch_line "$conf")
 	t0=$(date +%s%N)
 	"$LC" "$kind" "$dir" "$victim"
 	# The first write acknowledged after the kill (it waits through the failover).
@@ -71,17 +50,17 @@ for fault in $faults; do
 		fail "probe write $probes failed"
 	t1=$(date +%s%N)
 	note "$kind $role $victim: first acknowledged write after $(((t1 - t0) / 1000000)) ms"
-	wait_for 30 chain_is 2 "$victim" || fail "chain did not drop $victim: $(epoch_line)"
-	note "  $(epoch_line) (was: $before)"
+	wait_for 30 chain_is "$conf" 2 "$victim" || fail "chain did not drop $victim: $(epoch_line "$conf")"
+	note "  $(epoch_line "$conf") (was: $before)"
 	if [ "$kind" = stop ]; then
 		sleep 1 # reads and writes go on without it, then it wakes up in the old epoch
 		"$LC" cont "$dir" "$victim"
 	else
 		"$LC" restart "$dir" "$victim" >/dev/null
 	fi
-	wait_for 60 chain_is 3 || fail "$victim did not rejoin: $("$CTL" -c "$conf" status 2>&1)"
-	[ "$(role_node tail)" = "$victim" ] || fail "$victim rejoined, but not as the tail: $("$CTL" -c "$conf" status 2>&1)"
-	note "  rejoined: $(epoch_line)"
+	wait_for 60 chain_is "$conf" 3 || fail "$victim did not rejoin: $("$CTL" -c "$conf" status 2>&1)"
+	[ "$(role_node "$conf" tail)" = "$victim" ] || fail "$victim rejoined, but not as the tail: $("$CTL" -c "$conf" status 2>&1)"
+	note "  rejoined: $(epoch_line "$conf")"
 	probes=$((probes + 1))
 	echo "probe $probes after $victim rejoined" >"$dir/mnt/m3/probe/p$probes" ||
 		fail "probe write $probes failed"

@@ -76,6 +76,28 @@ settled() {
 	echo "$out" | awk 'NR > 1 && $1 ~ /^n[0-9]+$/ && $6 != 0 { bad = 1 } END { exit bad }'
 }
 
+# role_node CONF ROLE: the node that has ROLE in the newest configuration.
+role_node() {
+	"$CTL" -c "$1" status 2>/dev/null | awk -v r="$2" '$2 == r { print $1; exit }'
+}
+
+# epoch_line CONF: the newest configuration line, "epoch N: a -> b -> c, master m".
+epoch_line() {
+	"$CTL" -c "$1" status 2>/dev/null | grep '^epoch' || true
+}
+
+# chain_is CONF N [NODE]: true when the chain has N members, none of them
+# NODE (when given), and nobody is syncing.
+chain_is() {
+	local line members
+	line=$(epoch_line "$1")
+	[ -n "$line" ] || return 1
+	case $line in *syncing*) return 1 ;; esac
+	members=$(echo "$line" | sed 's/^epoch [0-9]*: //; s/, master.*//; s/ -> / /g')
+	[ "$(echo "$members" | wc -w)" -eq "$2" ] || return 1
+	[ -z "${3:-}" ] || ! echo " $members " | grep -q " $3 "
+}
+
 # The digests column of status, one per node.
 digests() {
 	"$CTL" -c "$1" status | awk 'NR > 1 && $1 ~ /^n[0-9]+$/ { print $1, $4, $8 }'
