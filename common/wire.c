@@ -474,6 +474,7 @@ cfs_hello_encode(struct cfs_wbuf *w, const struct cfs_hello *h)
 	cfs_put_u8(w, h->role);
 	cfs_put_u64(w, h->client_id);
 	cfs_put_str(w, h->name, CFS_NODE_NAME_MAX);
+	cfs_put_u64(w, h->applied_sn);
 }
 
 /* Reads a HELLO body. */
@@ -489,6 +490,7 @@ cfs_hello_decode(const void *p, size_t len, struct cfs_hello *h)
 		return CFS_WIRE_BAD_FIELD;
 	h->client_id = cfs_get_u64(&r);
 	cfs_get_str(&r, h->name, CFS_NODE_NAME_MAX);
+	h->applied_sn = cfs_get_u64(&r);
 	return cfs_rbuf_done(&r);
 }
 

@@ -20,7 +20,8 @@
 #include <stdint.h>
 
 #define CFS_MAGIC 0x53464843u /* "CHFS" as little-endian bytes */
-#define CFS_PROTOCOL_VERSION 2 /* 2: entries carry their epoch; HELLO_REPLY and STATUS grew */
+/* 2: entries carry their epoch; HELLO_REPLY and STATUS grew.  3: HELLO carries applied_sn. */
+#define CFS_PROTOCOL_VERSION 3
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_MAX_BODY (CFS_MAX_IO + 64 * 1024) /* largest body of any frame */
@@ -247,6 +248,7 @@ struct cfs_hello {
 	uint8_t role; /* enum cfs_peer_role */
 	uint64_t client_id;
 	char name[CFS_NODE_NAME_MAX + 1]; /* node name, or a free-form client name */
+	uint64_t applied_sn; /* a predecessor: what it has applied as it connects; else 0 */
 };
 
 struct cfs_hello_reply {

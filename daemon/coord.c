@@ -56,7 +56,19 @@ struct coord {
 	int tick_ok;	       /* both of them succeeded */
 	uint64_t tick_sent_ms;
 	uint64_t fresh_until_ms;
-	uint64_t wait_until_ms; /* a new tail's wait */
+	/* A new tail's wait for the old one to learn the epoch or fence itself. */
+	uint64_t wait_until_ms;
+	char wait_old_tail[CFS_NODE_NAME_MAX + 1]; /* "" when not known */
+	uint64_t wait_epoch;
+	struct event *wait_ev; /* serving starts when the wait is over */
+	/*
+	 * A tail that joined or restarted may lack entries its predecessor
+	 * has (the old tail answered them): it serves once the predecessor of
+	 * the current epoch has said how far it is and those entries are here.
+	 */
+	int catching_up;
+	int catchup_known;
+	uint64_t catchup_sn;
 
 	/* The configuration as last read from etcd. */
 	int have_config;
@@ -145,7 +157,7 @@ coord_fresh(const struct coord *co)
 	uint64_t now = coord_now_ms();
 
 	return co->state == CO_RUNNING && now < co->fresh_until_ms && now >= co->wait_until_ms &&
-	       co->n->chain.view.n > 0;
+	       !co->catching_up && co->n->chain.view.n > 0;
 }
 
 /* Whether we serve clients now; tells the node when it changes. */
@@ -198,14 +210,115 @@ coord_check_cluster(struct coord *co, const struct chain_view *v)
 	log_info("the store now belongs to cluster %016llx", (unsigned long long)v->cluster_id);
 }
 
+/*
+ * What a new configuration asks of this node before it answers clients:
+ * as a new tail, a wait for the old tail to learn the epoch or fence itself
+ * (it may still answer reads); as a tail that joined or restarted, the
+ * entries its predecessor has (the old tail answered from them).  A node
+ * that was already in the chain has every entry the old tail had.
+ */
+static void
+coord_new_view(struct coord *co, const struct chain_view *prev, const struct chain_view *v)
+{
+	struct node *n = co->n;
+	const char *self = n->self_name, *pred = view_pred(v, self);
+	int tail = (n->chain.role & CFS_ROLE_TAIL) != 0;
+	int was_tail = prev->n > 0 && (view_role(prev, self) & CFS_ROLE_TAIL);
+	int was_member = prev->n > 0 && view_index(prev, self) >= 0;
+
+	if (!tail) {
+		co->catching_up = 0;
+		co->wait_until_ms = 0;
+		return;
+	}
+	if (!was_tail && v->tail_wait_ms > 0) {
+		struct timeval tv = {v->tail_wait_ms / 1000, (v->tail_wait_ms % 1000) * 1000};
+
+		co->wait_until_ms = coord_now_ms() + v->tail_wait_ms;
+		co->wait_epoch = v->epoch;
+		/* Known only when no epoch went by unseen. */
+		co->wait_old_tail[0] = '\0';
+		if (prev->n > 0 && prev->epoch + 1 == v->epoch && !was_tail)
+			snprintf(co->wait_old_tail, sizeof(co->wait_old_tail), "%s",
+				 prev->nodes[prev->n - 1]);
+		evtimer_add(co->wait_ev, &tv);
+		log_info("new tail: waiting up to %u ms for the old tail %s to learn epoch %llu or "
+			 "fence itself",
+			 v->tail_wait_ms, co->wait_old_tail[0] ? co->wait_old_tail : "(unknown)",
+			 (unsigned long long)v->epoch);
+	}
+	if (!was_member && pred != NULL) {
+		co->catching_up = 1;
+		co->catchup_known = 0;
+		log_info("new tail: answering no client until it has every entry its predecessor "
+			 "%s has",
+			 pred);
+	} else if (co->catching_up) {
+		co->catchup_known = 0; /* the predecessor of this epoch tells again */
+		if (pred == NULL) {
+			co->catching_up = 0;
+			log_warnx("this node is alone in the chain before it caught up with its "
+				  "former predecessor (removed by command?): entries only that node "
+				  "had are lost");
+		}
+	}
+}
+
+/* The old tail we wait for is in the new epoch: it answers no read as the tail. */
+static void
+coord_old_tail_moved(struct coord *co, const char *name, uint64_t epoch)
+{
+	uint64_t now = coord_now_ms();
+
+	if (now >= co->wait_until_ms || co->wait_old_tail[0] == '\0' ||
+	    strcmp(name, co->wait_old_tail) != 0 || epoch < co->wait_epoch)
+		return;
+	log_info("old tail %s is in epoch %llu: the wait ends %llu ms early", name,
+		 (unsigned long long)epoch, (unsigned long long)(co->wait_until_ms - now));
+	co->wait_until_ms = 0;
+	evtimer_del(co->wait_ev);
+	coord_update_serving(co);
+}
+
+void
+coord_pred_connected(struct coord *co, const char *name, uint64_t applied_sn)
+{
+	coord_old_tail_moved(co, name, co->n->chain.epoch);
+	if (!co->catching_up)
+		return;
+	co->catchup_known = 1;
+	co->catchup_sn = applied_sn;
+	log_info("predecessor %s has sn %llu, this node %llu", name,
+		 (unsigned long long)applied_sn, (unsigned long long)store_applied_sn(co->n->st));
+	coord_applied(co);
+}
+
+void
+coord_applied(struct coord *co)
+{
+	if (!co->catching_up || !co->catchup_known || store_applied_sn(co->n->st) < co->catchup_sn)
+		return;
+	co->catching_up = 0;
+	log_info("caught up with the predecessor at sn %llu", (unsigned long long)co->catchup_sn);
+	co->reg_pending = 0; /* the master must know this one */
+	coord_put_reg(co);
+	coord_update_serving(co);
+}
+
+/* The wait of a new tail is over. */
+static void
+coord_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	coord_update_serving(arg);
+}
+
 /* Takes a configuration read from etcd at mod_revision rev. */
 static void
 coord_take_config(struct coord *co, const struct etcd_kv *kv)
 {
 	struct node *n = co->n;
-	struct chain_view v;
+	struct chain_view v, prev;
 	char err[256];
-	unsigned was_tail = n->chain.role & CFS_ROLE_TAIL;
 
 	if (co->stopping)
 		return;
@@ -230,13 +343,9 @@ coord_take_config(struct coord *co, const struct etcd_kv *kv)
 	if (v.epoch <= n->chain.epoch && n->chain.view.n > 0)
 		return;
 	coord_check_cluster(co, &v);
+	prev = n->chain.view;
 	node_set_view(n, &v);
-	if (!was_tail && (n->chain.role & CFS_ROLE_TAIL) && v.tail_wait_ms > 0) {
-		co->wait_until_ms = coord_now_ms() + v.tail_wait_ms;
-		log_info("new tail: waiting %u ms for the old tail to learn epoch %llu or fence "
-			 "itself",
-			 v.tail_wait_ms, (unsigned long long)v.epoch);
-	}
+	coord_new_view(co, &prev, &v);
 	coord_put_reg(co); /* our registration names the epoch we know */
 	coord_update_serving(co);
 }
@@ -291,6 +400,7 @@ coord_take_reg(struct coord *co, const struct etcd_kv *kv)
 	i = coord_seen(co, r.name, 1);
 	if (i >= 0)
 		co->gone_ms[i] = 0;
+	coord_old_tail_moved(co, r.name, r.epoch);
 }
 
 /* A registration key vanished: its lease ran out or it was revoked. */
@@ -431,6 +541,7 @@ coord_reg_json(struct coord *co)
 	r.epoch = co->n->chain.epoch;
 	snprintf(r.synced, sizeof(r.synced), "%s", co->synced);
 	r.synced_epoch = co->synced_epoch;
+	r.catching_up = co->catching_up;
 	return membership_reg_json(&r);
 }
 
@@ -849,7 +960,7 @@ coord_fill_status(struct coord *co, struct cfs_status *s)
 	s->flags |= CFS_STATUS_ETCD;
 	if (now >= co->fresh_until_ms)
 		s->flags |= CFS_STATUS_FENCED;
-	if (now < co->wait_until_ms)
+	if (now < co->wait_until_ms || co->catching_up)
 		s->flags |= CFS_STATUS_WAITING;
 	if (co->is_master)
 		s->flags |= CFS_STATUS_MASTER;
@@ -893,6 +1004,7 @@ coord_start(struct node *n)
 	co->started_ms = coord_now_ms();
 	co->tick = event_new(n->base, -1, EV_PERSIST, coord_tick_cb, co);
 	co->retry = evtimer_new(n->base, coord_retry_cb, co);
+	co->wait_ev = evtimer_new(n->base, coord_wait_cb, co);
 	tv.tv_sec = co->ttl_ms / 4 / 1000;
 	tv.tv_usec = (co->ttl_ms / 4 % 1000) * 1000;
 	event_add(co->tick, &tv);
@@ -926,6 +1038,7 @@ coord_stop(struct coord *co)
 	co->stopping = 1;
 	event_del(co->tick);
 	event_del(co->retry);
+	event_del(co->wait_ev);
 	if (co->watch != NULL)
 		etcd_watch_cancel(co->watch);
 	co->watch = NULL;
@@ -958,6 +1071,7 @@ coord_stop(struct coord *co)
 	}
 	event_free(co->tick);
 	event_free(co->retry);
+	event_free(co->wait_ev);
 	etcd_free(co->etcd);
 	free(co);
 }

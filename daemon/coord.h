@@ -46,6 +46,10 @@ void coord_stop(struct coord *);
 void coord_poke(struct coord *);
 /* The tail's syncing successor acknowledged more: report it synced once it has everything. */
 void coord_sync_progress(struct coord *);
+/* Our predecessor connected in this epoch, having applied applied_sn. */
+void coord_pred_connected(struct coord *, const char *name, uint64_t applied_sn);
+/* Entries were applied: a tail catching up may serve now. */
+void coord_applied(struct coord *);
 /* Adds master, flags and health to a status reply. */
 void coord_fill_status(struct coord *, struct cfs_status *);
 

@@ -205,6 +205,8 @@ node_on_snapshot(struct node *n, struct cfs_conn *c, const struct cfs_header *h,
 		chain_store_replaced(&n->chain);
 		n->snapshots_received++;
 		node_io_ack(n, sn.sn); /* the tail counts our progress from here */
+		if (n->coord != NULL)
+			coord_applied(n->coord);
 		log_info("snapshot in: %llu bytes of records, sn %llu",
 			 (unsigned long long)n->snap_bytes, (unsigned long long)sn.sn);
 	}
@@ -427,6 +429,8 @@ node_batch_end(struct node *n)
 		fatalx("cannot commit applied entries to the store; stopping so that a restart "
 		       "resumes from what is on disk");
 	chain_committed(&n->chain);
+	if (n->coord != NULL)
+		coord_applied(n->coord);
 	if (n->pend_fwd.len > 0) {
 		if (n->succ != NULL && n->succ_ready) {
 			cfs_conn_send(n->succ, n->pend_fwd.p, n->pend_fwd.len);
@@ -592,6 +596,8 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		node_peer_set_state(p, PEER_PRED);
 		log_info("predecessor %s connected; this node has sn %llu", hello.name,
 			 (unsigned long long)hr.applied_sn);
+		if (n->coord != NULL)
+			coord_pred_connected(n->coord, hello.name, hello.applied_sn);
 		/*
 		 * Tell it at once what is known to be on the tail: after a
 		 * restart its sent list may hold entries that were acknowledged
@@ -885,6 +891,7 @@ node_succ_up(struct cfs_conn *c, void *arg)
 	memset(&h, 0, sizeof(h));
 	h.role = CFS_PEER_NODE;
 	snprintf(h.name, sizeof(h.name), "%s", n->self_name);
+	h.applied_sn = store_applied_sn(n->st);
 	cfs_wbuf_reset(&n->out);
 	start = cfs_frame_begin(&n->out, CFS_MSG_HELLO, 0, n->chain.epoch);
 	cfs_hello_encode(&n->out, &h);

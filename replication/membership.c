@@ -111,6 +111,7 @@ membership_reg_json(const struct member_reg *r)
 	json_object_set_new(j, "epoch", mb_u64(r->epoch));
 	json_object_set_new(j, "synced", json_string(r->synced));
 	json_object_set_new(j, "synced_epoch", mb_u64(r->synced_epoch));
+	json_object_set_new(j, "catching_up", json_boolean(r->catching_up));
 	return mb_dump(j);
 }
 
@@ -224,15 +225,15 @@ out:
 int
 membership_reg_parse(const char *s, size_t len, struct member_reg *r, char *err, size_t errlen)
 {
-	static const char *const known[] = {"name",  "sn",     "applied_epoch",
-					    "epoch", "synced", "synced_epoch"};
+	static const char *const known[] = {"name",	    "sn",	    "applied_epoch", "epoch",
+					    "synced",	    "synced_epoch", "catching_up"};
 	json_t *j = mb_load(s, len, err, errlen), *x;
 	int rc = -1;
 
 	if (j == NULL)
 		return -1;
 	memset(r, 0, sizeof(*r));
-	if (mb_keys_known(j, known, 6, err, errlen) != 0)
+	if (mb_keys_known(j, known, 7, err, errlen) != 0)
 		goto out;
 	x = json_object_get(j, "name");
 	if (!json_is_string(x) || !mb_name_ok(json_string_value(x))) {
@@ -259,6 +260,14 @@ membership_reg_parse(const char *s, size_t len, struct member_reg *r, char *err,
 			goto out;
 		}
 	}
+	x = json_object_get(j, "catching_up");
+	if (x != NULL) {
+		if (!json_is_boolean(x)) {
+			mb_err(err, errlen, "catching_up: not true or false");
+			goto out;
+		}
+		r->catching_up = json_is_true(x);
+	}
 	rc = 0;
 out:
 	json_decref(j);
@@ -273,6 +282,15 @@ mb_reg(const struct membership_input *in, const char *name)
 		if (strcmp(in->regs[i].name, name) == 0)
 			return &in->regs[i];
 	return NULL;
+}
+
+/* Whether the tail may lack entries its predecessor has: it says so, or it is gone. */
+static int
+mb_tail_behind(const struct membership_input *in, const struct chain_view *cur)
+{
+	const struct member_reg *t = mb_reg(in, cur->nodes[cur->n - 1]);
+
+	return t == NULL || t->catching_up;
 }
 
 /* Whether name may be in the chain. */
@@ -363,6 +381,10 @@ membership_next(const struct membership_input *in, struct chain_view *next, char
 	for (uint16_t i = 0; i < cur->n && cur->n > 1; i++) {
 		if (mb_reg(in, cur->nodes[i]) != NULL || !in->may_remove(in->arg, cur->nodes[i]))
 			continue;
+		if (cur->n == 2 && i == 0 && mb_tail_behind(in, cur)) {
+			/* It alone may hold what it acknowledged: the tail goes first, or waits. */
+			continue;
+		}
 		memmove(next->nodes[i], next->nodes[i + 1],
 			sizeof(next->nodes[0]) * (size_t)(cur->n - i - 1));
 		next->n--;

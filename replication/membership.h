@@ -37,6 +37,12 @@ struct member_reg {
 	/* Tail only: the syncing node has every entry the tail has, in epoch synced_epoch. */
 	char synced[CFS_NODE_NAME_MAX + 1];
 	uint64_t synced_epoch;
+	/*
+	 * A tail that is not serving yet because it may lack entries its
+	 * predecessor has (it joined or restarted as the tail): until it has
+	 * them, that predecessor must not leave a chain of two.
+	 */
+	int catching_up;
 };
 
 /* JSON (malloc'd, NUL-terminated) of a configuration and of a registration. */

@@ -65,6 +65,7 @@ test_json_roundtrip(void **state)
 	assert_true(g.cluster_id == 0xfedcba9876543210ull);
 	strcpy(r.synced, "n4");
 	r.synced_epoch = 8;
+	r.catching_up = 1;
 	s = membership_reg_json(&r);
 	assert_int_equal(membership_reg_parse(s, strlen(s), &rg, err, sizeof(err)), 0);
 	free(s);
@@ -73,6 +74,7 @@ test_json_roundtrip(void **state)
 	assert_int_equal(rg.applied_epoch, 7);
 	assert_string_equal(rg.synced, "n4");
 	assert_int_equal(rg.synced_epoch, 8);
+	assert_int_equal(rg.catching_up, 1);
 	/* integers are read too */
 	{
 		const char *ints = "{\"epoch\":3,\"chain\":[\"a\"],\"cluster_id\":7}";
@@ -118,11 +120,17 @@ test_json_refused(void **state)
 		const char *noname = "{\"name\":\"\",\"sn\":\"1\",\"applied_epoch\":\"1\",\"epoch\":\"1\"}";
 		const char *nosn = "{\"name\":\"a\",\"sn\":1}";
 		const char *good = "{\"name\":\"a\",\"sn\":1,\"applied_epoch\":\"1\",\"epoch\":\"1\"}";
+		const char *badbool =
+		    "{\"name\":\"a\",\"sn\":1,\"applied_epoch\":\"1\",\"epoch\":\"1\",\"catching_up\":1}";
 
 		assert_int_equal(membership_reg_parse(noname, strlen(noname), &r, err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "name"));
 		assert_int_equal(membership_reg_parse(nosn, strlen(nosn), &r, err, sizeof(err)), -1);
 		assert_int_equal(membership_reg_parse(good, strlen(good), &r, err, sizeof(err)), 0);
+		assert_int_equal(r.catching_up, 0);
+		assert_int_equal(membership_reg_parse(badbool, strlen(badbool), &r, err, sizeof(err)),
+				 -1);
+		assert_non_null(strstr(err, "catching_up"));
 	}
 }
 
@@ -231,6 +239,41 @@ test_tail_gone_while_syncing(void **state)
 }
 
 /*
+ * A tail that joined and has not caught up with its predecessor keeps it in
+ * a chain of two even when its lease ran out: it may alone hold entries it
+ * acknowledged as the old tail.  Once the tail has caught up, it goes.
+ */
+static void
+test_behind_tail_keeps_its_source(void **state)
+{
+	struct chain_view cur = view_of(9, "n1,n2", ""), next;
+	struct member_reg regs[1] = {reg("n2", 0, 0)};
+	struct membership_input in = {.cur = &cur, .regs = regs, .nregs = 1, .allowed = allowed3,
+				      .nallowed = 3, .may_remove = always};
+	char why[160];
+
+	regs[0].catching_up = 1;
+	assert_int_equal(membership_next(&in, &next, why, sizeof(why)), 0);
+	regs[0].catching_up = 0;
+	assert_int_equal(membership_next(&in, &next, why, sizeof(why)), 1);
+	assert_int_equal(next.n, 1);
+	assert_string_equal(next.nodes[0], "n2");
+	/* in a longer chain the head before it has everything: the middle goes */
+	cur = view_of(9, "n1,n3,n2", "");
+	regs[0].catching_up = 1;
+	{
+		struct member_reg r3[2] = {reg("n1", 0, 0), regs[0]};
+
+		in.regs = r3;
+		in.nregs = 2;
+		assert_int_equal(membership_next(&in, &next, why, sizeof(why)), 1);
+		assert_int_equal(next.n, 2);
+		assert_string_equal(next.nodes[0], "n1");
+		assert_string_equal(next.nodes[1], "n2");
+	}
+}
+
+/*
  * A node removed by command leaves the chain though registered, the tail
  * with a wait for the new one; never the last; a removed syncing node is
  * dropped; it does not sync in again while removed.
@@ -268,6 +311,7 @@ main(void)
 	    cmocka_unit_test(test_json_roundtrip), cmocka_unit_test(test_json_refused),
 	    cmocka_unit_test(test_initial),	   cmocka_unit_test(test_steps),
 	    cmocka_unit_test(test_last_member_kept), cmocka_unit_test(test_tail_gone_while_syncing),
+	    cmocka_unit_test(test_behind_tail_keeps_its_source),
 	    cmocka_unit_test(test_removed_by_command),
 	};
 

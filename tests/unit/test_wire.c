@@ -378,7 +378,7 @@ static void
 test_header_roundtrip(void **state)
 {
 	static const uint8_t want[CFS_HEADER_SIZE] = {
-	    'C',  'H',  'F',  'S',  2,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
+	    'C',  'H',  'F',  'S',  3,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
 	    0x20, 0x01, 0x00, 0x88, 0x77, 0x66, 0x55,          0x44, 0x33, 0x22, 0x11, 0x09, 0,
 	    0,    0,    0,    0,    0,    0x80,
 	};
@@ -457,7 +457,9 @@ test_header_reject(void **state)
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h.version = 1; /* version 1 entries had no epoch */
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
-	h.version = 3;
+	h.version = 2; /* version 2 HELLOs had no applied_sn */
+	check_header_err(&h, CFS_WIRE_BAD_VERSION);
+	h.version = 4;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h = good;
 	h.type = 0;
@@ -534,16 +536,18 @@ test_hello_roundtrip(void **state)
 			memset(&h, 0, sizeof(h));
 			h.role = role;
 			h.client_id = 0xfedcba9876543210ull + role;
+			h.applied_sn = 0x0123456789abcdefull - role;
 			if (longest)
 				memcpy(h.name, name255, CFS_NODE_NAME_MAX);
 			cfs_wbuf_init(&w);
 			cfs_hello_encode(&w, &h);
-			assert_int_equal(w.len, 1 + 8 + 2 + strlen(h.name));
+			assert_int_equal(w.len, 1 + 8 + 2 + strlen(h.name) + 8);
 			memset(&g, 0x55, sizeof(g));
 			assert_int_equal(cfs_hello_decode(w.p, w.len, &g), CFS_WIRE_OK);
 			assert_int_equal(g.role, role);
 			assert_true(g.client_id == h.client_id);
 			assert_string_equal(g.name, h.name);
+			assert_true(g.applied_sn == h.applied_sn);
 			check_prefixes_and_trailing(dec_hello, w.p, w.len);
 			cfs_wbuf_free(&w);
 		}
