@@ -1,6 +1,7 @@
 /* Framed connections over libevent bufferevents, TLS or plain; see conn.h. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -288,10 +289,39 @@ conn_make_bev(struct cfs_conn *c, SSL_CTX *ctx, int fd, int accepting)
 	return 0;
 }
 
+/* Binds fd to the numeric address source, any port, when of the family. */
+static int
+conn_bind_source(int fd, int family, const char *source)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		if (inet_pton(AF_INET, source, &sin->sin_addr) != 1)
+			return 0; /* an IPv6 source for an IPv4 peer: the kernel chooses */
+		len = sizeof(*sin);
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, source, &sin6->sin6_addr) != 1)
+			return 0;
+		len = sizeof(*sin6);
+	} else {
+		return 0;
+	}
+	return bind(fd, (struct sockaddr *)&ss, len);
+}
+
 /* Starts an outgoing connection. */
 struct cfs_conn *
 cfs_conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t port,
-		 const char *peername, const struct cfs_conn_cbs *cbs, void *arg)
+		 const char *peername, const char *source, const struct cfs_conn_cbs *cbs,
+		 void *arg)
 {
 	struct addrinfo hints, *res = NULL;
 	char portstr[8], name[320];
@@ -317,6 +347,11 @@ cfs_conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16
 		goto fail;
 	}
 	conn_tune_socket(fd);
+	if (source != NULL && source[0] != '\0' && conn_bind_source(fd, res->ai_family, source) != 0) {
+		log_warn("%s: cannot connect from %s", c->peer, source);
+		close(fd);
+		goto fail;
+	}
 	if (conn_make_bev(c, ctx, fd, 0) != 0) {
 		close(fd);
 		goto fail;

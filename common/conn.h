@@ -82,11 +82,13 @@ struct cfs_conn {
 
 /*
  * Starts a connection to host:port (numeric or a name, resolved now).  ctx
- * NULL means plaintext.  Returns NULL with a log line when the address is
- * unusable; otherwise the outcome arrives through up/down.
+ * NULL means plaintext.  source, when not NULL or empty, is the numeric
+ * address to connect from (a node speaks from the address it listens on).
+ * Returns NULL with a log line when the address is unusable; otherwise the
+ * outcome arrives through up/down.
  */
 struct cfs_conn *cfs_conn_connect(struct event_base *, SSL_CTX *ctx, const char *host,
-				  uint16_t port, const char *peername,
+				  uint16_t port, const char *peername, const char *source,
 				  const struct cfs_conn_cbs *, void *arg);
 /* Wraps an accepted socket; ctx NULL means plaintext. */
 struct cfs_conn *cfs_conn_accept(struct event_base *, SSL_CTX *ctx, int fd,

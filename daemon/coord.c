@@ -985,6 +985,7 @@ coord_start(struct node *n)
 	for (size_t i = 0; i < n->conf->netcd && i < ETCD_MAX_ENDPOINTS; i++)
 		o.endpoints[o.nendpoints++] = n->conf->etcd[i];
 	o.tls = n->client_ctx;
+	o.source = n->source;
 	co->ttl_ms = n->conf->lease_ttl_s * 1000;
 	/* A request must not outlive the freshness it would confirm. */
 	o.timeout_ms = co->ttl_ms / 2;

@@ -1035,7 +1035,7 @@ node_succ_connect(struct node *n)
 		return;
 	}
 	node_succ_enter(n, SUCC_CONNECTING);
-	n->succ = cfs_conn_connect(n->base, n->client_ctx, a->host, a->port, a->name,
+	n->succ = cfs_conn_connect(n->base, n->client_ctx, a->host, a->port, a->name, n->source,
 				   &node_succ_cbs, n);
 	if (n->succ == NULL) {
 		node_succ_enter(n, SUCC_BACKOFF);
@@ -1061,6 +1061,35 @@ node_maintain_cb(evutil_socket_t fd, short what, void *arg)
 
 	node_batch_end(n);
 	chain_maintain(&n->chain);
+}
+
+/*
+ * The address the node listens on, unless a wildcard: it connects from it
+ * too, so that its peers, etcd and firewalls see one address per node.
+ */
+static void
+node_find_source(struct node *n)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const void *addr = NULL;
+
+	n->source[0] = '\0';
+	if (getsockname(evconnlistener_get_fd(n->listener), (struct sockaddr *)&ss, &len) != 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+
+		if (sin->sin_addr.s_addr != htonl(INADDR_ANY))
+			addr = &sin->sin_addr;
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+
+		if (!IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+			addr = &sin6->sin6_addr;
+	}
+	if (addr != NULL && inet_ntop(ss.ss_family, addr, n->source, sizeof(n->source)) == NULL)
+		n->source[0] = '\0';
 }
 
 /* Opens the listening socket on the node's configured address. */
@@ -1092,6 +1121,7 @@ node_listen(struct node *n)
 		return -1;
 	}
 	evconnlistener_set_error_cb(n->listener, node_accept_error_cb);
+	node_find_source(n);
 	return 0;
 }
 

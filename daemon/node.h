@@ -59,6 +59,8 @@ struct node {
 	SSL_CTX *client_ctx;
 	struct evconnlistener *listener;
 	struct event *listen_retry;
+	/* The address it listens on, when not a wildcard: its links and etcd go out from it. */
+	char source[64];
 
 	struct node_peer_list peers;			      /* every accepted connection */
 	struct node_peer_list clients[NODE_CLIENT_BUCKETS]; /* by client id, for tail replies */

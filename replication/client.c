@@ -424,7 +424,7 @@ client_node_connect(struct client_node *s)
 {
 	s->ready = 0;
 	s->c = cfs_conn_connect(s->cl->base, s->cl->opts.tls, s->addr.host, s->addr.port,
-				s->addr.name[0] ? s->addr.name : NULL, &client_conn_cbs, s);
+				s->addr.name[0] ? s->addr.name : NULL, NULL, &client_conn_cbs, s);
 	if (s->c == NULL) {
 		struct timeval tv = {1, 0};
 

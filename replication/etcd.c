@@ -150,6 +150,7 @@ struct etcd {
 	size_t cur;		/* the endpoint in use */
 	SSL_CTX *tls;
 	unsigned timeout_ms;
+	char source[64];	/* connect from this address; "": any */
 	struct etcd_req_list reqs;
 	struct etcd_watch_list watches;
 	int depth;		/* user callbacks running */
@@ -285,6 +286,8 @@ etcd_new(struct event_base *base, const struct etcd_opts *o, char *err, size_t e
 	e = xcalloc(1, sizeof(*e));
 	e->base = base;
 	e->timeout_ms = o->timeout_ms ? o->timeout_ms : ETCD_DEFAULT_TIMEOUT_MS;
+	if (o->source != NULL)
+		snprintf(e->source, sizeof(e->source), "%s", o->source);
 	TAILQ_INIT(&e->reqs);
 	TAILQ_INIT(&e->watches);
 	for (i = 0; i < o->nendpoints; i++) {
@@ -493,6 +496,8 @@ http_start(struct etcd *e, size_t ep, const char *path, const char *body, struct
 	}
 	if (h->conn == NULL)
 		fatalx("evhttp_connection_base_new failed");
+	if (e->source[0] != '\0')
+		evhttp_connection_set_local_address(h->conn, e->source);
 	evhttp_connection_set_timeout_tv(h->conn, &tv);
 	if (!stream)
 		evhttp_connection_set_max_body_size(h->conn, ETCD_MAX_BODY);

@@ -83,6 +83,7 @@ struct etcd_opts {
 	size_t nendpoints;
 	SSL_CTX *tls;	     /* for https:// endpoints; NULL: https refused */
 	unsigned timeout_ms; /* per request; 0: 5000 */
+	const char *source;  /* numeric address to connect from; NULL: any */
 };
 
 struct etcd;

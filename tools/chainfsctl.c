@@ -186,7 +186,7 @@ ctl_query(const struct cfs_conf *conf, const int *which, size_t n, struct ctl_no
 		cn->base = base;
 		cn->addr = a;
 		cn->pending = &pending;
-		cn->c = cfs_conn_connect(base, ctx, a->host, a->port, a->name, &ctl_cbs, cn);
+		cn->c = cfs_conn_connect(base, ctx, a->host, a->port, a->name, NULL, &ctl_cbs, cn);
 		if (cn->c == NULL) {
 			snprintf(cn->error, sizeof(cn->error), "cannot resolve %.100s", a->host);
 			pending--;
