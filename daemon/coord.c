@@ -518,6 +518,7 @@ coord_load_cb(void *arg, const struct etcd_result *r)
 	coord_enter(co, CO_RUNNING);
 	co->unreachable_logged = 0;
 	coord_step(co);
+	coord_poke(co); /* confirm freshness now, not a quarter lease later */
 }
 
 /* Reads every key of the cluster. */
