@@ -12,15 +12,31 @@
 # linearizable, handoff saw nothing stale or missing, no acknowledged probe
 # write is lost, and all replicas' digests agree.
 # FAILOVER_FAULTS overrides the sequence (default "kill:tail kill:middle
-# kill:head stop:tail");
+# kill:head stop:tail"); a fault partition:ROLE cuts the node off from the
+# other nodes, etcd and the clients with nftables, then heals it: the test
+# then runs in a network namespace of its own, every node and etcd member on
+# an address of its own (partition.sh);
 # FAILOVER_RETAIN sets the nodes' log-retain (failover-snapshot.sh makes it
 # small, so that every rejoin needs a snapshot).
+case ${FAILOVER_FAULTS:-} in
+*partition:*)
+	# Firewall rules only in a network namespace of the test's own.
+	if [ -z "${CHAINFS_TEST_NETNS:-}" ]; then
+		exec unshare -n env CHAINFS_TEST_NETNS=1 bash "$0" "$@"
+	fi
+	ip link set lo up
+	own_addresses=--own-addresses
+	;;
+esac
 . "${srcdir:-.}/tests/cluster/lib.sh"
 
 ttl=${FAILOVER_TTL:-2}
 faults=${FAILOVER_FAULTS:-kill:tail kill:middle kill:head stop:tail}
 seed=${LIN_SEED:-$RANDOM}
-start_cluster c --nodes 3 --mounts 3 --lease-ttl "$ttl" ${FAILOVER_RETAIN:+--log-retain "$FAILOVER_RETAIN"}
+# m4 only reads: nothing it sends to the head tells it of a new epoch, so a
+# tail that vanishes without closing its connections (a partition) must be
+# found out by the client itself.
+start_cluster c --nodes 3 --mounts 4 --lease-ttl "$ttl" ${own_addresses:-} ${FAILOVER_RETAIN:+--log-retain "$FAILOVER_RETAIN"}
 dir="$work/c"
 conf="$dir/chainfs.conf"
 
@@ -36,25 +52,34 @@ handoffpid=$!
 sleep 3
 
 mkdir -p "$dir/mnt/m1/probe"
+echo "probe 0 before the faults" >"$dir/mnt/m1/probe/p0"
 probes=0
 for fault in $faults; do
 	kind=${fault%%:*} role=${fault#*:}
 	victim=$(role_node "$conf" "$role")
 	[ -n "$victim" ] || fail "no $role in: $("$CTL" -c "$conf" status 2>&1)"
 	before=$(epoch_line "$conf")
+	grep -q "^probe $probes " "$dir/mnt/m4/probe/p$probes" || fail "m4 cannot read probe $probes"
 	t0=$(date +%s%N)
 	"$LC" "$kind" "$dir" "$victim"
-	# The first write acknowledged after the kill (it waits through the failover).
+	# The first write acknowledged after the fault waits through the
+	# failover; so does the first read on the mount that only reads.
 	probes=$((probes + 1))
-	echo "probe $probes after killing $victim" >"$dir/mnt/m2/probe/p$probes" ||
+	echo "probe $probes after the $kind of $victim" >"$dir/mnt/m2/probe/p$probes" ||
 		fail "probe write $probes failed"
 	t1=$(date +%s%N)
 	note "$kind $role $victim: first acknowledged write after $(((t1 - t0) / 1000000)) ms"
+	out=$(cat "$dir/mnt/m4/probe/p0" 2>&1) || fail "a read on m4 after the $kind of $victim: $out"
+	t1=$(date +%s%N)
+	note "  the first read on the mount that only reads: after $(((t1 - t0) / 1000000)) ms"
 	wait_for 30 chain_is "$conf" 2 "$victim" || fail "chain did not drop $victim: $(epoch_line "$conf")"
 	note "  $(epoch_line "$conf") (was: $before)"
 	if [ "$kind" = stop ]; then
 		sleep 1 # reads and writes go on without it, then it wakes up in the old epoch
 		"$LC" cont "$dir" "$victim"
+	elif [ "$kind" = partition ]; then
+		sleep 1 # it fenced itself; it comes back in the old epoch, its links half-open
+		"$LC" heal "$dir" "$victim"
 	else
 		"$LC" restart "$dir" "$victim" >/dev/null
 	fi
