@@ -216,6 +216,195 @@ ctl_query(const struct cfs_conf *conf, const int *which, size_t n, struct ctl_no
 	return 0;
 }
 
+/* A blocking etcd request: the answer's copy for the caller. */
+struct ctl_etcd_wait {
+	int done;
+	int err;
+	int succeeded;
+	char message[256];
+	/* range: the keys and values, copied */
+	size_t n;
+	char **keys;
+	char **vals;
+	size_t *vlens;
+};
+
+static void
+ctl_etcd_cb(void *arg, const struct etcd_result *r)
+{
+	struct ctl_etcd_wait *w = arg;
+
+	w->done = 1;
+	w->err = r->err;
+	w->succeeded = r->succeeded;
+	snprintf(w->message, sizeof(w->message), "%s", r->message ? r->message : "");
+	w->n = r->nkvs;
+	w->keys = xcalloc(r->nkvs + 1, sizeof(char *));
+	w->vals = xcalloc(r->nkvs + 1, sizeof(char *));
+	w->vlens = xcalloc(r->nkvs + 1, sizeof(size_t));
+	for (size_t i = 0; i < r->nkvs; i++) {
+		w->keys[i] = xstrdup((const char *)r->kvs[i].key);
+		w->vals[i] = xmalloc(r->kvs[i].valuelen + 1);
+		memcpy(w->vals[i], r->kvs[i].value, r->kvs[i].valuelen);
+		w->vals[i][r->kvs[i].valuelen] = '\0';
+		w->vlens[i] = r->kvs[i].valuelen;
+	}
+}
+
+static void
+ctl_etcd_wait_free(struct ctl_etcd_wait *w)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		free(w->keys[i]);
+		free(w->vals[i]);
+	}
+	free(w->keys);
+	free(w->vals);
+	free(w->vlens);
+}
+
+/* Runs the loop until w is answered. */
+static int
+ctl_etcd_run(struct event_base *base, struct ctl_etcd_wait *w, const char *what)
+{
+	while (!w->done)
+		if (event_base_loop(base, EVLOOP_ONCE) < 0)
+			break;
+	if (w->err != ETCD_OK) {
+		fprintf(stderr, "chainfsctl: etcd: %s: %s\n", what,
+			w->message[0] ? w->message : "no answer");
+		return -1;
+	}
+	return 0;
+}
+
+/* The TLS context for https:// etcd endpoints, when the file names any; 0 or -1. */
+static int
+ctl_etcd_tls(const struct cfs_conf *conf, SSL_CTX **ctx)
+{
+	char err[512];
+
+	*ctx = NULL;
+	for (size_t i = 0; i < conf->netcd; i++) {
+		if (strncmp(conf->etcd[i], "https:", 6) == 0 && !conf->plaintext) {
+			const char *cert = opt_cert ? opt_cert : conf->cert;
+			const char *keyf = opt_key ? opt_key : conf->key;
+			const char *ca = opt_ca ? opt_ca : conf->ca;
+
+			*ctx = cfs_tls_ctx_new(0, ca, cert, keyf, err, sizeof(err));
+			if (*ctx == NULL) {
+				fprintf(stderr, "chainfsctl: %s\n", err);
+				return -1;
+			}
+			break;
+		}
+	}
+	return 0;
+}
+
+/* One etcd endpoint's health: whether it answers a linearizable read, and how fast. */
+struct ctl_etcd_health {
+	struct ctl_etcd_wait w;
+	struct etcd *e;
+	struct timespec start;
+	unsigned ms;
+	char error[256];
+};
+
+static unsigned
+ctl_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (unsigned)((t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/*
+ * Asks every etcd endpoint of the file, in parallel and each on its own,
+ * for the configuration key (a linearizable read: only a member that is
+ * part of a quorum answers it).  Returns an array of conf->netcd, or NULL.
+ */
+static struct ctl_etcd_health *
+ctl_etcd_check(const struct cfs_conf *conf)
+{
+	struct ctl_etcd_health *h;
+	struct event_base *base;
+	SSL_CTX *ctx;
+	char key[CFS_NODE_NAME_MAX + 32];
+	size_t n = conf->netcd < ETCD_MAX_ENDPOINTS ? conf->netcd : ETCD_MAX_ENDPOINTS;
+	int pending = 0;
+
+	if (n == 0 || ctl_etcd_tls(conf, &ctx) != 0)
+		return NULL;
+	h = xcalloc(n, sizeof(*h));
+	base = event_base_new();
+	snprintf(key, sizeof(key), "/chainfs/%s/config", conf->cluster);
+	for (size_t i = 0; i < n; i++) {
+		struct etcd_opts o;
+		char err[256];
+
+		memset(&o, 0, sizeof(o));
+		o.endpoints[0] = conf->etcd[i];
+		o.nendpoints = 1;
+		o.tls = ctx;
+		o.timeout_ms = 2000;
+		h[i].e = etcd_new(base, &o, err, sizeof(err));
+		if (h[i].e == NULL) {
+			snprintf(h[i].error, sizeof(h[i].error), "%s", err);
+			h[i].w.done = 1;
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &h[i].start);
+		etcd_range(h[i].e, key, strlen(key), 0, ctl_etcd_cb, &h[i].w);
+		pending++;
+	}
+	while (pending > 0) {
+		if (event_base_loop(base, EVLOOP_ONCE) < 0)
+			break;
+		pending = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!h[i].w.done) {
+				pending++;
+			} else if (h[i].e != NULL && h[i].ms == 0 && h[i].error[0] == '\0') {
+				h[i].ms = ctl_ms_since(&h[i].start);
+				if (h[i].w.err != ETCD_OK)
+					snprintf(h[i].error, sizeof(h[i].error), "%s",
+						 h[i].w.message[0] ? h[i].w.message : "no answer");
+				else if (h[i].ms == 0)
+					h[i].ms = 1; /* answered: never 0, which means "not yet" */
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		ctl_etcd_wait_free(&h[i].w);
+		if (h[i].e != NULL)
+			etcd_free(h[i].e);
+	}
+	event_base_free(base);
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
+	return h;
+}
+
+/* Prints s as a JSON string, quoted and escaped. */
+static void
+ctl_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
 /* A digest as hex. */
 static void
 ctl_hex(const uint8_t *d, size_t n, char *out)
@@ -285,6 +474,8 @@ ctl_status(const struct cfs_conf *conf)
 	uint64_t head_sn = 0;
 	int down = 0, agree = 1, first = -1;
 	char hex[2 * CFS_DIGEST_LEN + 1];
+	struct ctl_etcd_health *etcd;
+	size_t netcd = conf->netcd < ETCD_MAX_ENDPOINTS ? conf->netcd : ETCD_MAX_ENDPOINTS;
 
 	for (size_t i = 0; i < conf->nnodes; i++)
 		which[i] = (int)i;
@@ -293,6 +484,7 @@ ctl_status(const struct cfs_conf *conf)
 		free(which);
 		return 2;
 	}
+	etcd = ctl_etcd_check(conf);
 	for (size_t i = 0; i < conf->nnodes; i++) {
 		if (!nodes[i].ok) {
 			down++;
@@ -338,9 +530,22 @@ ctl_status(const struct cfs_conf *conf)
 					printf(",\"syncing\":\"%s\",\"sync_sn\":%llu", cn->st.syncing,
 					       (unsigned long long)cn->st.sync_sn);
 			} else {
-				printf(",\"error\":\"%s\"", cn->error);
+				printf(",\"error\":");
+				ctl_json_str(cn->error);
 			}
 			printf("}");
+		}
+		printf("],\"etcd\":[");
+		for (size_t i = 0; etcd != NULL && i < netcd; i++) {
+			printf("%s{\"endpoint\":", i ? "," : "");
+			ctl_json_str(conf->etcd[i]);
+			printf(",\"up\":%s", etcd[i].error[0] ? "false" : "true");
+			if (etcd[i].error[0]) {
+				printf(",\"error\":");
+				ctl_json_str(etcd[i].error);
+				printf("}");
+			} else
+				printf(",\"ms\":%u}", etcd[i].ms);
 		}
 		printf("],\"down\":%d,\"agree\":%s}\n", down, down == 0 && agree ? "true" : "false");
 	} else {
@@ -363,6 +568,12 @@ ctl_status(const struct cfs_conf *conf)
 			       (unsigned long long)cn->st.sent_len, cn->st.clients, hex);
 		}
 		ctl_print_epoch(conf, nodes);
+		for (size_t i = 0; etcd != NULL && i < netcd; i++) {
+			if (etcd[i].error[0])
+				printf("etcd %s: DOWN: %s\n", conf->etcd[i], etcd[i].error);
+			else
+				printf("etcd %s: ok, %u ms\n", conf->etcd[i], etcd[i].ms);
+		}
 		if (down)
 			printf("%d of %zu nodes down\n", down, conf->nnodes);
 		else
@@ -370,6 +581,7 @@ ctl_status(const struct cfs_conf *conf)
 	}
 	free(nodes);
 	free(which);
+	free(etcd);
 	return down ? 1 : 0;
 }
 
@@ -442,68 +654,6 @@ ctl_cert(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "chainfsctl: %s\n", err);
 		return 1;
-	}
-	return 0;
-}
-
-/* A blocking etcd request: the answer's copy for the caller. */
-struct ctl_etcd_wait {
-	int done;
-	int err;
-	int succeeded;
-	char message[256];
-	/* range: the keys and values, copied */
-	size_t n;
-	char **keys;
-	char **vals;
-	size_t *vlens;
-};
-
-static void
-ctl_etcd_cb(void *arg, const struct etcd_result *r)
-{
-	struct ctl_etcd_wait *w = arg;
-
-	w->done = 1;
-	w->err = r->err;
-	w->succeeded = r->succeeded;
-	snprintf(w->message, sizeof(w->message), "%s", r->message ? r->message : "");
-	w->n = r->nkvs;
-	w->keys = xcalloc(r->nkvs + 1, sizeof(char *));
-	w->vals = xcalloc(r->nkvs + 1, sizeof(char *));
-	w->vlens = xcalloc(r->nkvs + 1, sizeof(size_t));
-	for (size_t i = 0; i < r->nkvs; i++) {
-		w->keys[i] = xstrdup((const char *)r->kvs[i].key);
-		w->vals[i] = xmalloc(r->kvs[i].valuelen + 1);
-		memcpy(w->vals[i], r->kvs[i].value, r->kvs[i].valuelen);
-		w->vals[i][r->kvs[i].valuelen] = '\0';
-		w->vlens[i] = r->kvs[i].valuelen;
-	}
-}
-
-static void
-ctl_etcd_wait_free(struct ctl_etcd_wait *w)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		free(w->keys[i]);
-		free(w->vals[i]);
-	}
-	free(w->keys);
-	free(w->vals);
-	free(w->vlens);
-}
-
-/* Runs the loop until w is answered. */
-static int
-ctl_etcd_run(struct event_base *base, struct ctl_etcd_wait *w, const char *what)
-{
-	while (!w->done)
-		if (event_base_loop(base, EVLOOP_ONCE) < 0)
-			break;
-	if (w->err != ETCD_OK) {
-		fprintf(stderr, "chainfsctl: etcd: %s: %s\n", what,
-			w->message[0] ? w->message : "no answer");
-		return -1;
 	}
 	return 0;
 }
@@ -589,20 +739,10 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 		return 2;
 	}
 	memset(&o, 0, sizeof(o));
-	for (size_t i = 0; i < conf->netcd && i < ETCD_MAX_ENDPOINTS; i++) {
+	for (size_t i = 0; i < conf->netcd && i < ETCD_MAX_ENDPOINTS; i++)
 		o.endpoints[o.nendpoints++] = conf->etcd[i];
-		if (strncmp(conf->etcd[i], "https:", 6) == 0 && ctx == NULL && !conf->plaintext) {
-			const char *cert = opt_cert ? opt_cert : conf->cert;
-			const char *keyf = opt_key ? opt_key : conf->key;
-			const char *ca = opt_ca ? opt_ca : conf->ca;
-
-			ctx = cfs_tls_ctx_new(0, ca, cert, keyf, err, sizeof(err));
-			if (ctx == NULL) {
-				fprintf(stderr, "chainfsctl: %s\n", err);
-				return 2;
-			}
-		}
-	}
+	if (ctl_etcd_tls(conf, &ctx) != 0)
+		return 2;
 	o.tls = ctx;
 	o.timeout_ms = CTL_TIMEOUT_S * 1000;
 	base = event_base_new();

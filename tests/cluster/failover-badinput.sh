@@ -38,6 +38,12 @@ note "etcd e1 killed: a write took $(((t1 - t0) / 1000000)) ms"
 wait "$linpid" || fail "linwork failed: $(tail -n 3 "$work/linwork.log")"
 check_history "$work/history.txt" "$seed"
 [ "$(epoch_of)" = "$e0" ] || fail "the chain reconfigured ($e0 -> $(epoch_of)) though no node failed"
+# status tells the dead member from the live ones.
+st=$("$CTL" -c "$conf" status 2>&1) || fail "status with e1 down: $st"
+echo "$st" | grep -q "^etcd $etcd1: DOWN: " || fail "status does not show e1 down: $st"
+[ "$(echo "$st" | grep -c '^etcd http://[0-9.:]*: ok, [0-9]* ms$')" -eq 2 ] ||
+	fail "status does not show the two live etcd members: $st"
+note "status: $(echo "$st" | grep "^etcd $etcd1")"
 "$LC" etcd-start "$dir" 1
 
 # 2. A configuration key written by something else.
