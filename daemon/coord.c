@@ -42,6 +42,7 @@ struct coord {
 	char k_nodes[COORD_KEY_MAX];
 	char k_self[COORD_KEY_MAX];
 	char k_removed[COORD_KEY_MAX];
+	char k_added[COORD_KEY_MAX];
 	unsigned ttl_ms;
 	enum coord_state state;
 	int64_t lease;
@@ -83,6 +84,9 @@ struct coord {
 	size_t nseen;
 	char removed[CFS_MAX_NODES][CFS_NODE_NAME_MAX + 1]; /* by chainfsctl node remove */
 	size_t nremoved;
+	/* Nodes not in the file, added by chainfsctl node add NAME HOST:PORT. */
+	struct cfs_node_addr added[CFS_MAX_NODES];
+	size_t nadded;
 	uint64_t watch_since_ms;
 	struct etcd_watch *watch;
 	int64_t rev; /* the revision everything above reflects */
@@ -419,6 +423,67 @@ coord_drop_reg(struct coord *co, const char *key)
 		co->gone_ms[i] = coord_now_ms();
 }
 
+/*
+ * A node added by command though not in the file: its address, as the
+ * administrator gave it.  Its certificate still has to name it.
+ */
+static void
+coord_take_added(struct coord *co, int type, const struct etcd_kv *kv)
+{
+	const char *name = (const char *)kv->key + strlen(co->k_added);
+	struct cfs_node_addr a;
+	char val[CFS_HOST_MAX + 16], err[256];
+	size_t i;
+
+	for (i = 0; i < co->nadded; i++)
+		if (strcmp(co->added[i].name, name) == 0)
+			break;
+	if (type != ETCD_EV_PUT) {
+		if (i < co->nadded) {
+			co->added[i] = co->added[--co->nadded];
+			log_info("node %s is no longer added: only the file's nodes and the other "
+				 "added ones may be in the chain",
+				 name);
+		}
+		return;
+	}
+	if (!membership_name_ok(name) || kv->valuelen >= sizeof(val)) {
+		log_warnx("etcd key %s was not written by chainfs: ignored", kv->key);
+		return;
+	}
+	memcpy(val, kv->value, kv->valuelen);
+	val[kv->valuelen] = '\0';
+	if (cfs_parse_node_list(val, &a, 1, err, sizeof(err)) != 1 || strchr(val, ',') != NULL) {
+		log_warnx("etcd key %s: '%s' is not one host:port (%s): ignored", kv->key, val, err);
+		return;
+	}
+	if (cfs_conf_node_index(co->n->conf, name) >= 0) {
+		log_warnx("etcd key %s: node %s is in %s already; its address there counts", kv->key,
+			  name, co->n->conf->path);
+		return;
+	}
+	snprintf(a.name, sizeof(a.name), "%s", name);
+	if (i == co->nadded) {
+		if (co->nadded == CFS_MAX_NODES) {
+			log_warnx("etcd key %s: %d nodes added already: ignored", kv->key,
+				  CFS_MAX_NODES);
+			return;
+		}
+		co->nadded++;
+		log_info("node %s (%s:%u) is added by command", name, a.host, a.port);
+	}
+	co->added[i] = a;
+}
+
+const struct cfs_node_addr *
+coord_added_addr(const struct coord *co, const char *name)
+{
+	for (size_t i = 0; i < co->nadded; i++)
+		if (strcmp(co->added[i].name, name) == 0)
+			return &co->added[i];
+	return NULL;
+}
+
 /* One key under the prefix, as a range or a watch delivers it. */
 static void
 coord_take_kv(struct coord *co, int type, const struct etcd_kv *kv)
@@ -462,6 +527,8 @@ coord_take_kv(struct coord *co, int type, const struct etcd_kv *kv)
 			co->nremoved--;
 			log_info("node %s may join again", name);
 		}
+	} else if (strncmp(key, co->k_added, strlen(co->k_added)) == 0) {
+		coord_take_added(co, type, kv);
 	} else if (strncmp(key, co->k_nodes, strlen(co->k_nodes)) == 0) {
 		if (type == ETCD_EV_PUT)
 			coord_take_reg(co, kv);
@@ -507,6 +574,7 @@ coord_load_cb(void *arg, const struct etcd_result *r)
 	}
 	co->nregs = 0;
 	co->nremoved = 0;
+	co->nadded = 0;
 	co->master[0] = '\0';
 	for (size_t i = 0; i < r->nkvs; i++)
 		coord_take_kv(co, ETCD_EV_PUT, &r->kvs[i]);
@@ -852,8 +920,9 @@ coord_master_step(struct coord *co)
 	}
 	if (co->cas_pending)
 		return;
-	for (size_t i = 0; i < n->conf->nnodes; i++) {
-		const char *name = n->conf->nodes[i].addr.name;
+	for (size_t i = 0; i < n->conf->nnodes + co->nadded && nallowed < CFS_MAX_NODES; i++) {
+		const char *name = i < n->conf->nnodes ? n->conf->nodes[i].addr.name
+						       : co->added[i - n->conf->nnodes].name;
 		size_t k;
 
 		for (k = 0; k < co->nremoved; k++)
@@ -1003,6 +1072,7 @@ coord_start(struct node *n)
 	snprintf(co->k_nodes, sizeof(co->k_nodes), "%snodes/", co->prefix);
 	snprintf(co->k_self, sizeof(co->k_self), "%s%s", co->k_nodes, n->self_name);
 	snprintf(co->k_removed, sizeof(co->k_removed), "%sremoved/", co->prefix);
+	snprintf(co->k_added, sizeof(co->k_added), "%sadded/", co->prefix);
 	co->started_ms = coord_now_ms();
 	co->tick = event_new(n->base, -1, EV_PERSIST, coord_tick_cb, co);
 	co->retry = evtimer_new(n->base, coord_retry_cb, co);

@@ -46,6 +46,8 @@ void coord_stop(struct coord *);
 void coord_poke(struct coord *);
 /* The tail's syncing successor acknowledged more: report it synced once it has everything. */
 void coord_sync_progress(struct coord *);
+/* The address of a node added by command though not in the file, or NULL. */
+const struct cfs_node_addr *coord_added_addr(const struct coord *, const char *name);
 /* Our predecessor connected in this epoch, having applied applied_sn. */
 void coord_pred_connected(struct coord *, const char *name, uint64_t applied_sn);
 /* Entries were applied: a tail catching up may serve now. */

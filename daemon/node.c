@@ -213,13 +213,15 @@ node_on_snapshot(struct node *n, struct cfs_conn *c, const struct cfs_header *h,
 	return 0;
 }
 
-/* The address of a node by name, from the configuration file. */
+/* The address of a node by name: the configuration file's, or etcd's for an added node. */
 const struct cfs_node_addr *
 node_addr(const struct node *n, const char *name)
 {
 	int i = cfs_conf_node_index(n->conf, name);
 
-	return i < 0 ? NULL : &n->conf->nodes[i].addr;
+	if (i >= 0)
+		return &n->conf->nodes[i].addr;
+	return n->coord != NULL ? coord_added_addr(n->coord, name) : NULL;
 }
 
 /* Changes a peer's state, tracing it. */
@@ -1028,7 +1030,7 @@ node_succ_connect(struct node *n)
 	struct timeval tv = {2, 0};
 
 	if (a == NULL) {
-		log_warnx("successor %s is not in %s: cannot reach it", n->succ_name,
+		log_warnx("successor %s is neither in %s nor added by command: cannot reach it", n->succ_name,
 			  n->conf->path);
 		node_succ_enter(n, SUCC_BACKOFF);
 		event_add(n->succ_retry, &tv);

@@ -59,8 +59,8 @@ mb_get_u64(const json_t *j, uint64_t *out)
 }
 
 /* A node name as the configuration file allows them. */
-static int
-mb_name_ok(const char *s)
+int
+membership_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -184,7 +184,7 @@ membership_view_parse(const char *s, size_t len, struct chain_view *v, char *err
 		goto out;
 	}
 	json_array_foreach(chain, i, x) {
-		if (!json_is_string(x) || !mb_name_ok(json_string_value(x))) {
+		if (!json_is_string(x) || !membership_name_ok(json_string_value(x))) {
 			mb_err(err, errlen, "chain: element %zu is not a node name", i);
 			goto out;
 		}
@@ -197,7 +197,7 @@ membership_view_parse(const char *s, size_t len, struct chain_view *v, char *err
 	syncing = json_object_get(j, "syncing");
 	if (syncing != NULL) {
 		if (!json_is_string(syncing) ||
-		    (json_string_length(syncing) > 0 && !mb_name_ok(json_string_value(syncing)))) {
+		    (json_string_length(syncing) > 0 && !membership_name_ok(json_string_value(syncing)))) {
 			mb_err(err, errlen, "syncing: not a node name");
 			goto out;
 		}
@@ -236,7 +236,7 @@ membership_reg_parse(const char *s, size_t len, struct member_reg *r, char *err,
 	if (mb_keys_known(j, known, 7, err, errlen) != 0)
 		goto out;
 	x = json_object_get(j, "name");
-	if (!json_is_string(x) || !mb_name_ok(json_string_value(x))) {
+	if (!json_is_string(x) || !membership_name_ok(json_string_value(x))) {
 		mb_err(err, errlen, "name: not a node name");
 		goto out;
 	}
@@ -250,7 +250,7 @@ membership_reg_parse(const char *s, size_t len, struct member_reg *r, char *err,
 	x = json_object_get(j, "synced");
 	if (x != NULL) {
 		if (!json_is_string(x) ||
-		    (json_string_length(x) > 0 && !mb_name_ok(json_string_value(x)))) {
+		    (json_string_length(x) > 0 && !membership_name_ok(json_string_value(x)))) {
 			mb_err(err, errlen, "synced: not a node name");
 			goto out;
 		}

@@ -45,6 +45,9 @@ struct member_reg {
 	int catching_up;
 };
 
+/* Whether s is a node name: 1 to 64 of letters, digits, '.', '_' and '-'. */
+int membership_name_ok(const char *s);
+
 /* JSON (malloc'd, NUL-terminated) of a configuration and of a registration. */
 char *membership_view_json(const struct chain_view *);
 char *membership_reg_json(const struct member_reg *);

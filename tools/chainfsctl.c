@@ -43,7 +43,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 		"usage: chainfsctl [-c file] [-C cert] [-K key] [-A ca] status [--json]\n"
 		"       chainfsctl [-c file] [-C cert] [-K key] [-A ca] ping NODE\n"
-		"       chainfsctl [-c file] node list [--json] | node add NODE | node remove NODE\n"
+		"       chainfsctl [-c file] node list [--json] | node add NODE [HOST:PORT] |\n"
+		"                                 node remove NODE\n"
 		"       chainfsctl cert ca DIR [--days N] [--cn NAME]\n"
 		"       chainfsctl cert node DIR NAME HOST[,HOST...] [--days N]\n"
 		"       chainfsctl cert client DIR NAME [--days N]\n");
@@ -387,6 +388,8 @@ ctl_etcd_check(const struct cfs_conf *conf)
 	return h;
 }
 
+static int ctl_status_of(const struct cfs_conf *);
+
 /* Prints s as a JSON string, quoted and escaped. */
 static void
 ctl_json_str(const char *s)
@@ -465,9 +468,73 @@ ctl_print_epoch(const struct cfs_conf *conf, const struct ctl_node *nodes)
 	printf(", master %s\n", master ? master : (best->master[0] ? best->master : "none"));
 }
 
+/*
+ * The file's nodes and, with failover, those added by command though not
+ * in the file (their addresses are in etcd): a copy of conf to free.
+ */
+static struct cfs_conf *
+ctl_all_nodes(const struct cfs_conf *conf)
+{
+	struct cfs_conf *all = xmalloc(sizeof(*all));
+	struct ctl_etcd_wait w;
+	struct event_base *base;
+	struct etcd *e;
+	struct etcd_opts o;
+	SSL_CTX *ctx;
+	char prefix[CFS_NODE_NAME_MAX + 32], err[256];
+
+	*all = *conf;
+	if (conf->netcd == 0 || ctl_etcd_tls(conf, &ctx) != 0)
+		return all;
+	memset(&o, 0, sizeof(o));
+	for (size_t i = 0; i < conf->netcd && i < ETCD_MAX_ENDPOINTS; i++)
+		o.endpoints[o.nendpoints++] = conf->etcd[i];
+	o.tls = ctx;
+	o.timeout_ms = 2000;
+	base = event_base_new();
+	e = etcd_new(base, &o, err, sizeof(err));
+	if (e != NULL) {
+		snprintf(prefix, sizeof(prefix), "/chainfs/%s/added/", conf->cluster);
+		memset(&w, 0, sizeof(w));
+		etcd_range(e, prefix, strlen(prefix), 1, ctl_etcd_cb, &w);
+		while (!w.done)
+			if (event_base_loop(base, EVLOOP_ONCE) < 0)
+				break;
+		for (size_t i = 0; w.err == ETCD_OK && i < w.n && all->nnodes < CFS_MAX_NODES; i++) {
+			const char *name = w.keys[i] + strlen(prefix);
+			struct cfs_node_addr a;
+
+			if (!membership_name_ok(name) || cfs_conf_node_index(all, name) >= 0 ||
+			    strchr(w.vals[i], ',') != NULL ||
+			    cfs_parse_node_list(w.vals[i], &a, 1, err, sizeof(err)) != 1)
+				continue;
+			snprintf(a.name, sizeof(a.name), "%s", name);
+			memset(&all->nodes[all->nnodes], 0, sizeof(all->nodes[0]));
+			all->nodes[all->nnodes++].addr = a;
+		}
+		ctl_etcd_wait_free(&w);
+		etcd_free(e);
+	}
+	event_base_free(base);
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
+	return all;
+}
+
 /* chainfsctl status: one line per node; exit 1 if any node did not answer. */
 static int
-ctl_status(const struct cfs_conf *conf)
+ctl_status(const struct cfs_conf *file)
+{
+	struct cfs_conf *conf = ctl_all_nodes(file);
+	int rc = ctl_status_of(conf);
+
+	free(conf);
+	return rc;
+}
+
+/* The status of conf's nodes (the file's and the added ones). */
+static int
+ctl_status_of(const struct cfs_conf *conf)
 {
 	struct ctl_node *nodes = xcalloc(conf->nnodes, sizeof(*nodes));
 	int *which = xcalloc(conf->nnodes, sizeof(*which));
@@ -660,7 +727,8 @@ ctl_cert(int argc, char **argv)
 
 /* The state of each node of the file, from etcd: the configuration, registrations, removals. */
 static int
-ctl_node_list(const struct cfs_conf *conf, struct ctl_etcd_wait *w, const char *prefix)
+ctl_node_list(const struct cfs_conf *conf, struct ctl_etcd_wait *w, const char *prefix,
+	      size_t file_nodes)
 {
 	struct chain_view v;
 	int have_view = 0;
@@ -682,6 +750,9 @@ ctl_node_list(const struct cfs_conf *conf, struct ctl_etcd_wait *w, const char *
 		char regkey[512], remkey[512], addr[CFS_HOST_MAX + 8];
 		int registered = 0, removed = 0;
 		const char *role = have_view ? view_role_name(&v, a->name) : "-";
+
+		if (!opt_json && k == file_nodes)
+			printf("added by command, not in %s:\n", conf->path);
 
 		snprintf(regkey, sizeof(regkey), "%snodes/%s", prefix, a->name);
 		snprintf(remkey, sizeof(remkey), "%sremoved/%s", prefix, a->name);
@@ -724,6 +795,7 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 	struct ctl_etcd_wait w;
 	SSL_CTX *ctx = NULL;
 	char err[512], prefix[CFS_NODE_NAME_MAX + 16], key[512];
+	struct cfs_node_addr added;
 	int rc = 0;
 
 	if (conf->netcd == 0) {
@@ -732,10 +804,28 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 			conf->path);
 		return 2;
 	}
-	if (argc == 2 && cfs_conf_node_index(conf, argv[1]) < 0) {
-		fprintf(stderr, "chainfsctl: %s has no node %s: add its node line on every host "
-				"first\n",
-			conf->path, argv[1]);
+	if (argc >= 2 && !membership_name_ok(argv[1])) {
+		fprintf(stderr, "chainfsctl: '%s' is not a node name\n", argv[1]);
+		return 2;
+	}
+	if (strcmp(argv[0], "add") == 0 && argc == 3) {
+		/* A node not in the file: its address goes to etcd, for every host. */
+		if (cfs_conf_node_index(conf, argv[1]) >= 0) {
+			fprintf(stderr, "chainfsctl: node %s is in %s: its address is there; "
+					"'node add %s' without one\n",
+				argv[1], conf->path, argv[1]);
+			return 2;
+		}
+		if (cfs_parse_node_list(argv[2], &added, 1, err, sizeof(err)) != 1 ||
+		    strchr(argv[2], ',') != NULL) {
+			fprintf(stderr, "chainfsctl: '%s' is not one host:port\n", argv[2]);
+			return 2;
+		}
+	} else if (strcmp(argv[0], "add") == 0 && argc == 2 &&
+		   cfs_conf_node_index(conf, argv[1]) < 0) {
+		fprintf(stderr, "chainfsctl: %s has no node %s: give its address "
+				"('node add %s HOST:PORT'), or add its node line on every host\n",
+			conf->path, argv[1], argv[1]);
 		return 2;
 	}
 	memset(&o, 0, sizeof(o));
@@ -758,8 +848,14 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 	memset(&w, 0, sizeof(w));
 	if (strcmp(argv[0], "list") == 0 && argc == 1) {
 		etcd_range(e, prefix, strlen(prefix), 1, ctl_etcd_cb, &w);
-		rc = ctl_etcd_run(base, &w, "reading the cluster") == 0 ?
-			     ctl_node_list(conf, &w, prefix) : 1;
+		if (ctl_etcd_run(base, &w, "reading the cluster") == 0) {
+			struct cfs_conf *all = ctl_all_nodes(conf);
+
+			rc = ctl_node_list(all, &w, prefix, conf->nnodes);
+			free(all);
+		} else {
+			rc = 1;
+		}
 	} else if (strcmp(argv[0], "remove") == 0 && argc == 2) {
 		static const char why[] = "removed by chainfsctl";
 
@@ -770,10 +866,19 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 			printf("node %s removed: the master takes it out of the chain, one change "
 			       "at a time; it stays out until 'chainfsctl node add %s'\n",
 			       argv[1], argv[1]);
-	} else if (strcmp(argv[0], "add") == 0 && argc == 2) {
+	} else if (strcmp(argv[0], "add") == 0 && (argc == 2 || argc == 3)) {
+		if (argc == 3) {
+			snprintf(key, sizeof(key), "%sadded/%s", prefix, argv[1]);
+			etcd_put(e, key, strlen(key), argv[2], strlen(argv[2]), 0, ctl_etcd_cb, &w);
+			rc = ctl_etcd_run(base, &w, "writing the node's address") == 0 ? 0 : 1;
+			ctl_etcd_wait_free(&w);
+			memset(&w, 0, sizeof(w));
+		}
 		snprintf(key, sizeof(key), "%sremoved/%s", prefix, argv[1]);
-		etcd_delete(e, key, strlen(key), ctl_etcd_cb, &w);
-		rc = ctl_etcd_run(base, &w, "deleting the removal") == 0 ? 0 : 1;
+		if (rc == 0) {
+			etcd_delete(e, key, strlen(key), ctl_etcd_cb, &w);
+			rc = ctl_etcd_run(base, &w, "deleting the removal") == 0 ? 0 : 1;
+		}
 		if (rc == 0)
 			printf("node %s may join: once it runs and registers, it syncs behind the "
 			       "tail and becomes the tail\n",
@@ -844,14 +949,18 @@ main(int argc, char **argv)
 		fprintf(stderr, "chainfsctl: %s\n", err);
 		return 2;
 	}
-	if (strcmp(argv[0], "status") == 0 && argc == 1)
+	if (strcmp(argv[0], "status") == 0 && argc == 1) {
 		rc = ctl_status(&conf);
-	else if (strcmp(argv[0], "ping") == 0 && argc == 2)
-		rc = ctl_ping(&conf, argv[1]);
-	else if (strcmp(argv[0], "node") == 0 && argc >= 2)
+	} else if (strcmp(argv[0], "ping") == 0 && argc == 2) {
+		struct cfs_conf *all = ctl_all_nodes(&conf);
+
+		rc = ctl_ping(all, argv[1]);
+		free(all);
+	} else if (strcmp(argv[0], "node") == 0 && argc >= 2) {
 		rc = ctl_node(&conf, argc - 1, argv + 1);
-	else
+	} else {
 		usage(2);
+	}
 	cfs_conf_free(&conf);
 	return rc;
 }

@@ -16,6 +16,8 @@
 # other nodes, etcd and the clients with nftables, then heals it: the test
 # then runs in a network namespace of its own, every node and etcd member on
 # an address of its own (partition.sh);
+# FAILOVER_MIN_ROUNDS (200) is how many handoff rounds must have run, and
+# FAILOVER_SECONDS (600) bounds linwork and handoff (failover-long);
 # FAILOVER_RETAIN sets the nodes' log-retain (failover-snapshot.sh makes it
 # small, so that every rejoin needs a snapshot).
 case ${FAILOVER_FAULTS:-} in
@@ -42,12 +44,12 @@ conf="$dir/chainfs.conf"
 
 note "seed $seed, lease TTL $ttl s, faults: $faults"
 "$top_builddir/linwork" --dir "$dir/mnt/m1" --dir "$dir/mnt/m2" --dir "$dir/mnt/m3" \
-	--procs 3 --duration 600 --seed "$seed" --fsync 5 --out "$work/history.txt" \
+	--procs 3 --duration "${FAILOVER_SECONDS:-600}" --seed "$seed" --fsync 5 --out "$work/history.txt" \
 	>"$work/linwork.log" 2>&1 &
 linpid=$!
 mkdir -p "$dir/mnt/m1/handoff"
 "$top_builddir/handoff" --writer-dir "$dir/mnt/m1/handoff" --reader-dir "$dir/mnt/m3/handoff" \
-	--rounds 1000000 --seconds 600 >"$work/handoff.out" 2>"$work/handoff.err" &
+	--rounds 1000000 --seconds "${FAILOVER_SECONDS:-600}" >"$work/handoff.out" 2>"$work/handoff.err" &
 handoffpid=$!
 sleep 3
 
@@ -98,7 +100,8 @@ wait "$handoffpid" || hrc=$?
 sed "s/^/$test_name: handoff /" "$work/handoff.out"
 [ $hrc -eq 0 ] || fail "handoff (status $hrc): $(head -n 5 "$work/handoff.err")"
 hrounds=$(awk '/^reader:/ { print $2 }' "$work/handoff.out")
-[ "${hrounds:-0}" -ge 200 ] || fail "handoff made only ${hrounds:-0} rounds"
+[ "${hrounds:-0}" -ge "${FAILOVER_MIN_ROUNDS:-200}" ] ||
+	fail "handoff made only ${hrounds:-0} rounds, fewer than ${FAILOVER_MIN_ROUNDS:-200}"
 
 check_history "$work/history.txt" "$seed"
 for ((i = 1; i <= probes; i++)); do

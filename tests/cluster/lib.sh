@@ -12,6 +12,7 @@ test_name=${CHAINFS_TEST_NAME:-$(basename "$0" .sh)}
 work=$(mktemp -d "/tmp/chainfs-$test_name.XXXXXX")
 clusters=()
 mounts=() # extra mounts a test made itself
+procs=()  # extra processes a test started itself (killed first)
 failed=1
 
 note() { printf '%s: %s\n' "$test_name" "$*"; }
@@ -25,6 +26,9 @@ cleanup() {
 	local rc=$? c
 	for c in "${mounts[@]}"; do
 		fusermount3 -u "$c" 2>/dev/null || umount -l "$c" 2>/dev/null || true
+	done
+	for c in "${procs[@]}"; do
+		kill -KILL "$c" 2>/dev/null || true
 	done
 	for c in "${clusters[@]}"; do
 		"$LC" stop "$c" >/dev/null 2>&1 || true
