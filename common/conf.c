@@ -287,6 +287,15 @@ cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, char *
 	return (int)n;
 }
 
+/* Parses exactly one "host:port"; see conf.h. */
+int
+cfs_parse_addr(const char *s, struct cfs_node_addr *out, char *err, size_t errlen)
+{
+	if (s != NULL && strchr(s, ',') != NULL)
+		return conf_reason(err, errlen, "'%s' is more than one address", s);
+	return cfs_parse_node_list(s, out, 1, err, errlen) == 1 ? 0 : -1;
+}
+
 /* Parses a size of digits with an optional K, M, G or T suffix (powers of 1024). */
 int
 cfs_parse_size(const char *s, uint64_t *out)

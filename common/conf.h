@@ -100,6 +100,8 @@ const char *cfs_conf_node_key(const struct cfs_conf *, size_t i);
  */
 int cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, char *err,
 			size_t errlen);
+/* Parses exactly one "host:port" (port optional); 0, or -1 with a reason. */
+int cfs_parse_addr(const char *s, struct cfs_node_addr *out, char *err, size_t errlen);
 /* Parses "64G"-style sizes; -1 on error. */
 int cfs_parse_size(const char *s, uint64_t *out);
 

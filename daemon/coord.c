@@ -453,7 +453,7 @@ coord_take_added(struct coord *co, int type, const struct etcd_kv *kv)
 	}
 	memcpy(val, kv->value, kv->valuelen);
 	val[kv->valuelen] = '\0';
-	if (cfs_parse_node_list(val, &a, 1, err, sizeof(err)) != 1 || strchr(val, ',') != NULL) {
+	if (cfs_parse_addr(val, &a, err, sizeof(err)) != 0) {
 		log_warnx("etcd key %s: '%s' is not one host:port (%s): ignored", kv->key, val, err);
 		return;
 	}

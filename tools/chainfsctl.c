@@ -303,6 +303,49 @@ ctl_etcd_tls(const struct cfs_conf *conf, SSL_CTX **ctx)
 	return 0;
 }
 
+/* An etcd client on every endpoint of the file, with its own loop. */
+struct ctl_etcd {
+	struct event_base *base;
+	struct etcd *e;
+	SSL_CTX *ctx;
+};
+
+/* Opens ce; -1 with a message on stderr. */
+static int
+ctl_etcd_open(const struct cfs_conf *conf, unsigned timeout_ms, struct ctl_etcd *ce)
+{
+	struct etcd_opts o;
+	char err[512];
+
+	memset(ce, 0, sizeof(*ce));
+	memset(&o, 0, sizeof(o));
+	for (size_t i = 0; i < conf->netcd && i < ETCD_MAX_ENDPOINTS; i++)
+		o.endpoints[o.nendpoints++] = conf->etcd[i];
+	if (ctl_etcd_tls(conf, &ce->ctx) != 0)
+		return -1;
+	o.tls = ce->ctx;
+	o.timeout_ms = timeout_ms;
+	ce->base = event_base_new();
+	ce->e = etcd_new(ce->base, &o, err, sizeof(err));
+	if (ce->e == NULL) {
+		fprintf(stderr, "chainfsctl: %s: %s\n", conf->path, err);
+		event_base_free(ce->base);
+		if (ce->ctx != NULL)
+			SSL_CTX_free(ce->ctx);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ctl_etcd_close(struct ctl_etcd *ce)
+{
+	etcd_free(ce->e);
+	event_base_free(ce->base);
+	if (ce->ctx != NULL)
+		SSL_CTX_free(ce->ctx);
+}
+
 /* One etcd endpoint's health: whether it answers a linearizable read, and how fast. */
 struct ctl_etcd_health {
 	struct ctl_etcd_wait w;
@@ -477,47 +520,31 @@ ctl_all_nodes(const struct cfs_conf *conf)
 {
 	struct cfs_conf *all = xmalloc(sizeof(*all));
 	struct ctl_etcd_wait w;
-	struct event_base *base;
-	struct etcd *e;
-	struct etcd_opts o;
-	SSL_CTX *ctx;
+	struct ctl_etcd ce;
 	char prefix[CFS_NODE_NAME_MAX + 32], err[256];
 
 	*all = *conf;
-	if (conf->netcd == 0 || ctl_etcd_tls(conf, &ctx) != 0)
+	if (conf->netcd == 0 || ctl_etcd_open(conf, 2000, &ce) != 0)
 		return all;
-	memset(&o, 0, sizeof(o));
-	for (size_t i = 0; i < conf->netcd && i < ETCD_MAX_ENDPOINTS; i++)
-		o.endpoints[o.nendpoints++] = conf->etcd[i];
-	o.tls = ctx;
-	o.timeout_ms = 2000;
-	base = event_base_new();
-	e = etcd_new(base, &o, err, sizeof(err));
-	if (e != NULL) {
-		snprintf(prefix, sizeof(prefix), "/chainfs/%s/added/", conf->cluster);
-		memset(&w, 0, sizeof(w));
-		etcd_range(e, prefix, strlen(prefix), 1, ctl_etcd_cb, &w);
-		while (!w.done)
-			if (event_base_loop(base, EVLOOP_ONCE) < 0)
-				break;
-		for (size_t i = 0; w.err == ETCD_OK && i < w.n && all->nnodes < CFS_MAX_NODES; i++) {
-			const char *name = w.keys[i] + strlen(prefix);
-			struct cfs_node_addr a;
+	snprintf(prefix, sizeof(prefix), "/chainfs/%s/added/", conf->cluster);
+	memset(&w, 0, sizeof(w));
+	etcd_range(ce.e, prefix, strlen(prefix), 1, ctl_etcd_cb, &w);
+	while (!w.done)
+		if (event_base_loop(ce.base, EVLOOP_ONCE) < 0)
+			break;
+	for (size_t i = 0; w.err == ETCD_OK && i < w.n && all->nnodes < CFS_MAX_NODES; i++) {
+		const char *name = w.keys[i] + strlen(prefix);
+		struct cfs_node_addr a;
 
-			if (!membership_name_ok(name) || cfs_conf_node_index(all, name) >= 0 ||
-			    strchr(w.vals[i], ',') != NULL ||
-			    cfs_parse_node_list(w.vals[i], &a, 1, err, sizeof(err)) != 1)
-				continue;
-			snprintf(a.name, sizeof(a.name), "%s", name);
-			memset(&all->nodes[all->nnodes], 0, sizeof(all->nodes[0]));
-			all->nodes[all->nnodes++].addr = a;
-		}
-		ctl_etcd_wait_free(&w);
-		etcd_free(e);
+		if (!membership_name_ok(name) || cfs_conf_node_index(all, name) >= 0 ||
+		    cfs_parse_addr(w.vals[i], &a, err, sizeof(err)) != 0)
+			continue;
+		snprintf(a.name, sizeof(a.name), "%s", name);
+		memset(&all->nodes[all->nnodes], 0, sizeof(all->nodes[0]));
+		all->nodes[all->nnodes++].addr = a;
 	}
-	event_base_free(base);
-	if (ctx != NULL)
-		SSL_CTX_free(ctx);
+	ctl_etcd_wait_free(&w);
+	ctl_etcd_close(&ce);
 	return all;
 }
 
@@ -789,11 +816,10 @@ ctl_node_list(const struct cfs_conf *conf, struct ctl_etcd_wait *w, const char *
 static int
 ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 {
+	struct ctl_etcd ce;
 	struct event_base *base;
 	struct etcd *e;
-	struct etcd_opts o;
 	struct ctl_etcd_wait w;
-	SSL_CTX *ctx = NULL;
 	char err[512], prefix[CFS_NODE_NAME_MAX + 16], key[512];
 	struct cfs_node_addr added;
 	int rc = 0;
@@ -816,8 +842,7 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 				argv[1], conf->path, argv[1]);
 			return 2;
 		}
-		if (cfs_parse_node_list(argv[2], &added, 1, err, sizeof(err)) != 1 ||
-		    strchr(argv[2], ',') != NULL) {
+		if (cfs_parse_addr(argv[2], &added, err, sizeof(err)) != 0) {
 			fprintf(stderr, "chainfsctl: '%s' is not one host:port\n", argv[2]);
 			return 2;
 		}
@@ -828,22 +853,10 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 			conf->path, argv[1], argv[1]);
 		return 2;
 	}
-	memset(&o, 0, sizeof(o));
-	for (size_t i = 0; i < conf->netcd && i < ETCD_MAX_ENDPOINTS; i++)
-		o.endpoints[o.nendpoints++] = conf->etcd[i];
-	if (ctl_etcd_tls(conf, &ctx) != 0)
+	if (ctl_etcd_open(conf, CTL_TIMEOUT_S * 1000, &ce) != 0)
 		return 2;
-	o.tls = ctx;
-	o.timeout_ms = CTL_TIMEOUT_S * 1000;
-	base = event_base_new();
-	e = etcd_new(base, &o, err, sizeof(err));
-	if (e == NULL) {
-		fprintf(stderr, "chainfsctl: %s: %s\n", conf->path, err);
-		event_base_free(base);
-		if (ctx != NULL)
-			SSL_CTX_free(ctx);
-		return 2;
-	}
+	base = ce.base;
+	e = ce.e;
 	snprintf(prefix, sizeof(prefix), "/chainfs/%s/", conf->cluster);
 	memset(&w, 0, sizeof(w));
 	if (strcmp(argv[0], "list") == 0 && argc == 1) {
@@ -887,10 +900,7 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 		usage(2);
 	}
 	ctl_etcd_wait_free(&w);
-	etcd_free(e);
-	event_base_free(base);
-	if (ctx != NULL)
-		SSL_CTX_free(ctx);
+	ctl_etcd_close(&ce);
 	return rc;
 }
 
