@@ -872,9 +872,24 @@ ctl_node(const struct cfs_conf *conf, int argc, char **argv)
 	} else if (strcmp(argv[0], "remove") == 0 && argc == 2) {
 		static const char why[] = "removed by chainfsctl";
 
+		if (cfs_conf_node_index(conf, argv[1]) < 0) {
+			/* Not in the file: it must have been added, or it is a typo. */
+			snprintf(key, sizeof(key), "%sadded/%s", prefix, argv[1]);
+			etcd_range(e, key, strlen(key), 0, ctl_etcd_cb, &w);
+			rc = ctl_etcd_run(base, &w, "reading the added nodes") == 0 ? 0 : 1;
+			if (rc == 0 && w.n == 0) {
+				fprintf(stderr, "chainfsctl: no node %s in %s, nor added by command\n",
+					argv[1], conf->path);
+				rc = 2;
+			}
+			ctl_etcd_wait_free(&w);
+			memset(&w, 0, sizeof(w));
+		}
 		snprintf(key, sizeof(key), "%sremoved/%s", prefix, argv[1]);
-		etcd_put(e, key, strlen(key), why, strlen(why), 0, ctl_etcd_cb, &w);
-		rc = ctl_etcd_run(base, &w, "writing the removal") == 0 ? 0 : 1;
+		if (rc == 0) {
+			etcd_put(e, key, strlen(key), why, strlen(why), 0, ctl_etcd_cb, &w);
+			rc = ctl_etcd_run(base, &w, "writing the removal") == 0 ? 0 : 1;
+		}
 		if (rc == 0)
 			printf("node %s removed: the master takes it out of the chain, one change "
 			       "at a time; it stays out until 'chainfsctl node add %s'\n",

@@ -78,4 +78,10 @@ done
 check_history "$work/history.txt" "$seed"
 wait_for 30 settled "$conf" || fail "the replicas do not agree: $("$CTL" -c "$conf" status 2>&1)"
 [ "$(digests "$conf" | wc -l)" -eq 4 ] || fail "status does not show four nodes: $(digests "$conf")"
+# An added node is removed like any other; an unknown name is refused.
+"$CTL" -c "$conf" node remove n4 >/dev/null || fail "node remove n4 failed"
+wait_for 20 chain_is "$conf" 3 n4 || fail "n4 still in the chain: $(epoch_line "$conf")"
+out=$("$CTL" -c "$conf" node remove n5 2>&1) && fail "node remove of an unknown n5 worked"
+echo "$out" | grep -q "nor added by command" || fail "node remove n5 said: $out"
+note "n4 removed by command: $(epoch_line "$conf"); n5 (unknown): refused"
 passed
