@@ -14,7 +14,11 @@ echo "$out" | grep -q '^n1  *head ' && echo "$out" | grep -q '^n2  *middle ' &&
 	echo "$out" | grep -q '^n3  *tail ' || fail "roles: $out"
 json=$("$CTL" -c "$conf" status --json) || fail "status --json"
 echo "$json" | grep -q '"agree":true' || fail "json does not say the replicas agree: $json"
-[ "$(echo "$json" | grep -o '"up":true' | wc -l)" -eq 3 ] || fail "json: $json"
+[ "$(echo "$json" | grep -Eo '"address":"[^"]*","up":true' | wc -l)" -eq 3 ] ||
+	fail "json: not three nodes up: $json"
+[ "$(echo "$json" | grep -Eo '"endpoint":"[^"]*","up":true' | wc -l)" -eq 1 ] ||
+	fail "json: not one etcd endpoint up: $json"
+echo "$out" | grep -Eq '^etcd http://[0-9.:]+: ok, [0-9]+ ms$' || fail "no etcd health line: $out"
 
 "$LC" kill "$work/c" n2
 rc=0
