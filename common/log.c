@@ -196,3 +196,34 @@ xstrdup(const char *s)
 		fatal("strdup");
 	return p;
 }
+
+const char *
+log_escape(const char *s, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen == 0)
+		return out;
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char esc[5];
+		size_t n;
+
+		if (ch == '\\') {
+			n = 2;
+			memcpy(esc, "\\\\", 2);
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			n = 4;
+			snprintf(esc, sizeof(esc), "\\x%02x", ch);
+		} else {
+			n = 1;
+			esc[0] = (char)ch;
+		}
+		if (o + n >= outlen)
+			break;
+		memcpy(out + o, esc, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -25,6 +25,14 @@ void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * A peer's string made safe to log: s copied into out (outlen bytes, cut
+ * short if need be) with backslashes doubled and every byte that is not
+ * printable ASCII as \xNN, so that it cannot forge a line or a terminal
+ * escape.  Returns out.
+ */
+const char *log_escape(const char *s, char *out, size_t outlen);
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* Allocators that die on failure (see the policy above). */

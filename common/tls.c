@@ -81,6 +81,7 @@ cfs_tls_ctx_new(int is_server, const char *ca, const char *cert, const char *key
                 size_t errlen)
 {
 	SSL_CTX *ctx;
+	struct stat st;
 
 	ERR_clear_error();
 	if (ca == NULL || cert == NULL || key == NULL) {
@@ -109,6 +110,13 @@ cfs_tls_ctx_new(int is_server, const char *ca, const char *cert, const char *key
 	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		tls_fail(err, errlen, "cannot load certificate '%s': %s", cert, cfs_tls_error());
+		goto fail;
+	}
+	if (stat(key, &st) == 0 && (st.st_mode & 077) != 0) {
+		/* As ssh does: a key others can read is no secret. */
+		tls_fail(err, errlen,
+		         "private key '%s' is readable by group or others (mode %04o): chmod 600 it",
+		         key, (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
@@ -184,6 +192,38 @@ cfs_tls_peer(SSL *ssl, struct cfs_tls_peer *peer)
 	    tls_name_entry(subject, NID_organizationalUnitName, peer->kind, sizeof(peer->kind)) ==
 	        -1) {
 		memset(peer, 0, sizeof(*peer));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfs_tls_self(SSL_CTX *ctx, struct cfs_tls_peer *self)
+{
+	X509 *cert = SSL_CTX_get0_certificate(ctx);
+	const X509_NAME *subject;
+
+	memset(self, 0, sizeof(*self));
+	if (cert == NULL || (subject = X509_get_subject_name(cert)) == NULL ||
+	    tls_name_entry(subject, NID_commonName, self->name, sizeof(self->name)) == -1 ||
+	    tls_name_entry(subject, NID_organizationalUnitName, self->kind, sizeof(self->kind)) ==
+	        -1) {
+		memset(self, 0, sizeof(*self));
+		return -1;
+	}
+	return 0;
+}
+
+int
+cfs_tls_is_node(const struct cfs_tls_peer *p, const char *name, char *why, size_t whylen)
+{
+	if (strcmp(p->kind, CFS_TLS_KIND_NODE) != 0) {
+		snprintf(why, whylen, "its certificate is a %s's (%s), not a node's", p->kind,
+		         p->name);
+		return -1;
+	}
+	if (name != NULL && name[0] != '\0' && strcmp(p->name, name) != 0) {
+		snprintf(why, whylen, "its certificate names node %s, not %s", p->name, name);
 		return -1;
 	}
 	return 0;

@@ -25,6 +25,13 @@ SSL_CTX *cfs_tls_ctx_new(int is_server, const char *ca, const char *cert, const 
 			 char *err, size_t errlen);
 /* Reads the verified peer's name and kind; -1 when there is no verified peer cert. */
 int cfs_tls_peer(SSL *, struct cfs_tls_peer *);
+/* Reads the name and kind of the context's own certificate; -1 when it has none. */
+int cfs_tls_self(SSL_CTX *, struct cfs_tls_peer *);
+/*
+ * Whether a peer that was dialled as node `name` (NULL or "": any node)
+ * proved it with its certificate: 0, or -1 with the reason in why.
+ */
+int cfs_tls_is_node(const struct cfs_tls_peer *, const char *name, char *why, size_t whylen);
 /* The last OpenSSL error as text, for logs. */
 const char *cfs_tls_error(void);
 

@@ -384,13 +384,14 @@ coord_take_reg(struct coord *co, const struct etcd_kv *kv)
 {
 	struct member_reg r, *slot;
 	const char *name = (const char *)kv->key + strlen(co->k_nodes);
-	char err[256];
+	char err[256] = "", ek[512];
 	int i;
 
 	if (membership_reg_parse((const char *)kv->value, kv->valuelen, &r, err, sizeof(err)) !=
 		0 ||
 	    strcmp(r.name, name) != 0) {
-		log_warnx("etcd key %s was not written by chainfs (%s): ignored", kv->key,
+		log_warnx("etcd key %s was not written by chainfs (%s): ignored",
+			  log_escape((const char *)kv->key, ek, sizeof(ek)),
 			  err[0] ? err : "the name inside differs");
 		return;
 	}
@@ -432,7 +433,7 @@ coord_take_added(struct coord *co, int type, const struct etcd_kv *kv)
 {
 	const char *name = (const char *)kv->key + strlen(co->k_added);
 	struct cfs_node_addr a;
-	char val[CFS_HOST_MAX + 16], err[256];
+	char val[CFS_HOST_MAX + 16], err[256], ek[512];
 	size_t i;
 
 	for (i = 0; i < co->nadded; i++)
@@ -448,13 +449,15 @@ coord_take_added(struct coord *co, int type, const struct etcd_kv *kv)
 		return;
 	}
 	if (!membership_name_ok(name) || kv->valuelen >= sizeof(val)) {
-		log_warnx("etcd key %s was not written by chainfs: ignored", kv->key);
+		log_warnx("etcd key %s was not written by chainfs: ignored",
+			  log_escape((const char *)kv->key, ek, sizeof(ek)));
 		return;
 	}
 	memcpy(val, kv->value, kv->valuelen);
 	val[kv->valuelen] = '\0';
 	if (cfs_parse_addr(val, &a, err, sizeof(err)) != 0) {
-		log_warnx("etcd key %s: '%s' is not one host:port (%s): ignored", kv->key, val, err);
+		log_warnx("etcd key %s: '%s' is not one host:port: ignored", kv->key,
+			  log_escape(val, ek, sizeof(ek)));
 		return;
 	}
 	if (cfs_conf_node_index(co->n->conf, name) >= 0) {

@@ -512,6 +512,7 @@ static int
 node_check_role(struct node *n, struct node_peer *p, const struct cfs_hello *h)
 {
 	const char *pred;
+	char name[4 * CFS_NODE_NAME_MAX + 1];
 
 	if (h->role == CFS_PEER_NODE) {
 		pred = view_pred(&n->chain.view, n->self_name);
@@ -524,7 +525,7 @@ node_check_role(struct node *n, struct node_peer *p, const struct cfs_hello *h)
 		}
 		if (strcmp(h->name, pred) != 0) {
 			log_warnx("%s: says it is node %s, but the predecessor is %s", p->c->peer,
-				  h->name, pred);
+				  log_escape(h->name, name, sizeof(name)), pred);
 			return CFS_ERR_DENIED;
 		}
 		if (p->c->has_tls_peer && (strcmp(p->c->tls_peer.kind, CFS_TLS_KIND_NODE) != 0 ||
@@ -551,7 +552,7 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 {
 	struct cfs_hello hello;
 	struct cfs_hello_reply hr;
-	char who[320];
+	char who[600], name[4 * CFS_NODE_NAME_MAX + 1];
 	size_t start;
 	int rc;
 
@@ -560,7 +561,9 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		log_warnx("%s: bad HELLO: %s", p->c->peer, cfs_wire_strerror(rc));
 		return -1;
 	}
-	snprintf(who, sizeof(who), "%.64s %.250s", hello.name, p->c->peer);
+	/* The name is the peer's word: escaped, so that it cannot forge a log line. */
+	snprintf(who, sizeof(who), "%.200s %.250s", log_escape(hello.name, name, sizeof(name)),
+		 p->c->peer);
 	cfs_conn_set_peer(p->c, who);
 	rc = node_check_role(n, p, &hello);
 	if (rc == 0 && hello.role == CFS_PEER_NODE && h->epoch != n->chain.epoch) {
@@ -1131,7 +1134,8 @@ node_listen(struct node *n)
 static int
 node_tls(struct node *n)
 {
-	char err[512];
+	struct cfs_tls_peer self;
+	char err[512], why[200];
 	const char *cert = cfs_conf_node_cert(n->conf, (size_t)n->self);
 	const char *key = cfs_conf_node_key(n->conf, (size_t)n->self);
 
@@ -1144,6 +1148,15 @@ node_tls(struct node *n)
 	n->server_ctx = cfs_tls_ctx_new(1, n->conf->ca, cert, key, err, sizeof(err));
 	if (n->server_ctx == NULL) {
 		log_warnx("TLS: %s", err);
+		return -1;
+	}
+	/* Peers check that a node's certificate names it: so does the node itself. */
+	if (cfs_tls_self(n->server_ctx, &self) != 0) {
+		log_warnx("TLS: %s has no CN and OU: not a chainfs certificate", cert);
+		return -1;
+	}
+	if (cfs_tls_is_node(&self, n->self_name, why, sizeof(why)) != 0) {
+		log_warnx("TLS: %s cannot be node %s's certificate: %s", cert, n->self_name, why);
 		return -1;
 	}
 	n->client_ctx = cfs_tls_ctx_new(0, n->conf->ca, cert, key, err, sizeof(err));

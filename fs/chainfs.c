@@ -125,9 +125,12 @@ chainfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs
 	return 1;
 }
 
-/* Takes the TLS files from a configuration file, where the options did not name them. */
+/*
+ * Takes the TLS files from a configuration file, where the options did not
+ * name them, and the names of the seeds that are nodes of the file.
+ */
 static int
-chainfs_tls_from_conf(struct chainfs_cfg *cfg)
+chainfs_tls_from_conf(struct chainfs_cfg *cfg, struct cfs_node_addr *seeds, size_t nseeds)
 {
 	struct cfs_conf conf;
 	char err[512];
@@ -153,6 +156,13 @@ chainfs_tls_from_conf(struct chainfs_cfg *cfg)
 		cfg->cert = xstrdup(conf.cert);
 	if (cfg->key == NULL && conf.key)
 		cfg->key = xstrdup(conf.key);
+	/* A seed at a node's address is that node: its certificate must name it. */
+	for (size_t i = 0; i < nseeds; i++)
+		for (size_t k = 0; k < conf.nnodes && seeds[i].name[0] == '\0'; k++)
+			if (strcmp(conf.nodes[k].addr.host, seeds[i].host) == 0 &&
+			    conf.nodes[k].addr.port == seeds[i].port)
+				snprintf(seeds[i].name, sizeof(seeds[i].name), "%s",
+					 conf.nodes[k].addr.name);
 	cfs_conf_free(&conf);
 	if (!cfg->plaintext && (cfg->ca == NULL || cfg->cert == NULL || cfg->key == NULL)) {
 		fprintf(stderr, "chainfs: %s names no ca/cert/key for a client\n", path);
@@ -258,7 +268,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	co.nseeds = (size_t)n;
-	if (chainfs_tls_from_conf(&cfg) != 0)
+	if (chainfs_tls_from_conf(&cfg, co.seeds, co.nseeds) != 0)
 		return 2;
 	if (!cfg.plaintext) {
 		ctx = cfs_tls_ctx_new(0, cfg.ca, cfg.cert, cfg.key, err, sizeof(err));

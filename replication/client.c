@@ -262,9 +262,17 @@ client_conn_up(struct cfs_conn *c, void *arg)
 	struct cfs_wbuf f;
 	struct cfs_hello h;
 	size_t start;
+	char why[200];
 
 	if (s == NULL)
 		return;
+	/* Only a node's certificate, naming the node we dialled, may answer as one. */
+	if (c->has_tls_peer && cfs_tls_is_node(&c->tls_peer, s->addr.name, why, sizeof(why)) != 0) {
+		if (!s->cl->refused_logged++)
+			log_warnx("%s: not a chainfs node: %s; refused", c->peer, why);
+		cfs_conn_close(c, "not a node's certificate");
+		return;
+	}
 	memset(&h, 0, sizeof(h));
 	h.role = CFS_PEER_CLIENT;
 	h.client_id = s->cl->client_id;
@@ -361,6 +369,13 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 			if (!cl->refused_logged++)
 				log_warnx("%s: node refused this client (status %d)", c->peer,
 					  hr.status);
+			return -1;
+		}
+		if (c->has_tls_peer && strcmp(hr.name, c->tls_peer.name) != 0) {
+			if (!cl->refused_logged++)
+				log_warnx("%s: says it is node %.64s, but its certificate names %s; "
+					  "refused",
+					  c->peer, hr.name, c->tls_peer.name);
 			return -1;
 		}
 		cfs_conn_timeout(c, 0);

@@ -72,10 +72,17 @@ ctl_done(struct ctl_node *cn, const char *error)
 static void
 ctl_up(struct cfs_conn *c, void *arg)
 {
+	struct ctl_node *cn = arg;
 	struct cfs_hello h;
 	struct cfs_wbuf f;
 	size_t start;
+	char why[200];
 
+	if (cn != NULL && c->has_tls_peer &&
+	    cfs_tls_is_node(&c->tls_peer, cn->addr->name, why, sizeof(why)) != 0) {
+		ctl_done(cn, why);
+		return;
+	}
 	memset(&h, 0, sizeof(h));
 	h.role = CFS_PEER_ADMIN;
 	snprintf(h.name, sizeof(h.name), "chainfsctl");
