@@ -372,10 +372,13 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 			return -1;
 		}
 		if (c->has_tls_peer && strcmp(hr.name, c->tls_peer.name) != 0) {
+			char name[4 * CFS_NODE_NAME_MAX + 1];
+
 			if (!cl->refused_logged++)
-				log_warnx("%s: says it is node %.64s, but its certificate names %s; "
+				log_warnx("%s: says it is node %s, but its certificate names %s; "
 					  "refused",
-					  c->peer, hr.name, c->tls_peer.name);
+					  c->peer, log_escape(hr.name, name, sizeof(name)),
+					  c->tls_peer.name);
 			return -1;
 		}
 		cfs_conn_timeout(c, 0);

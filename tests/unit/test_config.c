@@ -912,12 +912,33 @@ test_cert_refusals(void **state)
 	assert_non_null(strstr(err, "ca.crt"));
 }
 
+/* Copies file from to a new file to with mode; 0 or -1. */
+static int
+test_copy(const char *from, const char *to, mode_t mode)
+{
+	char buf[8192];
+	ssize_t n;
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode), rc = 0;
+
+	if (in < 0 || out < 0 || fchmod(out, mode) != 0)
+		rc = -1;
+	while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			rc = -1;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
 /* Context errors name the file and OpenSSL's reason. */
 static void
 test_tls_ctx_errors(void **state)
 {
 	struct test_pki *pki = *state;
 	char ca[PATH_MAX], crt[PATH_MAX], key[PATH_MAX], err[512];
+	SSL_CTX *ctx;
 
 	snprintf(ca, sizeof(ca), "%s/ca.crt", pki->dir);
 	snprintf(crt, sizeof(crt), "%s/n1.crt", pki->dir);
@@ -927,9 +948,20 @@ test_tls_ctx_errors(void **state)
 	assert_null(cfs_tls_ctx_new(1, "/nonexistent/ca.crt", crt, key, err, sizeof(err)));
 	assert_non_null(strstr(err, "cannot load CA '/nonexistent/ca.crt'"));
 	assert_non_null(strstr(err, strerror(ENOENT)));
-	snprintf(key, sizeof(key), "%s/n1.crt", pki->dir);
+	/* A certificate where the key should be (mode 0600, or the mode check answers). */
+	snprintf(key, sizeof(key), "%s/not-a-key.pem", pki->dir);
+	assert_int_equal(test_copy(crt, key, 0600), 0);
 	assert_null(cfs_tls_ctx_new(0, ca, crt, key, err, sizeof(err)));
 	assert_non_null(strstr(err, "cannot load key"));
+	/* A key that group or others can read is refused before it is even read, as ssh does. */
+	snprintf(key, sizeof(key), "%s/n1-open.key", pki->dir);
+	assert_int_equal(test_copy(test_file(pki->dir, "n1.key"), key, 0640), 0);
+	assert_null(cfs_tls_ctx_new(0, ca, crt, key, err, sizeof(err)));
+	assert_non_null(strstr(err, "readable by group or others (mode 0640)"));
+	assert_int_equal(chmod(key, 0600), 0);
+	ctx = cfs_tls_ctx_new(0, ca, crt, key, err, sizeof(err));
+	assert_non_null(ctx);
+	SSL_CTX_free(ctx);
 	assert_null(cfs_tls_ctx_new(0, ca, NULL, key, err, sizeof(err)));
 	assert_string_equal(cfs_tls_error(), "no OpenSSL error reported");
 }
