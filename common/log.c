@@ -227,3 +227,12 @@ log_escape(const char *s, char *out, size_t outlen)
 	out[o] = '\0';
 	return out;
 }
+
+uint64_t
+cfs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

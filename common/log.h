@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_LEVEL_ERR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
@@ -34,6 +35,9 @@ void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
  */
 const char *log_escape(const char *s, char *out, size_t outlen);
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Milliseconds on the monotonic clock. */
+uint64_t cfs_now_ms(void);
 
 /* Allocators that die on failure (see the policy above). */
 void *xmalloc(size_t);

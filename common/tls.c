@@ -174,44 +174,38 @@ tls_name_entry(const X509_NAME *name, int nid, char *out, size_t outlen)
 }
 
 /*
- * Reads CN and OU of the verified peer certificate.  -1 also when either is
+ * Reads CN and OU of a certificate (NULL: none).  -1 also when either is
  * missing, given twice or does not fit.
  */
-int
-cfs_tls_peer(SSL *ssl, struct cfs_tls_peer *peer)
+static int
+tls_identity(X509 *cert, struct cfs_tls_peer *id)
 {
-	X509 *cert = SSL_get0_peer_certificate(ssl);
 	const X509_NAME *subject;
 
-	memset(peer, 0, sizeof(*peer));
-	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
-		return -1;
-	subject = X509_get_subject_name(cert);
-	if (subject == NULL ||
-	    tls_name_entry(subject, NID_commonName, peer->name, sizeof(peer->name)) == -1 ||
-	    tls_name_entry(subject, NID_organizationalUnitName, peer->kind, sizeof(peer->kind)) ==
-	        -1) {
-		memset(peer, 0, sizeof(*peer));
+	memset(id, 0, sizeof(*id));
+	if (cert == NULL || (subject = X509_get_subject_name(cert)) == NULL ||
+	    tls_name_entry(subject, NID_commonName, id->name, sizeof(id->name)) == -1 ||
+	    tls_name_entry(subject, NID_organizationalUnitName, id->kind, sizeof(id->kind)) == -1) {
+		memset(id, 0, sizeof(*id));
 		return -1;
 	}
 	return 0;
 }
 
+/* The verified peer certificate's identity. */
+int
+cfs_tls_peer(SSL *ssl, struct cfs_tls_peer *peer)
+{
+	memset(peer, 0, sizeof(*peer));
+	if (SSL_get_verify_result(ssl) != X509_V_OK)
+		return -1;
+	return tls_identity(SSL_get0_peer_certificate(ssl), peer);
+}
+
 int
 cfs_tls_self(SSL_CTX *ctx, struct cfs_tls_peer *self)
 {
-	X509 *cert = SSL_CTX_get0_certificate(ctx);
-	const X509_NAME *subject;
-
-	memset(self, 0, sizeof(*self));
-	if (cert == NULL || (subject = X509_get_subject_name(cert)) == NULL ||
-	    tls_name_entry(subject, NID_commonName, self->name, sizeof(self->name)) == -1 ||
-	    tls_name_entry(subject, NID_organizationalUnitName, self->kind, sizeof(self->kind)) ==
-	        -1) {
-		memset(self, 0, sizeof(*self));
-		return -1;
-	}
-	return 0;
+	return tls_identity(SSL_CTX_get0_certificate(ctx), self);
 }
 
 int

@@ -113,16 +113,6 @@ static void coord_step(struct coord *);
 static void coord_master_step(struct coord *);
 static void coord_put_reg(struct coord *);
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-coord_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Changes state, tracing it. */
 static void
 coord_enter(struct coord *co, enum coord_state st)
@@ -146,7 +136,7 @@ coord_etcd_failed(struct coord *co, const char *what, const struct etcd_result *
 {
 	co->stats.etcd_errors++;
 	/* Only a node that never registered gives up; one that was running keeps trying. */
-	if (!co->registered_once && coord_now_ms() - co->started_ms > COORD_START_GIVEUP_MS)
+	if (!co->registered_once && cfs_now_ms() - co->started_ms > COORD_START_GIVEUP_MS)
 		fatalx("cannot register with etcd at %s for %d s (%s: %s): giving up",
 		       etcd_endpoint(co->etcd), COORD_START_GIVEUP_MS / 1000, what,
 		       r->message ? r->message : "no answer");
@@ -158,7 +148,7 @@ coord_etcd_failed(struct coord *co, const char *what, const struct etcd_result *
 int
 coord_fresh(const struct coord *co)
 {
-	uint64_t now = coord_now_ms();
+	uint64_t now = cfs_now_ms();
 
 	return co->state == CO_RUNNING && now < co->fresh_until_ms && now >= co->wait_until_ms &&
 	       !co->catching_up && co->n->chain.view.n > 0;
@@ -169,7 +159,7 @@ void
 coord_update_serving(struct coord *co)
 {
 	struct node *n = co->n;
-	int fresh = co->state == CO_RUNNING && coord_now_ms() < co->fresh_until_ms;
+	int fresh = co->state == CO_RUNNING && cfs_now_ms() < co->fresh_until_ms;
 	int on = coord_fresh(co);
 
 	if (co->stopping)
@@ -238,7 +228,7 @@ coord_new_view(struct coord *co, const struct chain_view *prev, const struct cha
 	if (!was_tail && v->tail_wait_ms > 0) {
 		struct timeval tv = {v->tail_wait_ms / 1000, (v->tail_wait_ms % 1000) * 1000};
 
-		co->wait_until_ms = coord_now_ms() + v->tail_wait_ms;
+		co->wait_until_ms = cfs_now_ms() + v->tail_wait_ms;
 		co->wait_epoch = v->epoch;
 		/* Known only when no epoch went by unseen. */
 		co->wait_old_tail[0] = '\0';
@@ -272,7 +262,7 @@ coord_new_view(struct coord *co, const struct chain_view *prev, const struct cha
 static void
 coord_old_tail_moved(struct coord *co, const char *name, uint64_t epoch)
 {
-	uint64_t now = coord_now_ms();
+	uint64_t now = cfs_now_ms();
 
 	if (now >= co->wait_until_ms || co->wait_old_tail[0] == '\0' ||
 	    strcmp(name, co->wait_old_tail) != 0 || epoch < co->wait_epoch)
@@ -421,7 +411,7 @@ coord_drop_reg(struct coord *co, const char *key)
 		log_info("node %s's registration is gone", name);
 	}
 	if (i >= 0 && co->gone_ms[i] == 0)
-		co->gone_ms[i] = coord_now_ms();
+		co->gone_ms[i] = cfs_now_ms();
 }
 
 /*
@@ -585,7 +575,7 @@ coord_load_cb(void *arg, const struct etcd_result *r)
 	co->watch = etcd_watch(co->etcd, co->prefix, strlen(co->prefix), r->revision + 1,
 			       coord_watch_cb, co);
 	if (co->watch_since_ms == 0)
-		co->watch_since_ms = coord_now_ms();
+		co->watch_since_ms = cfs_now_ms();
 	coord_enter(co, CO_RUNNING);
 	co->unreachable_logged = 0;
 	coord_step(co);
@@ -654,7 +644,7 @@ static void
 coord_name_cb(void *arg, const struct etcd_result *r)
 {
 	struct coord *co = arg;
-	uint64_t now = coord_now_ms();
+	uint64_t now = cfs_now_ms();
 	char *json;
 
 	if (r->err != ETCD_OK) {
@@ -833,7 +823,7 @@ coord_tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	co->tick_pending = 2;
 	co->tick_ok = 1;
-	co->tick_sent_ms = coord_now_ms();
+	co->tick_sent_ms = cfs_now_ms();
 	etcd_lease_keepalive(co->etcd, co->lease, coord_keepalive_cb, co);
 	etcd_range(co->etcd, co->k_config, strlen(co->k_config), 0, coord_config_cb, co);
 	coord_step(co);
@@ -872,7 +862,7 @@ coord_may_remove(void *arg, const char *name)
 	/* Saw it go, or watched a lease's length without seeing it come. */
 	if (i >= 0 && co->gone_ms[i] != 0)
 		return 1;
-	return coord_now_ms() - co->watch_since_ms >= co->ttl_ms + 1000;
+	return cfs_now_ms() - co->watch_since_ms >= co->ttl_ms + 1000;
 }
 
 /* The master's compare-and-swap of the configuration answered. */
@@ -895,7 +885,7 @@ coord_cas_cb(void *arg, const struct etcd_result *r)
 	}
 	co->stats.config_changes++;
 	if (co->change_since_ms != 0)
-		co->stats.last_failover_ms = coord_now_ms() - co->change_since_ms;
+		co->stats.last_failover_ms = cfs_now_ms() - co->change_since_ms;
 	co->change_since_ms = 0;
 }
 
@@ -908,7 +898,7 @@ coord_master_step(struct coord *co)
 	struct membership_input in;
 	struct chain_view next;
 	char why[256], *json;
-	uint64_t now = coord_now_ms();
+	uint64_t now = cfs_now_ms();
 	size_t registered = 0, nallowed = 0;
 
 	if (co->state != CO_RUNNING || co->stopping)
@@ -1028,7 +1018,7 @@ coord_poke(struct coord *co)
 void
 coord_fill_status(struct coord *co, struct cfs_status *s)
 {
-	uint64_t now = coord_now_ms();
+	uint64_t now = cfs_now_ms();
 
 	s->flags |= CFS_STATUS_ETCD;
 	if (now >= co->fresh_until_ms)
@@ -1076,7 +1066,7 @@ coord_start(struct node *n)
 	snprintf(co->k_self, sizeof(co->k_self), "%s%s", co->k_nodes, n->self_name);
 	snprintf(co->k_removed, sizeof(co->k_removed), "%sremoved/", co->prefix);
 	snprintf(co->k_added, sizeof(co->k_added), "%sadded/", co->prefix);
-	co->started_ms = coord_now_ms();
+	co->started_ms = cfs_now_ms();
 	co->tick = event_new(n->base, -1, EV_PERSIST, coord_tick_cb, co);
 	co->retry = evtimer_new(n->base, coord_retry_cb, co);
 	co->wait_ev = evtimer_new(n->base, coord_wait_cb, co);

@@ -46,16 +46,6 @@ node_succ_enter(struct node *n, enum node_succ_state st)
 	n->succ_ready = st == SUCC_STREAMING;
 }
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-node_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Whether a client may be answered now.  With failover, freshness is
  * checked on the clock at each answer: after a pause the loop may read a
@@ -119,7 +109,7 @@ node_snap_pump(struct node *n)
 			log_info("snapshot of sn %llu sent to %s: %llu bytes in %llu ms",
 				 (unsigned long long)n->snap_sn, n->succ_name,
 				 (unsigned long long)n->snap_bytes,
-				 (unsigned long long)(node_now_ms() - n->snap_started_ms));
+				 (unsigned long long)(cfs_now_ms() - n->snap_started_ms));
 			if (chain_successor_up(&n->chain, n->snap_sn, n->snap_epoch) !=
 			    CHAIN_CONTINUE)
 				return -1;
@@ -148,7 +138,7 @@ node_snap_start(struct node *n, const char *succ)
 	}
 	n->snap_first = 1;
 	n->snap_bytes = 0;
-	n->snap_started_ms = node_now_ms();
+	n->snap_started_ms = cfs_now_ms();
 	log_info("sending %s a snapshot of sn %llu (epoch %llu) while serving", succ,
 		 (unsigned long long)n->snap_sn, (unsigned long long)n->snap_epoch);
 	node_succ_enter(n, SUCC_SNAPSHOT);
@@ -512,7 +502,7 @@ static int
 node_check_role(struct node *n, struct node_peer *p, const struct cfs_hello *h)
 {
 	const char *pred;
-	char name[4 * CFS_NODE_NAME_MAX + 1];
+	char name[4 * CFS_NODE_NAME_MAX + 1], why[200];
 
 	if (h->role == CFS_PEER_NODE) {
 		pred = view_pred(&n->chain.view, n->self_name);
@@ -528,10 +518,9 @@ node_check_role(struct node *n, struct node_peer *p, const struct cfs_hello *h)
 				  log_escape(h->name, name, sizeof(name)), pred);
 			return CFS_ERR_DENIED;
 		}
-		if (p->c->has_tls_peer && (strcmp(p->c->tls_peer.kind, CFS_TLS_KIND_NODE) != 0 ||
-					   strcmp(p->c->tls_peer.name, pred) != 0)) {
-			log_warnx("%s: certificate names %s (%s), not node %s", p->c->peer,
-				  p->c->tls_peer.name, p->c->tls_peer.kind, pred);
+		if (p->c->has_tls_peer &&
+		    cfs_tls_is_node(&p->c->tls_peer, pred, why, sizeof(why)) != 0) {
+			log_warnx("%s: not predecessor %s: %s", p->c->peer, pred, why);
 			return CFS_ERR_DENIED;
 		}
 		return 0;
@@ -885,11 +874,10 @@ node_succ_up(struct cfs_conn *c, void *arg)
 	const char *succ = n->succ_name;
 	struct cfs_hello h;
 	size_t start;
+	char why[200];
 
-	if (c->has_tls_peer && (strcmp(c->tls_peer.kind, CFS_TLS_KIND_NODE) != 0 ||
-				strcmp(c->tls_peer.name, succ) != 0)) {
-		log_warnx("%s: certificate names %s (%s), not node %s", c->peer, c->tls_peer.name,
-			  c->tls_peer.kind, succ);
+	if (c->has_tls_peer && cfs_tls_is_node(&c->tls_peer, succ, why, sizeof(why)) != 0) {
+		log_warnx("%s: not successor %s: %s", c->peer, succ, why);
 		cfs_conn_close(c, "wrong successor certificate");
 		return;
 	}

@@ -116,16 +116,6 @@ client_learn_done(struct cfs_client *cl)
 	client_keep_only(cl, cl->head, cl->tail);
 }
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-client_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Removes a request from every list and runs its callback. */
 static void
 client_finish(struct cfs_client *cl, struct client_req *r, const struct cfs_reply *rep)
@@ -163,7 +153,7 @@ client_patch_epoch(struct cfs_wbuf *f, uint64_t epoch)
 static void
 client_kick(struct cfs_client *cl)
 {
-	uint64_t now = client_now_ms();
+	uint64_t now = cfs_now_ms();
 	struct client_req *r;
 
 	if (cl->head == NULL)
@@ -316,7 +306,7 @@ client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_h
 	switch (rep.status) {
 	case CFS_ERR_BUSY:
 		r->sent_gen = 0;
-		r->retry_at_ms = client_now_ms() + 20;
+		r->retry_at_ms = cfs_now_ms() + 20;
 		return 0;
 	case CFS_ERR_NOT_HEAD:
 	case CFS_ERR_NOT_TAIL:
@@ -325,7 +315,7 @@ client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_h
 		log_info("%s: %s; re-reading the chain", s->c->peer,
 			 rep.status == CFS_ERR_EPOCH ? "epoch changed" : "node changed role");
 		r->sent_gen = 0;
-		r->retry_at_ms = client_now_ms() + 100;
+		r->retry_at_ms = cfs_now_ms() + 100;
 		client_learn(cl, "a node refused our epoch");
 		cfs_conn_close(s->c, "re-reading the chain configuration");
 		return 0;
@@ -455,7 +445,7 @@ static void
 client_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cfs_client *cl = arg;
-	uint64_t now = client_now_ms();
+	uint64_t now = cfs_now_ms();
 	struct client_req *r;
 
 	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL && r->deadline_ms <= now)
@@ -539,7 +529,7 @@ cfs_client_submit(struct cfs_client *cl, const struct cfs_op *op, cfs_client_don
 	r->update = cfs_op_is_update(op->type);
 	r->done = done;
 	r->arg = arg;
-	r->deadline_ms = client_now_ms() + cl->opts.timeout_ms;
+	r->deadline_ms = cfs_now_ms() + cl->opts.timeout_ms;
 	cfs_wbuf_init(&r->frame);
 	start = cfs_frame_begin(&r->frame, CFS_MSG_REQUEST, r->seq, cl->epoch);
 	/* Every answer below the oldest outstanding update has arrived. */

@@ -162,16 +162,6 @@ static const char *etcd_watch_state_names[] = {"waiting", "creating", "running",
 
 static void etcd_destroy(struct etcd *);
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-etcd_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* A timeval of ms milliseconds. */
 static struct timeval
 etcd_tv(uint64_t ms)
@@ -187,7 +177,7 @@ etcd_tv(uint64_t ms)
 static void
 etcd_arm(struct event *ev, uint64_t at)
 {
-	uint64_t now = etcd_now();
+	uint64_t now = cfs_now_ms();
 	struct timeval tv = etcd_tv(at > now ? at - now : 0);
 
 	if (evtimer_add(ev, &tv) != 0)
@@ -588,7 +578,7 @@ req_failover(struct etcd_req *rq, const char *why)
 	etcd_result_clear(&rq->res); /* an error answer of this attempt */
 	rq->tries++;
 	rq->next_ep = (ep + 1) % e->nep;
-	at = etcd_now() + etcd_backoff(e, rq->tries);
+	at = cfs_now_ms() + etcd_backoff(e, rq->tries);
 	if (at >= rq->deadline) {
 		char msg[256];
 
@@ -687,7 +677,7 @@ req_answered(struct etcd_req *rq)
 static void
 req_attempt(struct etcd_req *rq)
 {
-	uint64_t now = etcd_now();
+	uint64_t now = cfs_now_ms();
 
 	rq->connect_by =
 		now + ETCD_CONNECT_MS < rq->deadline ? now + ETCD_CONNECT_MS : rq->deadline;
@@ -728,7 +718,7 @@ static void
 req_ev_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct etcd_req *rq = arg;
-	uint64_t now = etcd_now();
+	uint64_t now = cfs_now_ms();
 	char why[64];
 
 	switch (rq->state) {
@@ -780,7 +770,7 @@ req_submit(struct etcd *e, enum etcd_kind kind, const char *path, char *body, in
 	rq->cb = cb;
 	rq->arg = arg;
 	rq->state = ETCD_REQ_WAITING;
-	rq->deadline = etcd_now() + e->timeout_ms;
+	rq->deadline = cfs_now_ms() + e->timeout_ms;
 	rq->next_ep = e->cur;
 	if ((rq->ev = evtimer_new(e->base, req_ev_cb, rq)) == NULL)
 		fatalx("evtimer_new failed");
@@ -952,7 +942,7 @@ http_keepalive(struct etcd_http *h)
 static void
 watch_attempt(struct etcd_watch *w)
 {
-	uint64_t now = etcd_now();
+	uint64_t now = cfs_now_ms();
 	char *body = etcd_json_watch(w->prefix, w->prefixlen, w->next_rev);
 
 	w->connect_by = now + ETCD_CONNECT_MS < w->deadline ? now + ETCD_CONNECT_MS : w->deadline;
@@ -969,7 +959,7 @@ watch_broken(struct etcd_watch *w, const char *why)
 {
 	struct etcd *e = w->e;
 	size_t ep = w->http->ep;
-	uint64_t now = etcd_now(), at;
+	uint64_t now = cfs_now_ms(), at;
 	char msg[256];
 
 	snprintf(msg, sizeof(msg), "%s: %s", e->ep[ep].url, why);
@@ -1131,7 +1121,7 @@ watch_ev_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 	}
-	now = etcd_now();
+	now = cfs_now_ms();
 	switch (w->state) {
 	case ETCD_W_WAITING:
 		watch_attempt(w);
@@ -1174,7 +1164,7 @@ etcd_watch(struct etcd *e, const void *prefix, size_t prefixlen, int64_t start_r
 	w->cb = cb;
 	w->arg = arg;
 	w->state = ETCD_W_WAITING;
-	w->deadline = etcd_now() + e->timeout_ms;
+	w->deadline = cfs_now_ms() + e->timeout_ms;
 	w->next_ep = e->cur;
 	if ((w->ev = evtimer_new(e->base, watch_ev_cb, w)) == NULL)
 		fatalx("evtimer_new failed");

@@ -357,19 +357,10 @@ ctl_etcd_close(struct ctl_etcd *ce)
 struct ctl_etcd_health {
 	struct ctl_etcd_wait w;
 	struct etcd *e;
-	struct timespec start;
+	uint64_t start_ms;
 	unsigned ms;
 	char error[256];
 };
-
-static unsigned
-ctl_ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (unsigned)((t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000);
-}
 
 /*
  * Asks every etcd endpoint of the file, in parallel and each on its own,
@@ -406,7 +397,7 @@ ctl_etcd_check(const struct cfs_conf *conf)
 			h[i].w.done = 1;
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &h[i].start);
+		h[i].start_ms = cfs_now_ms();
 		etcd_range(h[i].e, key, strlen(key), 0, ctl_etcd_cb, &h[i].w);
 		pending++;
 	}
@@ -418,7 +409,7 @@ ctl_etcd_check(const struct cfs_conf *conf)
 			if (!h[i].w.done) {
 				pending++;
 			} else if (h[i].e != NULL && h[i].ms == 0 && h[i].error[0] == '\0') {
-				h[i].ms = ctl_ms_since(&h[i].start);
+				h[i].ms = (unsigned)(cfs_now_ms() - h[i].start_ms);
 				if (h[i].w.err != ETCD_OK)
 					snprintf(h[i].error, sizeof(h[i].error), "%s",
 						 h[i].w.message[0] ? h[i].w.message : "no answer");
