@@ -232,7 +232,7 @@ coord_new_view(struct coord *co, const struct chain_view *prev, const struct cha
 		co->wait_epoch = v->epoch;
 		/* Known only when no epoch went by unseen. */
 		co->wait_old_tail[0] = '\0';
-		if (prev->n > 0 && prev->epoch + 1 == v->epoch && !was_tail)
+		if (prev->n > 0 && prev->epoch + 1 == v->epoch)
 			snprintf(co->wait_old_tail, sizeof(co->wait_old_tail), "%s",
 				 prev->nodes[prev->n - 1]);
 		evtimer_add(co->wait_ev, &tv);
