@@ -1208,6 +1208,7 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 		 conf->nodes[n->self].addr.host, conf->nodes[n->self].addr.port,
 		 (unsigned long long)store_applied_sn(n->st),
 		 (unsigned long long)n->chain.applied_epoch);
+	n->chain.log_retain = conf->log_retain;
 	if (conf->netcd == 0) {
 		/* A fixed chain: the node lines, in order, for good. */
 		struct chain_view v;
@@ -1223,7 +1224,6 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 		node_set_serving(n, 1);
 		return 0;
 	}
-	n->chain.log_retain = conf->log_retain;
 	if (coord_start(n) != 0)
 		return -1;
 	return 0;

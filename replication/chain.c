@@ -571,12 +571,17 @@ chain_maintain(struct chain *c)
 	 * whose epoch names this node's history), and what a syncing successor
 	 * still needs.
 	 */
-	upto = c->acked_sn;
+	/*
+	 * The entry at the acknowledged point itself stays too: a successor
+	 * that restarts has exactly that sn, and its epoch is what tells
+	 * whether it can continue from this log (chain_successor_up).
+	 */
+	upto = c->acked_sn > 0 ? c->acked_sn - 1 : 0;
 	keep = c->log_retain > 0 ? c->log_retain : 1;
 	if (upto + keep > applied)
 		upto = applied > keep ? applied - keep : 0;
-	if (c->succ_joining && upto > c->sync_acked_sn)
-		upto = c->sync_acked_sn;
+	if (c->succ_joining && upto >= c->sync_acked_sn)
+		upto = c->sync_acked_sn > 0 ? c->sync_acked_sn - 1 : 0;
 	if (upto > c->trimmed_sn) {
 		if (store_log_trim(c->st, upto) == 0)
 			c->trimmed_sn = upto;
