@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,45 @@ conn_free_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	free(c);
+}
+
+/* A line at level about c, through its limiter while the peer is unauthenticated. */
+static void
+conn_vlog(struct cfs_conn *c, int level, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (c->log_limit != NULL)
+		log_limited(c->log_limit, level, "%s", msg);
+	else if (level == LOG_LEVEL_WARN)
+		log_warnx("%s", msg);
+	else
+		log_info("%s", msg);
+}
+
+void
+cfs_conn_warnx(struct cfs_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conn_vlog(c, LOG_LEVEL_WARN, fmt, ap);
+	va_end(ap);
+}
+
+/* An info line about c, limited like cfs_conn_warnx. */
+static void __attribute__((format(printf, 2, 3)))
+conn_info(struct cfs_conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conn_vlog(c, LOG_LEVEL_INFO, fmt, ap);
+	va_end(ap);
 }
 
 /* Closes once: stops I/O, tells the owner, schedules the free. */
@@ -59,8 +98,10 @@ cfs_conn_close(struct cfs_conn *c, const char *reason)
 	if (c->state == CFS_CONN_CLOSED)
 		return;
 	if (reason != NULL)
-		log_info("connection to %s closed: %s", c->peer, reason);
+		conn_info(c, "connection to %s closed: %s", c->peer, reason);
 	conn_set_state(c, CFS_CONN_CLOSED);
+	if (c->deadline != NULL)
+		evtimer_del(c->deadline);
 	if (c->bev != NULL) {
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
@@ -74,8 +115,6 @@ cfs_conn_close(struct cfs_conn *c, const char *reason)
 void
 cfs_conn_close_after_send(struct cfs_conn *c, const char *reason)
 {
-	struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
-
 	if (c->state != CFS_CONN_OPEN || cfs_conn_outq(c) == 0) {
 		cfs_conn_close(c, reason);
 		return;
@@ -83,7 +122,42 @@ cfs_conn_close_after_send(struct cfs_conn *c, const char *reason)
 	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
 	conn_set_state(c, CFS_CONN_CLOSING);
 	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	cfs_conn_deadline(c, 2000);
+}
+
+/* The deadline passed: closed, with what it was waiting for. */
+static void
+conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct cfs_conn *c = arg;
+
+	if (c->state == CFS_CONN_CLOSING)
+		cfs_conn_close(c, c->close_reason[0] ? c->close_reason : "last answer not sent in time");
+	else if (c->state == CFS_CONN_OPEN)
+		cfs_conn_close(c, "no first message in time");
+	else
+		cfs_conn_close(c, c->state == CFS_CONN_CONNECTING ? "connect or handshake timed out"
+								  : "handshake timed out");
+}
+
+void
+cfs_conn_deadline(struct cfs_conn *c, unsigned ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	if (c->state == CFS_CONN_CLOSED)
+		return;
+	if (ms == 0) {
+		if (c->deadline != NULL)
+			evtimer_del(c->deadline);
+		return;
+	}
+	if (c->deadline == NULL) {
+		c->deadline = evtimer_new(c->base, conn_deadline_cb, c);
+		if (c->deadline == NULL)
+			fatalx("evtimer_new failed");
+	}
+	evtimer_add(c->deadline, &tv);
 }
 
 /* Reads every whole frame in the input buffer and hands each to the owner. */
@@ -106,7 +180,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		rc = cfs_header_decode(hb, sizeof(hb), &h);
 		if (rc != CFS_WIRE_OK) {
-			log_warnx("%s: bad frame header: %s", c->peer, cfs_wire_strerror(rc));
+			cfs_conn_warnx(c, "%s: bad frame header: %s", c->peer,
+				       cfs_wire_strerror(rc));
 			cfs_conn_close(c, "malformed frame");
 			return;
 		}
@@ -158,7 +233,7 @@ conn_check_peer(struct cfs_conn *c)
 	if (ssl == NULL)
 		return 0; /* plaintext */
 	if (cfs_tls_peer(ssl, &c->tls_peer) != 0) {
-		log_warnx("%s: peer presented no verified certificate", c->peer);
+		cfs_conn_warnx(c, "%s: peer presented no verified certificate", c->peer);
 		return -1;
 	}
 	c->has_tls_peer = 1;
@@ -181,7 +256,7 @@ conn_log_tls_errors(struct cfs_conn *c)
 		if (ERR_GET_LIB(e) == 0)
 			continue; /* "lib(0)": no reason of OpenSSL's own, errno says it */
 		ERR_error_string_n(e, buf, sizeof(buf));
-		log_warnx("%s: TLS: %s", c->peer, buf);
+		cfs_conn_warnx(c, "%s: TLS: %s", c->peer, buf);
 		if (!(ERR_GET_LIB(e) == ERR_LIB_SSL &&
 		      ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING))
 			reasons++;
@@ -206,10 +281,6 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		bufferevent_enable(bev, EV_READ | EV_WRITE);
 		if (c->cbs.up != NULL)
 			c->cbs.up(c, c->arg);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		cfs_conn_close(c, "timed out");
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
@@ -285,7 +356,7 @@ conn_make_bev(struct cfs_conn *c, SSL_CTX *ctx, int fd, int accepting)
 	}
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* Handshakes must finish: a peer that stalls is dropped. */
-	cfs_conn_timeout(c, 10);
+	cfs_conn_deadline(c, CFS_CONN_HELLO_DEADLINE_MS);
 	return 0;
 }
 
@@ -429,17 +500,6 @@ cfs_conn_pause(struct cfs_conn *c, int paused)
 		bufferevent_enable(c->bev, EV_READ);
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 	}
-}
-
-/* Sets or clears the read timeout. */
-void
-cfs_conn_timeout(struct cfs_conn *c, unsigned seconds)
-{
-	struct timeval tv = {.tv_sec = seconds, .tv_usec = 0};
-
-	if (c->bev == NULL)
-		return;
-	bufferevent_set_timeouts(c->bev, seconds ? &tv : NULL, NULL);
 }
 
 /* Renames the peer in log lines. */

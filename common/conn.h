@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "common/log.h"
 #include "common/tls.h"
 #include "common/wire.h"
 
@@ -73,6 +74,13 @@ struct cfs_conn {
 	int tls_failed;
 	int was_open;	     /* reached CFS_CONN_OPEN at some point */
 	char close_reason[96]; /* CLOSING: what to log when the output is out */
+	struct event *deadline; /* closes the connection when it fires (cfs_conn_deadline) */
+	/*
+	 * Set by the owner while the peer has not authenticated: this file's
+	 * lines about the connection go through it, so that a flood of
+	 * connections cannot flood the log.
+	 */
+	struct log_limit *log_limit;
 	void *owner;	     /* free for the owner's use */
 };
 
@@ -106,8 +114,18 @@ void cfs_conn_close(struct cfs_conn *, const char *reason);
  * for a last answer that says why, such as a refused HELLO.
  */
 void cfs_conn_close_after_send(struct cfs_conn *, const char *reason);
-/* Sets a read timeout in seconds (0: none), e.g. until HELLO arrives. */
-void cfs_conn_timeout(struct cfs_conn *, unsigned seconds);
+/*
+ * The connection is closed ms milliseconds from now, whatever the peer
+ * sends meanwhile (0: no deadline).  Every connection starts with
+ * CFS_CONN_HELLO_DEADLINE_MS for its TCP connect, TLS handshake and first
+ * exchange; the owner clears it once the peer has said who it is.  An
+ * absolute deadline rather than an idle timeout: a peer trickling a byte
+ * now and then must not keep a connection for ever.
+ */
+void cfs_conn_deadline(struct cfs_conn *, unsigned ms);
+#define CFS_CONN_HELLO_DEADLINE_MS 10000
+/* Logs a warning about the connection, through its log_limit if it has one. */
+void cfs_conn_warnx(struct cfs_conn *, const char *, ...) __attribute__((format(printf, 2, 3)));
 /* Renames the peer for logs once it has said who it is. */
 void cfs_conn_set_peer(struct cfs_conn *, const char *name);
 const char *cfs_conn_state_name(enum cfs_conn_state);

@@ -128,6 +128,33 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A line through a limiter: written if the second's budget allows, else counted. */
+void
+log_limited(struct log_limit *l, int level, const char *fmt, ...)
+{
+	uint64_t now = cfs_now_ms();
+	va_list ap;
+
+	if (level > log_level)
+		return;
+	if (now - l->window_ms >= 1000) {
+		l->window_ms = now;
+		l->lines = 0;
+	}
+	if (l->lines >= LOG_LIMIT_BURST) {
+		l->held++;
+		return;
+	}
+	l->lines++;
+	if (l->held > 0) {
+		log_info("%u more lines like the next were held back", l->held);
+		l->held = 0;
+	}
+	va_start(ap, fmt);
+	log_vwrite(level, NULL, fmt, ap);
+	va_end(ap);
+}
+
 /* Logs an error with strerror(errno) and exits. */
 void
 fatal(const char *fmt, ...)

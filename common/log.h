@@ -36,6 +36,21 @@ void fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 const char *log_escape(const char *s, char *out, size_t outlen);
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
+/*
+ * A budget for lines a peer can cause, so that a flood of refused
+ * connections cannot fill the disk: at most LOG_LIMIT_BURST lines a second
+ * pass through one limiter; the rest are counted and the count is logged
+ * with the next line that passes.  Zero-initialise.
+ */
+#define LOG_LIMIT_BURST 10
+struct log_limit {
+	uint64_t window_ms; /* start of the current second */
+	unsigned lines;	    /* written in it */
+	unsigned held;	    /* held back since the last line written */
+};
+void log_limited(struct log_limit *, int level, const char *, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Milliseconds on the monotonic clock. */
 uint64_t cfs_now_ms(void);
 

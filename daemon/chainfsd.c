@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,28 @@ chainfsd_hup_cb(evutil_socket_t sig, short what, void *arg)
 	cfs_conf_free(&check);
 }
 
+/*
+ * Raises the soft descriptor limit to the hard one (at most 2^20), as a
+ * server that holds a connection per client should: the node then splits
+ * what it has (node_fd_limits), and the hard limit, which systemd's
+ * LimitNOFILE= or ulimit -Hn sets, is the operator's knob.
+ */
+static void
+chainfsd_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 1u << 20 ? 1u << 20 : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the descriptor limit to %llu", (unsigned long long)want);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -97,6 +120,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	chainfsd_raise_nofile();
 	base = event_base_new();
 	if (base == NULL)
 		fatalx("event_base_new failed");

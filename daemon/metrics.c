@@ -3,14 +3,19 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 
 #include "common/log.h"
@@ -18,10 +23,17 @@
 #include "daemon/metrics.h"
 #include "daemon/node.h"
 
-/* A scrape is one small request; a client that dawdles longer is dropped. */
-#define METRICS_HTTP_TIMEOUT 10
+/*
+ * A scrape is one small request: its whole life, from accept to close, is
+ * bounded by METRICS_DEADLINE_MS however its peer trickles, and its request
+ * head by METRICS_MAX_HEADERS.  A body is never used, only drained while
+ * the answer goes out, so it needs no limit of its own.
+ */
+#define METRICS_DEADLINE_MS 5000
+/* How long, within that, an answered client has to close its side. */
+#define METRICS_LINGER_MS 1000
 #define METRICS_MAX_HEADERS 8192
-#define METRICS_MAX_BODY 1024
+#define METRICS_BACKLOG 64
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /*
@@ -54,13 +66,6 @@ static const char *metrics_tls_dirs[METRICS_TLS_max] = {
     [METRICS_TLS_IN] = "in",
     [METRICS_TLS_OUT] = "out",
 };
-
-/*
- * evhttp owns the endpoint's listener and gives its error callback evhttp's
- * own argument, so that callback finds the endpoint here.  A chainfsd process
- * runs one node, hence one endpoint.
- */
-static struct metrics *metrics_endpoint;
 
 /* Monotonic nanoseconds. */
 uint64_t
@@ -251,74 +256,452 @@ metrics_render(struct node *n, struct evbuffer *b)
 		evbuffer_add_printf(b,
 		                    "chainfs_tls_handshake_failures_total{direction=\"%s\"} %llu\n",
 		                    metrics_tls_dirs[i], (unsigned long long)m->tls_failures[i]);
+
+	/* Two series, so that an attack on the endpoint is not taken for one on the chain. */
+	metrics_put_head(b, "chainfs_pending_evicted_total", "counter",
+	                 "Connections not yet done with their handshake and HELLO (chain) or "
+	                 "their request (metrics) closed to make room for newer ones, by "
+	                 "listener.");
+	evbuffer_add_printf(b, "chainfs_pending_evicted_total{listener=\"chain\"} %llu\n",
+	                    (unsigned long long)n->pending.evicted);
+	evbuffer_add_printf(b, "chainfs_pending_evicted_total{listener=\"metrics\"} %llu\n",
+	                    (unsigned long long)m->admit.evicted);
+	metrics_put_head(b, "chainfs_accept_refused_total", "counter",
+	                 "Connections refused: closed at accept to keep the descriptors the node "
+	                 "needs (descriptors), or at HELLO because the node has its maximum of "
+	                 "clients (clients).");
+	evbuffer_add_printf(b, "chainfs_accept_refused_total{reason=\"descriptors\"} %llu\n",
+	                    (unsigned long long)n->refused);
+	evbuffer_add_printf(b, "chainfs_accept_refused_total{reason=\"clients\"} %llu\n",
+	                    (unsigned long long)n->busy_refused);
 }
 
-/* Sends a short plain-text answer with status code. */
+/*
+ * One scrape: a connection to the endpoint from its accept to its close,
+ * for one request.  Its states:
+ */
+enum metrics_scrape_state {
+	SCRAPE_READING, /* reading the request head */
+	SCRAPE_WRITING, /* answer queued; input drained */
+	SCRAPE_LINGER,  /* answer written, our side shut: closed at the client's end of file */
+	SCRAPE_CLOSED,  /* on m->dead, freed by m->reap */
+	SCRAPE_max
+};
+
+static const char *metrics_scrape_state_names[SCRAPE_max] = {
+    [SCRAPE_READING] = "reading",
+    [SCRAPE_WRITING] = "writing",
+    [SCRAPE_LINGER] = "lingering",
+    [SCRAPE_CLOSED] = "closed",
+};
+
+struct metrics_scrape {
+	TAILQ_ENTRY(metrics_scrape) link; /* on m->scrapes, or m->dead once closed */
+	struct cfs_pending pending;       /* in m->admit while open */
+	struct node *n;
+	enum metrics_scrape_state state;
+	struct bufferevent *bev;
+	struct event *deadline; /* METRICS_DEADLINE_MS after the accept; sooner to linger */
+	uint64_t accepted_ms;   /* cfs_now_ms() at the accept */
+	int peer_eof;           /* the client shut its side */
+	size_t head_len;        /* bytes of the request head read so far */
+	int have_line;          /* the request line was read and is good */
+	int is_head;            /* it was a HEAD: no body in the answer */
+	int code;               /* the answer due once the head ends */
+	char peer[INET6_ADDRSTRLEN + 16];
+};
+
+/* Changes a scrape's state, tracing the transition. */
 static void
-metrics_http_reply(struct evhttp_request *req, int code, const char *reason, const char *text)
+metrics_scrape_set_state(struct metrics_scrape *s, enum metrics_scrape_state st)
 {
+	log_debug("metrics: %s: %s -> %s", s->peer, metrics_scrape_state_names[s->state],
+	          metrics_scrape_state_names[st]);
+	s->state = st;
+}
+
+/*
+ * Closes a scrape at once, whatever its state.  It is freed from the loop
+ * by m->reap, never here: this runs inside its own callbacks.  A per-node
+ * event rather than event_base_once, as common/conn.c uses, so that
+ * metrics_stop can free what is still waiting.
+ */
+static void
+metrics_scrape_close(struct metrics_scrape *s)
+{
+	struct metrics *m = &s->n->metrics;
+
+	if (s->state == SCRAPE_CLOSED)
+		return;
+	metrics_scrape_set_state(s, SCRAPE_CLOSED);
+	cfs_admit_remove(&m->admit, &s->pending);
+	event_del(s->deadline);
+	bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+	TAILQ_REMOVE(&m->scrapes, s, link);
+	TAILQ_INSERT_TAIL(&m->dead, s, link);
+	event_active(m->reap, EV_TIMEOUT, 1);
+}
+
+/* Frees the closed scrapes; their descriptors close with their bufferevents. */
+static void
+metrics_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics *m = arg;
+	struct metrics_scrape *s;
+
+	while ((s = TAILQ_FIRST(&m->dead)) != NULL) {
+		TAILQ_REMOVE(&m->dead, s, link);
+		bufferevent_free(s->bev);
+		event_free(s->deadline);
+		free(s);
+	}
+}
+
+/* Admission closes the oldest scrape to make room for a new one. */
+static void
+metrics_evict_cb(struct cfs_pending *p, const char *why, void *arg)
+{
+	struct metrics_scrape *s =
+	    (struct metrics_scrape *)(void *)((char *)p - offsetof(struct metrics_scrape, pending));
+	struct node *n = arg;
+
+	log_limited(&n->unauth_log, LOG_LEVEL_INFO, "metrics: %s: closed (%s), %s", s->peer,
+	            metrics_scrape_state_names[s->state], why);
+	metrics_scrape_close(s);
+}
+
+/* The scrape's time is up, whatever it was doing. */
+static void
+metrics_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics_scrape *s = arg;
+
+	/* A client that keeps its side open after the answer is merely slow to close. */
+	log_limited(&s->n->unauth_log, s->state == SCRAPE_LINGER ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+	            "metrics: %s: closed (%s) after %llu ms", s->peer,
+	            metrics_scrape_state_names[s->state],
+	            (unsigned long long)(cfs_now_ms() - s->accepted_ms));
+	metrics_scrape_close(s);
+}
+
+/* The reason phrase of a status code we answer with. */
+static const char *
+metrics_reason(int code)
+{
+	switch (code) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 431:
+		return "Request Header Fields Too Large";
+	default:
+		return "Error";
+	}
+}
+
+/*
+ * Queues the answer to the request and goes on to writing it.  A HEAD gets
+ * the headers of the GET, Content-Length included, and no body.
+ */
+static void
+metrics_scrape_answer(struct metrics_scrape *s, int code)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
 	struct evbuffer *body = evbuffer_new();
+	const char *ctype = "text/plain; charset=utf-8";
 
 	if (body == NULL)
 		fatalx("evbuffer_new failed");
-	evbuffer_add(body, text, strlen(text));
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	                  "text/plain; charset=utf-8");
-	evhttp_send_reply(req, code, reason, body);
+	switch (code) {
+	case 200:
+		metrics_render(s->n, body);
+		ctype = METRICS_CONTENT_TYPE;
+		break;
+	case 404:
+		evbuffer_add_printf(body, "not found: try /metrics\n");
+		break;
+	case 405:
+		evbuffer_add_printf(body, "method not allowed: use GET\n");
+		break;
+	case 431:
+		evbuffer_add_printf(body, "request head over %d bytes\n", METRICS_MAX_HEADERS);
+		break;
+	default:
+		evbuffer_add_printf(body, "bad request\n");
+		break;
+	}
+	evbuffer_add_printf(out,
+	                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	                    "%sConnection: close\r\n\r\n",
+	                    code, metrics_reason(code), ctype, evbuffer_get_length(body),
+	                    code == 405 ? "Allow: GET, HEAD\r\n" : "");
+	if (!s->is_head)
+		evbuffer_add_buffer(out, body);
 	evbuffer_free(body);
+	metrics_scrape_set_state(s, SCRAPE_WRITING);
+	/*
+	 * Reading goes on, into the bin, until the client closes: closing with
+	 * unread bytes (a body, pipelined requests) would send a reset, which
+	 * can destroy the answer before the client reads it.  The deadline
+	 * still bounds it all, and admission can close it any time.
+	 */
+	evbuffer_drain(bufferevent_get_input(s->bev), (size_t)-1);
+	bufferevent_enable(s->bev, EV_WRITE);
 }
 
-/* Answers every HTTP request: GET or HEAD of /metrics, 404 or 405 otherwise. */
+/* Whether c may be in a method name (a "tchar" of RFC 9110). */
+static int
+metrics_is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/*
+ * Reads the request line "METHOD SP TARGET SP HTTP/1.x" (without its end of
+ * line) into the scrape: whether it is a HEAD and the answer it gets.
+ * Returns 0, or -1 when the line is malformed.
+ */
+static int
+metrics_parse_request_line(struct metrics_scrape *s, const char *p, size_t len)
+{
+	static const char mpath[] = "/metrics";
+	size_t i = 0, m_len, t_start, t_len, plen;
+	const char *path;
+	int is_get;
+
+	while (i < len && metrics_is_tchar((unsigned char)p[i]))
+		i++;
+	m_len = i;
+	if (m_len == 0 || i >= len || p[i] != ' ')
+		return -1;
+	t_start = ++i;
+	while (i < len && p[i] > ' ' && p[i] < 0x7f)
+		i++;
+	t_len = i - t_start;
+	if (t_len == 0 || i >= len || p[i] != ' ')
+		return -1;
+	i++;
+	if (len - i != 8 ||
+	    (memcmp(p + i, "HTTP/1.0", 8) != 0 && memcmp(p + i, "HTTP/1.1", 8) != 0))
+		return -1;
+
+	/* The path: the target up to its query, after the authority of an absolute form. */
+	path = p + t_start;
+	plen = t_len;
+	if (plen >= 7 && strncasecmp(path, "http://", 7) == 0) {
+		const char *slash = memchr(path + 7, '/', plen - 7);
+
+		plen = slash != NULL ? plen - (size_t)(slash - path) : 0;
+		path = slash != NULL ? slash : path + t_len;
+	}
+	for (size_t k = 0; k < plen; k++)
+		if (path[k] == '?') {
+			plen = k;
+			break;
+		}
+
+	is_get = m_len == 3 && memcmp(p, "GET", 3) == 0;
+	s->is_head = m_len == 4 && memcmp(p, "HEAD", 4) == 0;
+	if (plen != sizeof(mpath) - 1 || memcmp(path, mpath, plen) != 0)
+		s->code = 404;
+	else if (!is_get && !s->is_head)
+		s->code = 405;
+	else
+		s->code = 200;
+	return 0;
+}
+
+/* The first 80 of a peer's bytes as a string safe to log. */
+static const char *
+metrics_escape(const char *p, size_t len, char *out, size_t outlen)
+{
+	char raw[81];
+
+	if (len >= sizeof(raw))
+		len = sizeof(raw) - 1;
+	memcpy(raw, p, len);
+	raw[len] = '\0';
+	return log_escape(raw, out, outlen);
+}
+
+/* Reads the request head line by line; answers once it ends, or at once when it is bad. */
 static void
-metrics_http_cb(struct evhttp_request *req, void *arg)
+metrics_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct metrics_scrape *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char esc[4 * 80 + 1];
+
+	if (s->state != SCRAPE_READING) {
+		evbuffer_drain(in, (size_t)-1);
+		return;
+	}
+	for (;;) {
+		size_t eol_len = 0, len;
+		struct evbuffer_ptr eol =
+		    evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+		const char *line;
+
+		if (eol.pos < 0) {
+			/* The input is held to METRICS_MAX_HEADERS by its watermark. */
+			if (s->head_len + evbuffer_get_length(in) >= METRICS_MAX_HEADERS)
+				break;
+			return;
+		}
+		len = (size_t)eol.pos;
+		if (s->head_len + len + eol_len > METRICS_MAX_HEADERS)
+			break;
+		s->head_len += len + eol_len;
+		if (len == 0 && !s->have_line) {
+			/* RFC 9112 2.2: empty lines before the request line are ignored. */
+			evbuffer_drain(in, eol_len);
+			continue;
+		}
+		if (len == 0) {
+			metrics_scrape_answer(s, s->code);
+			return;
+		}
+		if (!s->have_line) {
+			line = (const char *)evbuffer_pullup(in, (ssize_t)len);
+			if (line == NULL)
+				fatalx("evbuffer_pullup failed");
+			if (metrics_parse_request_line(s, line, len) != 0) {
+				log_limited(&s->n->unauth_log, LOG_LEVEL_INFO,
+				            "metrics: %s: bad request line \"%s\"", s->peer,
+				            metrics_escape(line, len, esc, sizeof(esc)));
+				s->is_head = 0;
+				metrics_scrape_answer(s, 400);
+				return;
+			}
+			log_limited(&s->n->unauth_log, LOG_LEVEL_DEBUG, "metrics: %s: \"%s\": %d",
+			            s->peer, metrics_escape(line, len, esc, sizeof(esc)), s->code);
+			s->have_line = 1;
+		}
+		/* Header fields say nothing the answer depends on: skipped. */
+		evbuffer_drain(in, len + eol_len);
+	}
+	log_limited(&s->n->unauth_log, LOG_LEVEL_INFO, "metrics: %s: request head over %d bytes",
+	            s->peer, METRICS_MAX_HEADERS);
+	metrics_scrape_answer(s, 431);
+}
+
+/*
+ * The output is empty: the answer is out.  Our side is shut so that the
+ * client sees its end; we close at the client's end of file, or after
+ * METRICS_LINGER_MS at most.
+ */
+static void
+metrics_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct metrics_scrape *s = arg;
+	uint64_t end = s->accepted_ms + METRICS_DEADLINE_MS, now = cfs_now_ms();
+	uint64_t ms = end > now ? end - now : 0;
+	struct timeval tv;
+
+	if (s->state != SCRAPE_WRITING)
+		return;
+	if (s->peer_eof || shutdown(bufferevent_getfd(bev), SHUT_WR) != 0) {
+		metrics_scrape_close(s);
+		return;
+	}
+	metrics_scrape_set_state(s, SCRAPE_LINGER);
+	if (ms > METRICS_LINGER_MS)
+		ms = METRICS_LINGER_MS;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(s->deadline, &tv);
+}
+
+/* End of file or an error on a scrape's socket. */
+static void
+metrics_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct metrics_scrape *s = arg;
+
+	/* A client may shut its side once its request is sent: the answer still goes. */
+	if ((what & BEV_EVENT_EOF) && s->state == SCRAPE_WRITING) {
+		s->peer_eof = 1;
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s->state != SCRAPE_LINGER)
+			log_limited(&s->n->unauth_log, LOG_LEVEL_DEBUG, "metrics: %s: %s while %s",
+			            s->peer,
+			            (what & BEV_EVENT_EOF) ? "end of file" : "socket error",
+			            metrics_scrape_state_names[s->state]);
+		metrics_scrape_close(s);
+	}
+}
+
+/* A new scrape: room for it first, then at most METRICS_DEADLINE_MS of its life. */
+static void
+metrics_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                  void *arg)
 {
 	struct node *n = arg;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct evbuffer *body;
+	struct metrics *m = &n->metrics;
+	struct metrics_scrape *s;
+	struct bufferevent *bev;
+	struct timeval tv = {METRICS_DEADLINE_MS / 1000, (METRICS_DEADLINE_MS % 1000) * 1000};
+	char host[INET6_ADDRSTRLEN] = "?", serv[8] = "?";
 
-	if (path == NULL || strcmp(path, "/metrics") != 0) {
-		metrics_http_reply(req, HTTP_NOTFOUND, "Not Found", "not found: try /metrics\n");
+	if (!node_accept_room(n, fd, m->listener, m->listen_retry, "metrics"))
+		return;
+	bev = bufferevent_socket_new(n->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_warnx("metrics: bufferevent_socket_new failed");
+		evutil_closesocket(fd);
 		return;
 	}
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-		metrics_http_reply(req, HTTP_BADMETHOD, "Method Not Allowed",
-		                   "method not allowed: use GET\n");
-		return;
-	}
-	body = evbuffer_new();
-	if (body == NULL)
-		fatalx("evbuffer_new failed");
-	metrics_render(n, body);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	                  METRICS_CONTENT_TYPE);
-	evhttp_send_reply(req, HTTP_OK, "OK", body);
-	evbuffer_free(body);
+	s = xcalloc(1, sizeof(*s));
+	s->n = n;
+	s->bev = bev;
+	s->state = SCRAPE_READING;
+	s->accepted_ms = cfs_now_ms();
+	s->deadline = evtimer_new(n->base, metrics_deadline_cb, s);
+	if (s->deadline == NULL)
+		fatalx("evtimer_new failed");
+	getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv, sizeof(serv),
+	            NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(s->peer, sizeof(s->peer), "%s%s%s:%s", strchr(host, ':') ? "[" : "", host,
+	         strchr(host, ':') ? "]" : "", serv);
+	TAILQ_INSERT_TAIL(&m->scrapes, s, link);
+	/* May close older scrapes: none of their callbacks is running. */
+	cfs_admit_add(&m->admit, &s->pending, sa);
+	evtimer_add(s->deadline, &tv);
+	bufferevent_setcb(bev, metrics_read_cb, metrics_write_cb, metrics_event_cb, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, METRICS_MAX_HEADERS);
+	bufferevent_enable(bev, EV_READ);
 }
 
-/* Timer: accept scrapes again after running out of descriptors. */
+/* Timer: accept scrapes again after a pause. */
 static void
 metrics_listen_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct metrics *m = arg;
 
-	evconnlistener_enable(m->listener);
+	if (m->listener != NULL)
+		evconnlistener_enable(m->listener);
 }
 
 /* accept() failed: pause for a second instead of spinning, as the node's listener does. */
 static void
 metrics_accept_error_cb(struct evconnlistener *l, void *arg)
 {
+	struct node *n = arg;
 	struct timeval tv = {1, 0};
 	int err = EVUTIL_SOCKET_ERROR();
 
-	if (metrics_endpoint == NULL || metrics_endpoint->listener != l)
-		return;
 	log_warnx("metrics: accept: %s; pausing for a second", strerror(err));
 	evconnlistener_disable(l);
-	event_add(metrics_endpoint->listen_retry, &tv);
+	event_add(n->metrics.listen_retry, &tv);
 }
 
 /* Whether the socket is bound to a loopback address. */
@@ -350,34 +733,43 @@ metrics_start(struct node *n)
 {
 	const struct cfs_node_addr *a = &n->conf->nodes[n->self].metrics;
 	struct metrics *m = &n->metrics;
-	struct evhttp_bound_socket *bs;
+	struct addrinfo hints, *res = NULL;
+	char port[8];
+	int rc;
 
 	if (a->port == 0)
 		return 0;
-	m->http = evhttp_new(n->base);
-	if (m->http == NULL) {
-		log_warnx("metrics: evhttp_new failed");
+	TAILQ_INIT(&m->scrapes);
+	TAILQ_INIT(&m->dead);
+	cfs_admit_init(&m->admit, METRICS_MAX_SCRAPES, METRICS_MAX_SCRAPES_PER_SOURCE,
+	               metrics_evict_cb, n);
+	m->reap = event_new(n->base, -1, 0, metrics_reap_cb, m);
+	m->listen_retry = evtimer_new(n->base, metrics_listen_retry_cb, m);
+	if (m->reap == NULL || m->listen_retry == NULL)
+		fatalx("event_new failed");
+
+	/* Like the node's own address: the first address the host resolves to. */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", a->port);
+	rc = getaddrinfo(a->host, port, &hints, &res);
+	if (rc != 0) {
+		log_warnx("metrics: %s:%u: cannot resolve: %s", a->host, a->port, gai_strerror(rc));
 		return -1;
 	}
-	/* Every method reaches metrics_http_cb, which answers 405 itself. */
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-	                                        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	                                        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-	                                        EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	evhttp_set_timeout(m->http, METRICS_HTTP_TIMEOUT);
-	evhttp_set_max_headers_size(m->http, METRICS_MAX_HEADERS);
-	evhttp_set_max_body_size(m->http, METRICS_MAX_BODY);
-	evhttp_set_gencb(m->http, metrics_http_cb, n);
-	bs = evhttp_bind_socket_with_handle(m->http, a->host, a->port);
-	if (bs == NULL) {
+	m->listener = evconnlistener_new_bind(n->base, metrics_accept_cb, n,
+	                                      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+	                                          LEV_OPT_CLOSE_ON_EXEC,
+	                                      METRICS_BACKLOG, res->ai_addr, (int)res->ai_addrlen);
+	freeaddrinfo(res);
+	if (m->listener == NULL) {
 		log_warn("metrics: cannot listen on %s:%u", a->host, a->port);
 		return -1;
 	}
-	m->listener = evhttp_bound_socket_get_listener(bs);
-	m->listen_retry = evtimer_new(n->base, metrics_listen_retry_cb, m);
 	evconnlistener_set_error_cb(m->listener, metrics_accept_error_cb);
-	metrics_endpoint = m;
-	if (!metrics_on_loopback(evhttp_bound_socket_get_fd(bs)))
+	if (!metrics_on_loopback(evconnlistener_get_fd(m->listener)))
 		log_warnx("metrics endpoint %s:%u is not on loopback: anyone who can reach it "
 		          "reads this node's metrics, without TLS or authentication",
 		          a->host, a->port);
@@ -386,19 +778,24 @@ metrics_start(struct node *n)
 	return 0;
 }
 
-/* Closes the endpoint. */
+/* Closes the endpoint and every scrape, open or waiting to be freed. */
 void
 metrics_stop(struct node *n)
 {
 	struct metrics *m = &n->metrics;
+	struct metrics_scrape *s;
 
-	if (metrics_endpoint == m)
-		metrics_endpoint = NULL;
-	if (m->listen_retry != NULL)
-		event_free(m->listen_retry);
+	if (m->reap == NULL)
+		return; /* never started */
+	if (m->listener != NULL)
+		evconnlistener_free(m->listener);
+	m->listener = NULL;
+	while ((s = TAILQ_FIRST(&m->scrapes)) != NULL)
+		metrics_scrape_close(s);
+	metrics_reap_cb(-1, 0, m);
+	event_free(m->reap);
+	m->reap = NULL;
+	event_free(m->listen_retry);
 	m->listen_retry = NULL;
-	m->listener = NULL; /* evhttp's */
-	if (m->http != NULL)
-		evhttp_free(m->http);
-	m->http = NULL;
+	cfs_admit_free(&m->admit);
 }

@@ -6,24 +6,42 @@
  * since the node is one thread on one event loop.  What the chain, the store
  * and the connection table already know (entries applied, sent list, peers)
  * is read from the node when the endpoint is scraped, so nothing is counted
- * twice.  The endpoint is libevent's evhttp on the node's loop: a scrape
- * formats a few kilobytes and never blocks.  It has no TLS and no
- * authentication: keep it on loopback, or behind a firewall.
+ * twice.  It has no TLS and no authentication: keep it on loopback, or
+ * behind a firewall.
+ *
+ * The endpoint is a minimal HTTP/1.x responder of our own on the node's
+ * loop, not libevent's evhttp: in libevent 2.1 evhttp cannot cap its
+ * connections (evhttp_set_max_connections is 2.2), its timeout is an idle
+ * timeout that every byte resets, and the accept callback of its listener
+ * is internal, so a peer trickling bytes into thousands of connections
+ * would take the descriptors the node needs.  Here a scrape is one request
+ * per connection, its head at most 8 KB, its whole life at most 5 seconds
+ * from the accept, and at most METRICS_MAX_SCRAPES are open at once
+ * (METRICS_MAX_SCRAPES_PER_SOURCE from one address): a new connection
+ * closes the oldest rather than wait (common/admit.h), and the node's
+ * descriptor reserve is checked before anything else (node_accept_room).
  */
 #ifndef CHAINFS_METRICS_H
 #define CHAINFS_METRICS_H
 
 #include <stdint.h>
+#include <sys/queue.h>
+
+#include "common/admit.h"
 
 /* Op types are small numbers (common/wire.h); each has a slot. */
 #define METRICS_OP_SLOTS 64
 /* Latency histogram bounds, 10 us to 10 s; see metrics.c. */
 #define METRICS_BUCKETS 19
+/* Scrapes open at once, in all and from one address; see above. */
+#define METRICS_MAX_SCRAPES 16
+#define METRICS_MAX_SCRAPES_PER_SOURCE 4
 
 struct node;
-struct evhttp;
 struct evconnlistener;
 struct event;
+struct metrics_scrape;
+TAILQ_HEAD(metrics_scrape_list, metrics_scrape);
 
 /* A latency histogram with the fixed bounds of metrics.c. */
 struct metrics_hist {
@@ -46,9 +64,13 @@ struct metrics {
 	uint64_t accepted;                             /* connections accepted */
 	uint64_t tls_failures[METRICS_TLS_max];
 
-	struct evhttp *http; /* NULL: no endpoint configured */
-	struct evconnlistener *listener;
-	struct event *listen_retry;
+	/* The endpoint; reap is NULL until metrics_start set it up. */
+	struct evconnlistener *listener;    /* NULL: no endpoint listening */
+	struct event *listen_retry;         /* re-enables listener after a pause */
+	struct event *reap;                 /* frees closed scrapes, outside their callbacks */
+	struct cfs_admit admit;             /* every open scrape, for its whole life */
+	struct metrics_scrape_list scrapes; /* open */
+	struct metrics_scrape_list dead;    /* closed, waiting for reap */
 };
 
 /* The slot of an op type in the per-op tables; 0 (no op) for one out of range. */

@@ -4,11 +4,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <malloc.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "daemon/coord.h"
@@ -27,6 +31,7 @@ struct node_peer {
 	uint64_t client_id;
 	int in_bucket;
 	int out_full; /* its replies are piling up: stop reading its requests */
+	struct cfs_pending pend; /* while PEER_HELLO: in n->pending */
 	TAILQ_ENTRY(node_peer) all;
 	TAILQ_ENTRY(node_peer) bucket;
 };
@@ -507,27 +512,27 @@ node_check_role(struct node *n, struct node_peer *p, const struct cfs_hello *h)
 	if (h->role == CFS_PEER_NODE) {
 		pred = view_pred(&n->chain.view, n->self_name);
 		if (pred == NULL) {
-			log_warnx("%s: claims to be a predecessor, but this node has none in epoch "
+			cfs_conn_warnx(p->c, "%s: claims to be a predecessor, but this node has none in epoch "
 				  "%llu (%s)",
 				  p->c->peer, (unsigned long long)n->chain.epoch,
 				  view_role_name(&n->chain.view, n->self_name));
 			return CFS_ERR_DENIED;
 		}
 		if (strcmp(h->name, pred) != 0) {
-			log_warnx("%s: says it is node %s, but the predecessor is %s", p->c->peer,
+			cfs_conn_warnx(p->c, "%s: says it is node %s, but the predecessor is %s", p->c->peer,
 				  log_escape(h->name, name, sizeof(name)), pred);
 			return CFS_ERR_DENIED;
 		}
 		if (p->c->has_tls_peer &&
 		    cfs_tls_is_node(&p->c->tls_peer, pred, why, sizeof(why)) != 0) {
-			log_warnx("%s: not predecessor %s: %s", p->c->peer, pred, why);
+			cfs_conn_warnx(p->c, "%s: not predecessor %s: %s", p->c->peer, pred, why);
 			return CFS_ERR_DENIED;
 		}
 		return 0;
 	}
 	if (p->c->has_tls_peer && strcmp(p->c->tls_peer.kind, CFS_TLS_KIND_NODE) != 0 &&
 	    strcmp(p->c->tls_peer.kind, CFS_TLS_KIND_CLIENT) != 0) {
-		log_warnx("%s: certificate kind '%s' is neither node nor client", p->c->peer,
+		cfs_conn_warnx(p->c, "%s: certificate kind '%s' is neither node nor client", p->c->peer,
 			  p->c->tls_peer.kind);
 		return CFS_ERR_DENIED;
 	}
@@ -547,7 +552,7 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 
 	rc = cfs_hello_decode(body, h->length, &hello);
 	if (rc != CFS_WIRE_OK) {
-		log_warnx("%s: bad HELLO: %s", p->c->peer, cfs_wire_strerror(rc));
+		cfs_conn_warnx(p->c, "%s: bad HELLO: %s", p->c->peer, cfs_wire_strerror(rc));
 		return -1;
 	}
 	/* The name is the peer's word: escaped, so that it cannot forge a log line. */
@@ -566,6 +571,16 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	}
 	if (rc == 0 && hello.role == CFS_PEER_CLIENT && !n->serving)
 		rc = CFS_ERR_BUSY; /* fenced or waiting: the client asks other nodes */
+	if (rc == 0 && hello.role != CFS_PEER_NODE &&
+	    (hello.role == CFS_PEER_CLIENT ? n->npeers[PEER_CLIENT] >= n->max_clients
+					   : n->npeers[PEER_ADMIN] >= NODE_FD_PEERS - 1)) {
+		/* Their descriptors would eat into the room kept for others. */
+		n->busy_refused++;
+		cfs_conn_warnx(p->c, "%s: refused: %u %s connected already", p->c->peer,
+			       hello.role == CFS_PEER_CLIENT ? n->max_clients : NODE_FD_PEERS - 1,
+			       hello.role == CFS_PEER_CLIENT ? "clients" : "admin tools");
+		rc = CFS_ERR_BUSY;
+	}
 	node_fill_hello_reply(n, &hr, rc);
 	cfs_wbuf_reset(&n->out);
 	start = cfs_frame_begin(&n->out, CFS_MSG_HELLO_REPLY, h->reqid, n->chain.epoch);
@@ -579,7 +594,15 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 								      : "refused");
 		return 0;
 	}
-	cfs_conn_timeout(p->c, 0);
+	/*
+	 * Authenticated: no longer pending, logged in full, and no deadline;
+	 * but an admin tool asks and goes, so its few slots are not held.
+	 */
+	cfs_conn_deadline(p->c, hello.role == CFS_PEER_NODE || hello.role == CFS_PEER_CLIENT
+					? 0
+					: NODE_ADMIN_DEADLINE_MS);
+	cfs_admit_remove(&n->pending, &p->pend);
+	p->c->log_limit = NULL;
 	switch (hello.role) {
 	case CFS_PEER_NODE:
 		if (n->pred != NULL) {
@@ -728,7 +751,7 @@ node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 
 	if (p->state == PEER_HELLO) {
 		if (h->type != CFS_MSG_HELLO) {
-			log_warnx("%s: %s before HELLO", c->peer, cfs_msg_name(h->type));
+			cfs_conn_warnx(c, "%s: %s before HELLO", c->peer, cfs_msg_name(h->type));
 			return -1;
 		}
 		return node_on_hello(n, p, h, body);
@@ -797,6 +820,8 @@ node_peer_down(struct cfs_conn *c, void *arg)
 	if (c->tls_failed)
 		n->metrics.tls_failures[METRICS_TLS_IN]++;
 	n->npeers[p->state]--;
+	cfs_admit_remove(&n->pending, &p->pend);
+	n->closed_since_trim++;
 	if (p->in_bucket)
 		TAILQ_REMOVE(node_bucket(n, p->client_id), p, bucket);
 	TAILQ_REMOVE(&n->peers, p, all);
@@ -819,29 +844,66 @@ static const struct cfs_conn_cbs node_peer_cbs = {
 	.drained = node_peer_drained,
 };
 
-/* Accepts a connection: TLS handshake, then HELLO within the timeout. */
+/* The admission limits want room: a pending peer is closed. */
+static void
+node_pending_evict(struct cfs_pending *pe, const char *why, void *arg)
+{
+	struct node_peer *p = (struct node_peer *)(void *)((char *)pe - offsetof(struct node_peer, pend));
+
+	cfs_conn_close(p->c, why);
+}
+
+int
+node_accept_room(struct node *n, int fd, struct evconnlistener *l, struct event *retry,
+		 const char *what)
+{
+	struct timeval tv = {0, 100000};
+
+	if (fd < n->accept_fd_limit)
+		return 1;
+	close(fd);
+	n->refused++;
+	log_limited(&n->unauth_log, LOG_LEVEL_WARN,
+		    "%s: connection refused: %d descriptors in use, %d kept for the node's own "
+		    "links; pausing accept for 100 ms",
+		    what, n->accept_fd_limit, NODE_FD_RESERVE);
+	evconnlistener_disable(l);
+	evtimer_add(retry, &tv);
+	return 0;
+}
+
+/*
+ * Accepts a connection: TLS handshake, then HELLO before the deadline.  Until
+ * then it is pending, and what it may cost is bounded (common/admit.h).
+ */
 static void
 node_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
 	       void *arg)
 {
 	struct node *n = arg;
-	struct node_peer *p = xcalloc(1, sizeof(*p));
+	struct node_peer *p;
 	char host[INET6_ADDRSTRLEN + 8] = "?", serv[8] = "?", addr[sizeof(host) + 16];
 
+	if (!node_accept_room(n, fd, l, n->listen_retry, "chain listener"))
+		return;
 	getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv, sizeof(serv),
 		    NI_NUMERICHOST | NI_NUMERICSERV);
 	snprintf(addr, sizeof(addr), "%s:%s", host, serv);
+	p = xcalloc(1, sizeof(*p));
 	p->n = n;
 	p->state = PEER_HELLO;
 	p->c = cfs_conn_accept(n->base, n->server_ctx, fd, addr, &node_peer_cbs, p);
 	if (p->c == NULL) {
-		log_warnx("cannot set up connection from %s", addr);
+		log_limited(&n->unauth_log, LOG_LEVEL_WARN, "cannot set up connection from %s",
+			    addr);
 		free(p);
 		return;
 	}
+	p->c->log_limit = &n->unauth_log;
 	TAILQ_INSERT_TAIL(&n->peers, p, all);
 	n->npeers[PEER_HELLO]++;
 	n->metrics.accepted++;
+	cfs_admit_add(&n->pending, &p->pend, sa);
 }
 
 /* Re-enables accepting after running out of descriptors. */
@@ -861,7 +923,8 @@ node_accept_error_cb(struct evconnlistener *l, void *arg)
 	struct timeval tv = {1, 0};
 	int err = EVUTIL_SOCKET_ERROR();
 
-	log_warnx("accept: %s; pausing for a second", strerror(err));
+	log_limited(&n->unauth_log, LOG_LEVEL_WARN, "accept: %s; pausing for a second",
+		    strerror(err));
 	evconnlistener_disable(l);
 	event_add(n->listen_retry, &tv);
 }
@@ -922,7 +985,7 @@ node_succ_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 		}
 		if (h->epoch != n->chain.epoch)
 			return -1;
-		cfs_conn_timeout(c, 0);
+		cfs_conn_deadline(c, 0);
 		if (chain_successor_up(&n->chain, hr.applied_sn, hr.applied_epoch) !=
 		    CHAIN_CONTINUE) {
 			if (n->chain.succ_joining && strcmp(hr.name, n->succ_name) == 0)
@@ -1046,6 +1109,60 @@ node_succ_retry_cb(evutil_socket_t fd, short what, void *arg)
 		node_succ_connect(n);
 }
 
+/*
+ * Gives the memory of many closed connections back to the system: glibc
+ * keeps freed TLS and buffer memory in its arenas otherwise, and a flood of
+ * connections would leave the node holding it.  At most once a second, and
+ * only after NODE_TRIM_AFTER closes.
+ */
+#define NODE_TRIM_AFTER 256
+static void
+node_trim(struct node *n)
+{
+	uint64_t now;
+
+	if (n->closed_since_trim < NODE_TRIM_AFTER)
+		return;
+	now = cfs_now_ms();
+	if (now - n->trimmed_ms < 1000)
+		return;
+	n->trimmed_ms = now;
+	n->closed_since_trim = 0;
+	malloc_trim(0);
+}
+
+/*
+ * Splits the descriptor limit (see NODE_FD_RESERVE in node.h).  Returns -1
+ * when it is too small to run a node at all.
+ */
+static int
+node_fd_limits(struct node *n)
+{
+	struct rlimit rl;
+	rlim_t lim;
+	unsigned room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE)");
+		return -1;
+	}
+	lim = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 20 ? 1u << 20 : rl.rlim_cur;
+	if (lim < 4 * NODE_FD_RESERVE) {
+		log_warnx("only %llu descriptors allowed (ulimit -n); a node needs at least %d",
+			  (unsigned long long)lim, 4 * NODE_FD_RESERVE);
+		return -1;
+	}
+	n->accept_fd_limit = (int)lim - NODE_FD_RESERVE;
+	room = (unsigned)n->accept_fd_limit;
+	n->max_clients = room - (room / 4 < NODE_MAX_PENDING ? room / 4 : NODE_MAX_PENDING) -
+			 NODE_FD_PEERS;
+	cfs_admit_init(&n->pending, room / 4 < NODE_MAX_PENDING ? room / 4 : NODE_MAX_PENDING,
+		       NODE_MAX_PENDING_PER_SOURCE, node_pending_evict, n);
+	log_info("descriptors: %llu; at most %u pending connections, %u clients",
+		 (unsigned long long)lim, n->pending.max_total, n->max_clients);
+	return 0;
+}
+
 /* Timer: group commit and log trimming. */
 static void
 node_maintain_cb(evutil_socket_t fd, short what, void *arg)
@@ -1054,6 +1171,7 @@ node_maintain_cb(evutil_socket_t fd, short what, void *arg)
 
 	node_batch_end(n);
 	chain_maintain(&n->chain);
+	node_trim(n);
 }
 
 /*
@@ -1200,7 +1318,7 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 	tv.tv_sec = conf->sync_interval_ms / 1000;
 	tv.tv_usec = (conf->sync_interval_ms % 1000) * 1000;
 	event_add(n->maintain_ev, &tv);
-	if (node_listen(n) != 0)
+	if (node_fd_limits(n) != 0 || node_listen(n) != 0)
 		return -1;
 	if (metrics_start(n) != 0)
 		return -1;
@@ -1243,6 +1361,7 @@ node_stop(struct node *n)
 		node_batch_end(n);
 	while ((p = TAILQ_FIRST(&n->peers)) != NULL)
 		cfs_conn_close(p->c, NULL); /* node_peer_down unlinks it */
+	cfs_admit_free(&n->pending);
 	if (n->succ != NULL)
 		cfs_conn_close(n->succ, NULL);
 	node_snap_stop(n);

@@ -15,6 +15,7 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "common/admit.h"
 #include "common/conf.h"
 #include "common/conn.h"
 #include "daemon/metrics.h"
@@ -23,6 +24,20 @@
 
 #define CFS_STATIC_EPOCH 1
 #define NODE_CLIENT_BUCKETS 256
+/*
+ * Descriptors.  chainfsd raises its soft RLIMIT_NOFILE to the hard limit;
+ * of that, NODE_FD_RESERVE are never used by accepted connections, so the
+ * node can always open its store, its successor link and its etcd
+ * connections.  Of the rest, a quarter (at most NODE_MAX_PENDING) may be
+ * pending connections (see common/admit.h), NODE_FD_PEERS more are kept for
+ * the predecessor and chainfsctl, and the remainder is the cap on clients.
+ */
+#define NODE_FD_RESERVE 32
+#define NODE_MAX_PENDING 256
+#define NODE_MAX_PENDING_PER_SOURCE 64
+#define NODE_FD_PEERS 16
+/* An admin connection (chainfsctl) is closed this long after its HELLO. */
+#define NODE_ADMIN_DEADLINE_MS 60000
 /* Unacknowledged entries at which a node stops reading new work (below CHAIN_MAX_SENT_ENTRIES). */
 #define NODE_MAX_UNACKED 100000
 
@@ -66,6 +81,14 @@ struct node {
 	struct node_peer_list clients[NODE_CLIENT_BUCKETS]; /* by client id, for tail replies */
 	struct node_peer *pred;				      /* the predecessor's link */
 	uint32_t npeers[PEER_max];			      /* accepted peers by state */
+	struct cfs_admit pending;			      /* peers in PEER_HELLO */
+	int accept_fd_limit;  /* accepted descriptors from this one up are closed at once */
+	uint32_t max_clients; /* clients and admins beyond are refused (BUSY) */
+	uint64_t refused;     /* connections closed at accept for want of descriptors */
+	uint64_t busy_refused; /* HELLOs refused because max_clients were connected */
+	/* Lines about peers that have not authenticated: flood-proof. */
+	struct log_limit unauth_log;
+	uint64_t closed_since_trim, trimmed_ms; /* node_trim */
 
 	const char *self_name;
 	struct coord *coord; /* NULL: a fixed chain, no failover */
@@ -132,6 +155,14 @@ void node_set_view(struct node *, const struct chain_view *);
 void node_set_serving(struct node *, int);
 /* Commits the open store batch and lets out what it produced. */
 void node_flush(struct node *);
+/*
+ * For a listener's accept callback: whether the accepted fd leaves the
+ * descriptors the node keeps for itself (NODE_FD_RESERVE).  When it does
+ * not, closes fd, pauses the listener l and has retry (an evtimer that
+ * re-enables it) run in 100 ms, with a rate-limited log line; returns 0.
+ */
+int node_accept_room(struct node *, int fd, struct evconnlistener *l, struct event *retry,
+		     const char *what);
 /* The address of a node by name, from the configuration file; NULL if unknown. */
 const struct cfs_node_addr *node_addr(const struct node *, const char *name);
 

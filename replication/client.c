@@ -371,7 +371,7 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 					  c->tls_peer.name);
 			return -1;
 		}
-		cfs_conn_timeout(c, 0);
+		cfs_conn_deadline(c, 0);
 		snprintf(s->addr.name, sizeof(s->addr.name), "%s", hr.name);
 		s->ready = 1;
 		s->gen = c->gen;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The metrics endpoint of every node: Prometheus text (0.0.4) that parses,
 # counters that follow the traffic, 404 and 405 for anything but GET
-# /metrics, bad HTTP answered without harm, and a refused TLS handshake
-# counted.
+# /metrics, bad HTTP answered without harm, a refused TLS handshake
+# counted, and an endpoint that idle, trickling or oversized requests
+# cannot starve: a scrape still answers, and every connection ends by its
+# deadline.
 . "${srcdir:-.}/tests/cluster/lib.sh"
 
 command -v curl >/dev/null 2>&1 || fail "curl is not installed (see tools/install-deps)"
@@ -134,6 +136,72 @@ reply=$(timeout 5 head -c 12 <&3 || true)
 exec 3<&-
 [ "$reply" = "HTTP/1.1 400" ] || fail "garbage got '$reply', want a 400"
 scrape 1 "$work/garbage.1"
+
+# Idle and half-sent connections cannot starve the endpoint: a scrape that
+# comes after them closes the oldest and is answered.  All of these come
+# from 127.0.0.1, one source, so at most 4 stay open.
+mport=$((base + 8 + 1))
+fds=()
+for i in $(seq 1 40); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$mport" || fail "idle connection $i refused"
+	fds+=("$fd")
+done
+for i in $(seq 1 10); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$mport" || fail "partial connection $i refused"
+	fds+=("$fd")
+	# In a subshell: a write to a connection already closed must not kill the test.
+	(printf 'GET /metr' >&"$fd") 2>/dev/null || true
+done
+scrape 2 "$work/crowd.2"
+for fd in "${fds[@]}"; do
+	exec {fd}>&-
+done
+for s in 'chainfs_pending_evicted_total{listener="chain"}' \
+	'chainfs_pending_evicted_total{listener="metrics"}' \
+	'chainfs_accept_refused_total{reason="descriptors"}' \
+	'chainfs_accept_refused_total{reason="clients"}'; do
+	[ "$(value "$work/crowd.2" "$s")" != missing ] || fail "n2: no $s"
+done
+evicted=$(value "$work/crowd.2" 'chainfs_pending_evicted_total{listener="metrics"}')
+[ "$evicted" -gt 0 ] || fail "n2: 50 idle connections evicted none"
+note "n2 closed $evicted idle metrics connections to answer a scrape"
+
+# A request head over 8 KB gets a 4xx, or at least a close, and no harm.
+exec {big}<>"/dev/tcp/127.0.0.1/$mport"
+({
+	printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: '
+	head -c 9000 /dev/zero | tr '\0' a
+	printf '\r\n\r\n'
+} >&"$big") 2>/dev/null || true
+reply=$(timeout 5 head -c 12 <&"$big" 2>/dev/null || true)
+exec {big}>&-
+case $reply in
+"" | "HTTP/1.1 4"*) ;;
+*) fail "an oversized head got '$reply', want a 4xx or a close" ;;
+esac
+scrape 2 "$work/big.2"
+
+# A trickle keeps no connection past its deadline (5 s from the accept):
+# one byte every half second, and the node closes it all the same.
+exec {slow}<>"/dev/tcp/127.0.0.1/$mport"
+(
+	printf 'GET /' >&"$slow"
+	for i in $(seq 1 30); do
+		sleep 0.5
+		printf 'a' >&"$slow" || exit 0
+	done
+) 2>/dev/null &
+writer=$!
+start=$SECONDS
+rc=0
+timeout 10 cat <&"$slow" >/dev/null 2>&1 || rc=$?
+took=$((SECONDS - start))
+kill "$writer" 2>/dev/null || true
+wait "$writer" 2>/dev/null || true
+exec {slow}>&-
+[ $rc -ne 124 ] || fail "a trickling connection was still open after 10 s"
+[ $took -ge 3 ] || fail "a trickling connection was closed after ${took} s, before its deadline"
+scrape 2 "$work/slow.2"
 
 # A client trusting another CA aborts the handshake: every node counts it.
 mkdir -p "$work/other"
