@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "common/log.h"
 #include "daemon/coord.h"
 #include "daemon/node.h"
@@ -28,7 +30,8 @@ struct node_peer {
 	struct node *n;
 	struct cfs_conn *c;
 	enum node_peer_state state;
-	uint64_t client_id;
+	uint64_t client_id; /* what its requests go by: node_client_id */
+	uint64_t chosen_id; /* the id it said in its HELLO */
 	int in_bucket;
 	int out_full; /* its replies are piling up: stop reading its requests */
 	struct cfs_pending pend; /* while PEER_HELLO: in n->pending */
@@ -539,6 +542,68 @@ node_check_role(struct node *n, struct node_peer *p, const struct cfs_hello *h)
 	return 0;
 }
 
+/*
+ * The id a client's requests go by in the chain (the result table, the
+ * tail's replies): derived from the name its certificate proves and the id
+ * it chose, so that whoever holds another certificate cannot speak as it,
+ * that is, reuse its id and sequence numbers and be answered with its
+ * results.  Every node derives the same id from the same pair.  Without
+ * TLS there is no identity to bind to, and the chosen id is used as it is.
+ */
+static uint64_t
+node_client_id(const struct node_peer *p, uint64_t chosen)
+{
+	static const char label[] = "chainfs client id";
+	unsigned char in[sizeof(label) + sizeof(p->c->tls_peer.name) + 8], md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	size_t namelen, len = 0;
+	uint64_t id = 0;
+
+	if (chosen == 0 || !p->c->has_tls_peer)
+		return chosen;
+	namelen = strnlen(p->c->tls_peer.name, sizeof(p->c->tls_peer.name) - 1);
+	memcpy(in, label, sizeof(label)); /* with its NUL: the fields cannot run together */
+	len = sizeof(label);
+	memcpy(in + len, p->c->tls_peer.name, namelen);
+	len += namelen;
+	in[len++] = 0;
+	for (int i = 0; i < 8; i++)
+		in[len++] = (unsigned char)(chosen >> (8 * i));
+	if (EVP_Digest(in, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 8)
+		fatalx("SHA-256 failed");
+	for (int i = 0; i < 8; i++)
+		id = id << 8 | md[i];
+	return id != 0 ? id : 1;
+}
+
+/*
+ * Whether another certificate's client connected here already says id: a
+ * client reusing another's id is refused, with a line saying so.  (The
+ * derived id keeps their results apart anyway; this makes the attempt
+ * visible.)
+ */
+static int
+node_client_id_taken(struct node *n, const struct node_peer *p, uint64_t id)
+{
+	const struct node_peer *q;
+	char name[4 * sizeof(q->c->tls_peer.name)], other[sizeof(name)];
+
+	if (!p->c->has_tls_peer || id == 0)
+		return 0;
+	TAILQ_FOREACH(q, &n->peers, all) {
+		if (q->state != PEER_CLIENT || q->chosen_id != id || !q->c->has_tls_peer ||
+		    strcmp(q->c->tls_peer.name, p->c->tls_peer.name) == 0)
+			continue;
+		log_warnx("%s: client id %016llx is in use by a client with certificate %s; this "
+			  "one's certificate is %s: refused",
+			  p->c->peer, (unsigned long long)id,
+			  log_escape(q->c->tls_peer.name, other, sizeof(other)),
+			  log_escape(p->c->tls_peer.name, name, sizeof(name)));
+		return 1;
+	}
+	return 0;
+}
+
 /* Handles the HELLO that opens every accepted connection. */
 static int
 node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
@@ -569,6 +634,8 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 			coord_poke(n->coord);
 		rc = CFS_ERR_EPOCH;
 	}
+	if (rc == 0 && hello.role == CFS_PEER_CLIENT && node_client_id_taken(n, p, hello.client_id))
+		rc = CFS_ERR_DENIED;
 	if (rc == 0 && hello.role == CFS_PEER_CLIENT && !n->serving)
 		rc = CFS_ERR_BUSY; /* fenced or waiting: the client asks other nodes */
 	if (rc == 0 && hello.role != CFS_PEER_NODE &&
@@ -626,7 +693,8 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		break;
 	case CFS_PEER_CLIENT:
 		node_peer_set_state(p, PEER_CLIENT);
-		p->client_id = hello.client_id;
+		p->chosen_id = hello.client_id;
+		p->client_id = node_client_id(p, hello.client_id);
 		if (p->client_id != 0) {
 			struct node_peer *old = node_find_client(n, p->client_id);
 

@@ -7,7 +7,10 @@
 #     the cluster's CA (or another node's certificate), is refused by
 #     chainfsctl and by the mount, each saying why;
 #   - a HELLO whose name holds a newline and an escape code is logged
-#     escaped, and cannot forge a log line.
+#     escaped, and cannot forge a log line;
+#   - a client id reused by a client with another certificate: refused
+#     while the first is connected, and afterwards answered as its own
+#     client (its mkdir done), never with the first client's result.
 . "${srcdir:-.}/tests/cluster/lib.sh"
 
 start_cluster c --nodes 3 --mounts 1 --etcd 0
@@ -101,6 +104,37 @@ grep -q '^FORGED' "$dir/n1.log" && fail "a HELLO name forged a log line: $(grep 
 grep -q $'\033' "$dir/n1.log" && fail "a HELLO name put an escape code in the log"
 grep -qF 'evil\x0aFORGED' "$dir/n1.log" || fail "the escaped name is not in the log: $(tail -n 5 "$dir/n1.log")"
 note "a HELLO name with a newline and ESC is logged as: $(grep -oF 'evil\x0aFORGED chainfsd[warn]: all data lost\x1b[2J' "$dir/n1.log" | head -n 1)"
+
+# 4. A client id reused under another certificate.  "client" makes "a" as
+# its first request (seq 1) and stays connected; "intruder", a client
+# certificate of the same CA, says the same id.
+IDC="$top_builddir/idclient"
+"$CTL" cert client "$dir/tls" intruder >/dev/null || fail "cannot make a second client certificate"
+sed "s#^cert tls/client.crt#cert tls/intruder.crt#; s#^key tls/client.key#key tls/intruder.key#" \
+	"$conf" >"$dir/intruder.conf"
+grep -q "^cert tls/intruder.crt" "$dir/intruder.conf" || fail "could not make the intruder's file"
+id=0x5eed00c11e47
+"$IDC" -c "$conf" -i $id -H 20 a >"$work/first.out" 2>&1 &
+first=$!
+procs+=("$first")
+wait_for 10 grep -q "mkdir a: ok" "$work/first.out" || fail "the first client's mkdir: $(cat "$work/first.out")"
+rc=0
+out=$("$IDC" -c "$dir/intruder.conf" -i $id -t 3000 b 2>&1) || rc=$?
+[ $rc -eq 1 ] || fail "a client id in use by another certificate was not refused (exit $rc): $out"
+grep -q "client id 00005eed00c11e47 is in use by a client with certificate client; this one's certificate is intruder: refused" \
+	"$dir/n1.log" || fail "no log line names the reused client id: $(tail -n 5 "$dir/n1.log")"
+[ ! -e "$dir/mnt/m1/b" ] || fail "the refused client's mkdir was done"
+note "a client id in use, said under another certificate: refused ($(echo "$out" | tail -n 1))"
+kill "$first" 2>/dev/null || true
+wait "$first" 2>/dev/null || true
+# With the first client gone, the same id and seq under the other
+# certificate are another client's: its own mkdir is done, not answered
+# from the first client's result.
+"$IDC" -c "$dir/intruder.conf" -i $id b >"$work/second.out" 2>&1 ||
+	fail "the intruder's own mkdir failed: $(cat "$work/second.out")"
+[ -d "$dir/mnt/m1/b" ] || fail "the intruder was answered with the first client's result: no b"
+[ -d "$dir/mnt/m1/a" ] || fail "the first client's a is gone"
+note "the same id and seq under another certificate are another client: its mkdir done"
 
 # The real chain was never disturbed.
 echo still >"$dir/mnt/m1/f" && [ "$(cat "$dir/mnt/m1/f")" = still ] || fail "the chain stopped working"
