@@ -25,6 +25,8 @@
 #define CONF_MAX_SYNC_MS 60000
 #define CONF_MAX_WORDS 32
 #define CONF_MAX_FILE (1 << 20)
+#define CONF_MIN_OUTPUT (1ULL << 20)
+#define CONF_MAX_OUTPUT (64ULL << 30)
 
 /* Global statements that may appear once each; indexes into conf_parser.seen. */
 enum conf_kw {
@@ -38,6 +40,8 @@ enum conf_kw {
 	CONF_KW_CLUSTER,
 	CONF_KW_LEASE_TTL,
 	CONF_KW_LOG_RETAIN,
+	CONF_KW_OUTPUT_BUDGET,
+	CONF_KW_CLIENT_OUTPUT_MAX,
 	CONF_KW_NODE,
 	CONF_KW_max
 };
@@ -56,6 +60,8 @@ static const struct {
     [CONF_KW_CLUSTER] = {"cluster", "cluster NAME"},
     [CONF_KW_LEASE_TTL] = {"lease-ttl", "lease-ttl SECONDS"},
     [CONF_KW_LOG_RETAIN] = {"log-retain", "log-retain N"},
+    [CONF_KW_OUTPUT_BUDGET] = {"output-budget", "output-budget SIZE"},
+    [CONF_KW_CLIENT_OUTPUT_MAX] = {"client-output-max", "client-output-max SIZE"},
     [CONF_KW_NODE] = {"node", "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] "
                               "[metrics HOST:PORT]"},
 };
@@ -587,6 +593,19 @@ conf_statement(struct conf_parser *p, char **w, size_t nw)
 			                  "log-retain: bad number '%s' (entries, 1..100000000)", w[1]);
 		conf->log_retain = num;
 		break;
+	case CONF_KW_OUTPUT_BUDGET:
+	case CONF_KW_CLIENT_OUTPUT_MAX: {
+		uint64_t v;
+
+		if (cfs_parse_size(w[1], &v) == -1 || v < CONF_MIN_OUTPUT || v > CONF_MAX_OUTPUT)
+			return conf_error(p, p->line, "%s: bad size '%s' (a number with K, M or G, "
+			                  "1M..64G)", w[0], w[1]);
+		if (kw == CONF_KW_OUTPUT_BUDGET)
+			conf->output_budget = v;
+		else
+			conf->client_output_max = v;
+		break;
+	}
 	default:
 		break;
 	}
@@ -712,6 +731,8 @@ conf_parse_in(struct cfs_conf *conf, const char *text, size_t len, const char *n
 	conf->map_size = CONF_DEFAULT_MAP_SIZE;
 	conf->lease_ttl_s = CFS_DEFAULT_LEASE_TTL;
 	conf->log_retain = CFS_DEFAULT_LOG_RETAIN;
+	conf->output_budget = CFS_DEFAULT_OUTPUT_BUDGET;
+	conf->client_output_max = CFS_DEFAULT_CLIENT_OUTPUT_MAX;
 	snprintf(conf->cluster, sizeof(conf->cluster), "chainfs");
 	/* The parser state holds a table per node; keep it off the stack. */
 	p = xcalloc(1, sizeof(*p));

@@ -46,6 +46,8 @@
 #define CFS_DEFAULT_SYNC_MS 100
 #define CFS_DEFAULT_LEASE_TTL 3
 #define CFS_DEFAULT_LOG_RETAIN 10000
+#define CFS_DEFAULT_OUTPUT_BUDGET (128ULL << 20)
+#define CFS_DEFAULT_CLIENT_OUTPUT_MAX (32ULL << 20)
 #define CFS_MAX_ETCD 16
 #define CFS_URL_MAX 300
 
@@ -70,6 +72,8 @@ struct cfs_conf {
 	char cluster[CFS_NODE_NAME_MAX + 1];
 	unsigned lease_ttl_s;
 	uint64_t log_retain;
+	uint64_t output_budget;	    /* bytes queued to all clients of a node */
+	uint64_t client_output_max; /* bytes queued to one client */
 	size_t nnodes;
 	struct cfs_conf_node nodes[CFS_MAX_NODES];
 };

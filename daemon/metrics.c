@@ -274,6 +274,17 @@ metrics_render(struct node *n, struct evbuffer *b)
 	                    (unsigned long long)n->refused);
 	evbuffer_add_printf(b, "chainfs_accept_refused_total{reason=\"clients\"} %llu\n",
 	                    (unsigned long long)n->busy_refused);
+	metrics_put_one(b, "chainfs_output_queued_bytes", "gauge",
+	                "Replies queued to clients and admin tools and not yet sent (at most "
+	                "output-budget).",
+	                n->out_queued);
+	metrics_put_one(b, "chainfs_clients_cut_total", "counter",
+	                "Clients disconnected because they did not read their replies.",
+	                n->budget_cut);
+	metrics_put_one(b, "chainfs_updates_window_busy_total", "counter",
+	                "Updates answered busy, unapplied, because their client had 4096 "
+	                "updates in flight.",
+	                n->window_busy);
 }
 
 /*

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <openssl/evp.h>
 
 #include "common/log.h"
@@ -34,6 +35,12 @@ struct node_peer {
 	uint64_t chosen_id; /* the id it said in its HELLO */
 	int in_bucket;
 	int out_full; /* its replies are piling up: stop reading its requests */
+	uint64_t full_since_ms; /* when out_full was set */
+	/* Its updates in flight, oldest first: a ring of NODE_CLIENT_UPDATE_WINDOW seqs. */
+	uint64_t *upd_seq;
+	unsigned upd_first, upd_count;
+	uint64_t window_full_ms; /* since when its window is full without progress; 0: not */
+	struct evbuffer_cb_entry *out_cb; /* counts its output into n->out_queued */
 	struct cfs_pending pend; /* while PEER_HELLO: in n->pending */
 	TAILQ_ENTRY(node_peer) all;
 	TAILQ_ENTRY(node_peer) bucket;
@@ -286,6 +293,96 @@ node_find_client(struct node *n, uint64_t id)
 	return NULL;
 }
 
+/*
+ * Bytes were queued for a peer: past the high water mark it is not read any
+ * more; past its own cap or the node's budget, node_budget_cb disconnects
+ * someone from the loop (never here: this runs inside callbacks that still
+ * use the peer).
+ */
+static void
+node_peer_queued(struct node *n, struct node_peer *p)
+{
+	if (p->c->above_high && !p->out_full) {
+		p->out_full = 1;
+		p->full_since_ms = cfs_now_ms();
+		node_peer_update_pause(p);
+	}
+	if (cfs_conn_outq(p->c) > n->conf->client_output_max ||
+	    n->out_queued > n->conf->output_budget)
+		event_active(n->budget_ev, EV_TIMEOUT, 0);
+}
+
+/* Keeps n->out_queued equal to the bytes in every accepted peer's output buffer. */
+static void
+node_peer_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct node *n = arg;
+
+	n->out_queued += info->n_added;
+	n->out_queued -= info->n_deleted <= n->out_queued ? info->n_deleted : n->out_queued;
+}
+
+/* Disconnects a peer that does not read its replies, saying so. */
+static void
+node_peer_cut(struct node *n, struct node_peer *p, const char *why)
+{
+	char reason[160];
+
+	n->budget_cut++;
+	snprintf(reason, sizeof(reason), "%s: %zu bytes of replies unread", why,
+		 cfs_conn_outq(p->c));
+	/* Not limited: a cut costs the peer a certificate's connection and megabytes. */
+	log_warnx("%s: disconnected: %s", p->c->peer, reason);
+	cfs_conn_close(p->c, NULL);
+}
+
+/*
+ * From the loop: disconnects peers past client-output-max, then, while the
+ * node's queued output is past output-budget, the peer with the most.
+ */
+static void
+node_budget_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node *n = arg;
+	struct node_peer *p, *next, *big;
+	int rounds = 0;
+
+	for (p = TAILQ_FIRST(&n->peers); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, all);
+		if (p->state != PEER_PRED && cfs_conn_outq(p->c) > n->conf->client_output_max)
+			node_peer_cut(n, p, "over the limit of one connection");
+	}
+	while (n->out_queued > n->conf->output_budget && rounds++ < 1000) {
+		big = NULL;
+		TAILQ_FOREACH(p, &n->peers, all)
+			if (p->state != PEER_PRED && p->c->state == CFS_CONN_OPEN &&
+			    (big == NULL || cfs_conn_outq(p->c) > cfs_conn_outq(big->c)))
+				big = p;
+		if (big == NULL || cfs_conn_outq(big->c) == 0)
+			break;
+		node_peer_cut(n, big, "the node's output budget is spent, and it has the most");
+	}
+}
+
+/*
+ * Once a second: a peer whose output has not drained for NODE_PEER_STUCK_MS,
+ * or whose window of updates has been full for NODE_WINDOW_STUCK_MS (it may
+ * have stopped sending too), is cut.
+ */
+static void
+node_check_stuck(struct node *n, uint64_t now)
+{
+	struct node_peer *p, *next;
+
+	for (p = TAILQ_FIRST(&n->peers); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, all);
+		if (p->out_full && p->state != PEER_PRED && now - p->full_since_ms > NODE_PEER_STUCK_MS)
+			node_peer_cut(n, p, "its output has not drained for a minute");
+		else if (p->window_full_ms != 0 && now - p->window_full_ms > NODE_WINDOW_STUCK_MS)
+			node_peer_cut(n, p, "its window of updates has been full for 10 s");
+	}
+}
+
 /* Sends a REPLY frame to a peer. */
 static void
 node_send_reply(struct node *n, struct node_peer *p, uint64_t reqid, const struct cfs_reply *r)
@@ -297,10 +394,7 @@ node_send_reply(struct node *n, struct node_peer *p, uint64_t reqid, const struc
 	cfs_reply_encode(&n->out, r);
 	cfs_frame_end(&n->out, start);
 	cfs_conn_send(p->c, n->out.p, n->out.len);
-	if (p->c->above_high && !p->out_full) {
-		p->out_full = 1;
-		node_peer_update_pause(p);
-	}
+	node_peer_queued(n, p);
 }
 
 /* Sends a bare status as the reply to reqid. */
@@ -455,10 +549,7 @@ node_batch_end(struct node *n)
 			cfs_conn_send(p->c, frame, len);
 			if (start != 0)
 				metrics_observe(&n->metrics.request[op], start);
-			if (p->c->above_high && !p->out_full) {
-				p->out_full = 1;
-				node_peer_update_pause(p);
-			}
+			node_peer_queued(n, p);
 		}
 	}
 	cfs_wbuf_reset(&n->pend_reply);
@@ -722,6 +813,31 @@ node_observe_apply(struct node *n, uint64_t applied, uint64_t start)
 		metrics_observe(&n->metrics.apply, start);
 }
 
+/*
+ * Counts an update into its client's window (see NODE_CLIENT_UPDATE_WINDOW):
+ * drops the seqs the client has had answers for, then takes seq unless the
+ * window is full.  Returns 0, or -1 when the update must wait.
+ */
+static int
+node_window_take(struct node_peer *p, uint64_t seq, uint64_t acked_below)
+{
+	while (p->upd_count > 0 && p->upd_seq[p->upd_first] < acked_below) {
+		p->upd_first = (p->upd_first + 1) % NODE_CLIENT_UPDATE_WINDOW;
+		p->upd_count--;
+		p->window_full_ms = 0;
+	}
+	if (p->upd_count == NODE_CLIENT_UPDATE_WINDOW) {
+		if (p->window_full_ms == 0)
+			p->window_full_ms = cfs_now_ms();
+		return -1;
+	}
+	if (p->upd_seq == NULL)
+		p->upd_seq = xcalloc(NODE_CLIENT_UPDATE_WINDOW, sizeof(*p->upd_seq));
+	p->upd_seq[(p->upd_first + p->upd_count) % NODE_CLIENT_UPDATE_WINDOW] = seq;
+	p->upd_count++;
+	return 0;
+}
+
 /* Handles a client's REQUEST: updates at the head, reads at the tail. */
 static int
 node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
@@ -748,6 +864,18 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		return 0;
 	}
 	if (cfs_op_is_update(op.type)) {
+		if (node_window_take(p, h->reqid, acked_below) != 0) {
+			n->window_busy++;
+			if (cfs_now_ms() - p->window_full_ms > NODE_WINDOW_STUCK_MS) {
+				node_peer_cut(n, p, "its window of updates has been full for 10 s");
+				return 0; /* p is gone */
+			}
+			log_limited(&n->client_log, LOG_LEVEL_INFO,
+				    "%s: %u updates in flight without an answer read: busy",
+				    p->c->peer, NODE_CLIENT_UPDATE_WINDOW);
+			node_send_status(n, p, h->reqid, CFS_ERR_BUSY);
+			return 0;
+		}
 		node_batch_begin(n);
 		/* Only a chain of one replies from inside chain_update: see node_io_reply. */
 		n->req_start = start;
@@ -806,6 +934,7 @@ node_on_status(struct node *n, struct node_peer *p, const struct cfs_header *h)
 	cfs_status_encode(&n->out, &s);
 	cfs_frame_end(&n->out, start);
 	cfs_conn_send(p->c, n->out.p, n->out.len);
+	node_peer_queued(n, p);
 }
 
 /* One frame from an accepted connection. */
@@ -890,9 +1019,18 @@ node_peer_down(struct cfs_conn *c, void *arg)
 	n->npeers[p->state]--;
 	cfs_admit_remove(&n->pending, &p->pend);
 	n->closed_since_trim++;
+	if (p->out_cb != NULL) {
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+		size_t q = evbuffer_get_length(out);
+
+		evbuffer_remove_cb_entry(out, p->out_cb);
+		n->out_queued -= q <= n->out_queued ? q : n->out_queued;
+		n->freed_since_trim += q;
+	}
 	if (p->in_bucket)
 		TAILQ_REMOVE(node_bucket(n, p->client_id), p, bucket);
 	TAILQ_REMOVE(&n->peers, p, all);
+	free(p->upd_seq);
 	free(p);
 }
 
@@ -903,6 +1041,7 @@ node_peer_drained(struct cfs_conn *c, void *arg)
 	struct node_peer *p = arg;
 
 	p->out_full = 0;
+	p->full_since_ms = 0;
 	node_peer_update_pause(p);
 }
 
@@ -968,6 +1107,9 @@ node_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa
 		return;
 	}
 	p->c->log_limit = &n->unauth_log;
+	p->out_cb = evbuffer_add_cb(bufferevent_get_output(p->c->bev), node_peer_out_cb, n);
+	if (p->out_cb == NULL)
+		fatalx("evbuffer_add_cb failed");
 	TAILQ_INSERT_TAIL(&n->peers, p, all);
 	n->npeers[PEER_HELLO]++;
 	n->metrics.accepted++;
@@ -1181,21 +1323,25 @@ node_succ_retry_cb(evutil_socket_t fd, short what, void *arg)
  * Gives the memory of many closed connections back to the system: glibc
  * keeps freed TLS and buffer memory in its arenas otherwise, and a flood of
  * connections would leave the node holding it.  At most once a second, and
- * only after NODE_TRIM_AFTER closes.
+ * only after NODE_TRIM_AFTER closes or NODE_TRIM_BYTES of dropped output.
+ * The same once-a-second turn looks for peers that stopped reading.
  */
 #define NODE_TRIM_AFTER 256
+#define NODE_TRIM_BYTES (8u << 20)
 static void
 node_trim(struct node *n)
 {
 	uint64_t now;
 
-	if (n->closed_since_trim < NODE_TRIM_AFTER)
-		return;
 	now = cfs_now_ms();
 	if (now - n->trimmed_ms < 1000)
 		return;
 	n->trimmed_ms = now;
+	node_check_stuck(n, now);
+	if (n->closed_since_trim < NODE_TRIM_AFTER && n->freed_since_trim < NODE_TRIM_BYTES)
+		return;
 	n->closed_since_trim = 0;
+	n->freed_since_trim = 0;
 	malloc_trim(0);
 }
 
@@ -1382,6 +1528,7 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 	n->batch_ev = event_new(base, -1, 0, node_batch_cb, n);
 	n->succ_retry = evtimer_new(base, node_succ_retry_cb, n);
 	n->listen_retry = evtimer_new(base, node_listen_retry_cb, n);
+	n->budget_ev = event_new(base, -1, 0, node_budget_cb, n);
 	n->maintain_ev = event_new(base, -1, EV_PERSIST, node_maintain_cb, n);
 	tv.tv_sec = conf->sync_interval_ms / 1000;
 	tv.tv_usec = (conf->sync_interval_ms % 1000) * 1000;
@@ -1448,6 +1595,8 @@ node_stop(struct node *n)
 		event_free(n->succ_retry);
 	if (n->listen_retry)
 		event_free(n->listen_retry);
+	if (n->budget_ev)
+		event_free(n->budget_ev);
 	if (n->maintain_ev)
 		event_free(n->maintain_ev);
 	if (n->server_ctx)

@@ -38,6 +38,29 @@
 #define NODE_FD_PEERS 16
 /* An admin connection (chainfsctl) is closed this long after its HELLO. */
 #define NODE_ADMIN_DEADLINE_MS 60000
+/*
+ * Output queued for clients and admin tools.  A peer stops being read at
+ * CFS_CONN_HIGH_WATER of unsent replies (conn.h); replies to updates it
+ * sent to the head still come, so a peer past client-output-max
+ * (chainfs.conf), or past CFS_CONN_HIGH_WATER for NODE_PEER_STUCK_MS
+ * without draining, does not read its replies and is disconnected.  Across
+ * all peers at most output-budget is queued: past it, the peers with the
+ * most queued are disconnected until it is met.  A disconnected client
+ * loses nothing: it reconnects and asks again, and the result table
+ * answers.
+ */
+#define NODE_PEER_STUCK_MS 60000
+/*
+ * Updates a client may have in flight at the head: sent, and not yet below
+ * the acked_below of its requests (the oldest update it has no answer
+ * for).  Past it the head answers BUSY without applying, and the client
+ * library tries again shortly; a client that reads no answers at all gets
+ * nothing more applied, and once its window has been full for
+ * NODE_WINDOW_STUCK_MS with no answer read it is disconnected.  Reads do
+ * not count, so a client with one slow update and many reads is not held.
+ */
+#define NODE_CLIENT_UPDATE_WINDOW 4096
+#define NODE_WINDOW_STUCK_MS 10000
 /* Unacknowledged entries at which a node stops reading new work (below CHAIN_MAX_SENT_ENTRIES). */
 #define NODE_MAX_UNACKED 100000
 
@@ -88,7 +111,14 @@ struct node {
 	uint64_t busy_refused; /* HELLOs refused because max_clients were connected */
 	/* Lines about peers that have not authenticated: flood-proof. */
 	struct log_limit unauth_log;
+	/* Lines about clients that misbehave (not reading, too much in flight). */
+	struct log_limit client_log;
 	uint64_t closed_since_trim, trimmed_ms; /* node_trim */
+	uint64_t freed_since_trim;		/* bytes of queued output dropped at closes */
+	uint64_t out_queued;			/* bytes queued to all accepted peers */
+	struct event *budget_ev;		/* node_budget_cb, from the loop */
+	uint64_t budget_cut;			/* peers disconnected for not reading */
+	uint64_t window_busy;			/* updates refused: the client's window was full */
 
 	const char *self_name;
 	struct coord *coord; /* NULL: a fixed chain, no failover */

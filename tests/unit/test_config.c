@@ -225,6 +225,12 @@ test_conf_coordinator(void **state)
 	assert_string_equal(conf.cluster, "chainfs");
 	assert_int_equal(conf.lease_ttl_s, CFS_DEFAULT_LEASE_TTL);
 	assert_int_equal(conf.log_retain, CFS_DEFAULT_LOG_RETAIN);
+	assert_int_equal(conf.output_budget, CFS_DEFAULT_OUTPUT_BUDGET);
+	assert_int_equal(conf.client_output_max, CFS_DEFAULT_CLIENT_OUTPUT_MAX);
+	cfs_conf_free(&conf);
+	test_parse_ok(&conf, "plaintext yes\noutput-budget 1G\nclient-output-max 3M\nnode a h:1\n");
+	assert_int_equal(conf.output_budget, 1ULL << 30);
+	assert_int_equal(conf.client_output_max, 3ULL << 20);
 	cfs_conf_free(&conf);
 	test_parse_ok(&conf, "plaintext yes\ncoordinator etcd http://10.0.0.1:2379,"
 			     "https://e2.example:2379\ncluster prod-1\nlease-ttl 5\n"
@@ -257,6 +263,10 @@ test_conf_coordinator(void **state)
 	test_parse_bad("plaintext yes\nlease-ttl 61\nnode a h:1\n", 2, "2..60");
 	test_parse_bad("plaintext yes\nlog-retain 0\nnode a h:1\n", 2, "log-retain");
 	test_parse_bad("plaintext yes\ncluster a/b\nnode a h:1\n", 2, "cluster");
+	test_parse_bad("plaintext yes\noutput-budget 512K\nnode a h:1\n", 2, "1M..64G");
+	test_parse_bad("plaintext yes\nclient-output-max lots\nnode a h:1\n", 2,
+		       "client-output-max: bad size 'lots'");
+	test_parse_bad("plaintext yes\noutput-budget 65G\nnode a h:1\n", 2, "output-budget");
 }
 
 /* Every statement-level error names the line and the problem. */
