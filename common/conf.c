@@ -42,6 +42,7 @@ enum conf_kw {
 	CONF_KW_LOG_RETAIN,
 	CONF_KW_OUTPUT_BUDGET,
 	CONF_KW_CLIENT_OUTPUT_MAX,
+	CONF_KW_SESSION_TTL,
 	CONF_KW_NODE,
 	CONF_KW_max
 };
@@ -62,6 +63,7 @@ static const struct {
     [CONF_KW_LOG_RETAIN] = {"log-retain", "log-retain N"},
     [CONF_KW_OUTPUT_BUDGET] = {"output-budget", "output-budget SIZE"},
     [CONF_KW_CLIENT_OUTPUT_MAX] = {"client-output-max", "client-output-max SIZE"},
+    [CONF_KW_SESSION_TTL] = {"session-ttl", "session-ttl SECONDS"},
     [CONF_KW_NODE] = {"node", "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] "
                               "[metrics HOST:PORT]"},
 };
@@ -593,6 +595,13 @@ conf_statement(struct conf_parser *p, char **w, size_t nw)
 			                  "log-retain: bad number '%s' (entries, 1..100000000)", w[1]);
 		conf->log_retain = num;
 		break;
+	case CONF_KW_SESSION_TTL:
+		if (conf_number(w[1], CFS_MIN_SESSION_TTL, 31536000, &num) == -1)
+			return conf_error(p, p->line,
+			                  "session-ttl: bad number '%s' (seconds, %d..31536000)", w[1],
+			                  CFS_MIN_SESSION_TTL);
+		conf->session_ttl_s = (unsigned)num;
+		break;
 	case CONF_KW_OUTPUT_BUDGET:
 	case CONF_KW_CLIENT_OUTPUT_MAX: {
 		uint64_t v;
@@ -733,6 +742,7 @@ conf_parse_in(struct cfs_conf *conf, const char *text, size_t len, const char *n
 	conf->log_retain = CFS_DEFAULT_LOG_RETAIN;
 	conf->output_budget = CFS_DEFAULT_OUTPUT_BUDGET;
 	conf->client_output_max = CFS_DEFAULT_CLIENT_OUTPUT_MAX;
+	conf->session_ttl_s = CFS_DEFAULT_SESSION_TTL;
 	snprintf(conf->cluster, sizeof(conf->cluster), "chainfs");
 	/* The parser state holds a table per node; keep it off the stack. */
 	p = xcalloc(1, sizeof(*p));

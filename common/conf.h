@@ -48,6 +48,8 @@
 #define CFS_DEFAULT_LOG_RETAIN 10000
 #define CFS_DEFAULT_OUTPUT_BUDGET (128ULL << 20)
 #define CFS_DEFAULT_CLIENT_OUTPUT_MAX (32ULL << 20)
+#define CFS_DEFAULT_SESSION_TTL 3600
+#define CFS_MIN_SESSION_TTL 20
 #define CFS_MAX_ETCD 16
 #define CFS_URL_MAX 300
 
@@ -74,6 +76,7 @@ struct cfs_conf {
 	uint64_t log_retain;
 	uint64_t output_budget;	    /* bytes queued to all clients of a node */
 	uint64_t client_output_max; /* bytes queued to one client */
+	unsigned session_ttl_s;	    /* a silent client's results are dropped after */
 	size_t nnodes;
 	struct cfs_conf_node nodes[CFS_MAX_NODES];
 };

@@ -20,13 +20,14 @@
  *     datalen <= CFS_MAX_IO.
  * HELLO: role u8 (1..3), client_id u64, name str (<= CFS_NODE_NAME_MAX)
  * HELLO_REPLY: status i32, name str, role u8 (CFS_ROLE_* bits only),
- *     applied_sn u64, epoch u64, nnodes u16 (<= CFS_MAX_NODES),
+ *     applied_sn u64, applied_epoch u64, epoch u64, session_ttl_s u32,
+ *     nnodes u16 (<= CFS_MAX_NODES),
  *     then nnodes times: name str (<= CFS_NODE_NAME_MAX),
  *     host str (<= CFS_HOST_MAX), port u16
  * REQUEST: acked_below u64, op
  * REPLY: status i32, flags u32, attr, value u64, datalen u32
  *     (<= CFS_MAX_IO + CFS_XATTR_SIZE_MAX), data[datalen]
- * ENTRY: sn u64, kind u8 (1 or 2), client_id u64, seq u64, acked_below u64,
+ * ENTRY: sn u64, epoch u64, kind u8 (1 or 2), client_id u64, seq u64, acked_below u64,
  *     new_ino u64, time_sec i64, time_nsec u32, result i32, op
  * ACK: sn u64
  * STATUS (request): empty body, checked by the caller with cfs_rbuf_done()
@@ -506,6 +507,7 @@ cfs_hello_reply_encode(struct cfs_wbuf *w, const struct cfs_hello_reply *h)
 	cfs_put_u64(w, h->applied_sn);
 	cfs_put_u64(w, h->applied_epoch);
 	cfs_put_u64(w, h->epoch);
+	cfs_put_u32(w, h->session_ttl_s);
 	cfs_put_u16(w, h->nnodes);
 	for (uint16_t i = 0; i < h->nnodes; i++) {
 		cfs_put_str(w, h->nodes[i].name, CFS_NODE_NAME_MAX);
@@ -530,6 +532,7 @@ cfs_hello_reply_decode(const void *p, size_t len, struct cfs_hello_reply *h)
 	h->applied_sn = cfs_get_u64(&r);
 	h->applied_epoch = cfs_get_u64(&r);
 	h->epoch = cfs_get_u64(&r);
+	h->session_ttl_s = cfs_get_u32(&r);
 	h->nnodes = cfs_get_u16(&r);
 	if (h->nnodes > CFS_MAX_NODES) {
 		h->nnodes = 0;
@@ -827,7 +830,14 @@ cfs_dirent_get(struct cfs_rbuf *r, struct cfs_dirent *d, int plus)
 int
 cfs_op_is_update(uint16_t type)
 {
-	return type >= CFS_OP_CREATE && type <= CFS_OP_FSYNC;
+	return type >= CFS_OP_CREATE && type <= CFS_OP_EXPIRE_SESSIONS;
+}
+
+/* True for the ops only a node makes; a client's request of one is refused. */
+int
+cfs_op_is_internal(uint16_t type)
+{
+	return type == CFS_OP_EXPIRE_SESSIONS;
 }
 
 /* True for any known op type. */
@@ -888,6 +898,8 @@ cfs_op_name(uint16_t type)
 		return "fallocate";
 	case CFS_OP_FSYNC:
 		return "fsync";
+	case CFS_OP_EXPIRE_SESSIONS:
+		return "expire-sessions";
 	}
 	return "unknown";
 }

@@ -21,7 +21,7 @@
 
 #define CFS_MAGIC 0x53464843u /* "CHFS" as little-endian bytes */
 /* 2: entries carry their epoch; HELLO_REPLY and STATUS grew.  3: HELLO carries applied_sn. */
-#define CFS_PROTOCOL_VERSION 3
+#define CFS_PROTOCOL_VERSION 4
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_MAX_BODY (CFS_MAX_IO + 64 * 1024) /* largest body of any frame */
@@ -89,6 +89,12 @@ enum cfs_op_type {
 	CFS_OP_REMOVEXATTR = 43, /* ino name */
 	CFS_OP_FALLOCATE = 44,	 /* ino flags=mode offset length -> attr */
 	CFS_OP_FSYNC = 45,	 /* ino: every node syncs its store before passing it on */
+	/*
+	 * Internal, made by the head only, never accepted from a client:
+	 * drops the result table and floor of every client last heard of
+	 * before offset (seconds, the head's clock).  See store_sessions_expire.
+	 */
+	CFS_OP_EXPIRE_SESSIONS = 46,
 };
 
 /* CFS_OP_CREATE flags */
@@ -258,6 +264,12 @@ struct cfs_hello_reply {
 	uint64_t applied_sn;
 	uint64_t applied_epoch; /* the epoch of the entry at applied_sn (0: none) */
 	uint64_t epoch;
+	/*
+	 * Seconds after which the chain forgets a silent client's results
+	 * (session-ttl): a client must not send an update again later than
+	 * half of it after first sending it (see store_sessions).
+	 */
+	uint32_t session_ttl_s;
 	uint16_t nnodes; /* chain order, head first */
 	struct cfs_node_addr nodes[CFS_MAX_NODES];
 };
@@ -385,6 +397,8 @@ int cfs_dirent_get(struct cfs_rbuf *, struct cfs_dirent *, int plus);
 
 /* True for the op types that are updates (go to the head). */
 int cfs_op_is_update(uint16_t type);
+/* True for ops only a node makes (CFS_OP_EXPIRE_SESSIONS): refused from clients. */
+int cfs_op_is_internal(uint16_t type);
 /* True for any known op type. */
 int cfs_op_is_valid(uint16_t type);
 const char *cfs_op_name(uint16_t type);

@@ -148,6 +148,7 @@ metrics_render(struct node *n, struct evbuffer *b)
 	const struct metrics *m = &n->metrics;
 	const struct chain_stats *cs = &n->chain.stats;
 	unsigned role = n->chain.role;
+	uint64_t sessions, results;
 	char label[64];
 
 	metrics_put_head(b, "chainfs_node_info", "gauge",
@@ -281,6 +282,14 @@ metrics_render(struct node *n, struct evbuffer *b)
 	metrics_put_one(b, "chainfs_clients_cut_total", "counter",
 	                "Clients disconnected because they did not read their replies.",
 	                n->budget_cut);
+	if (store_sessions(n->st, &sessions, &results, NULL) == 0) {
+		metrics_put_one(b, "chainfs_client_sessions", "gauge",
+		                "Clients whose results the chain keeps: heard of within "
+		                "session-ttl.",
+		                sessions);
+		metrics_put_one(b, "chainfs_client_results", "gauge",
+		                "Results of updates kept for clients that may ask again.", results);
+	}
 	metrics_put_one(b, "chainfs_updates_window_busy_total", "counter",
 	                "Updates answered busy, unapplied, because their client had 4096 "
 	                "updates in flight.",

@@ -582,6 +582,7 @@ node_fill_hello_reply(struct node *n, struct cfs_hello_reply *hr, int32_t status
 	hr->applied_sn = store_applied_sn(n->st);
 	hr->applied_epoch = n->chain.applied_epoch;
 	hr->epoch = n->chain.epoch;
+	hr->session_ttl_s = n->conf->session_ttl_s;
 	for (uint16_t i = 0; i < v->n; i++) {
 		const struct cfs_node_addr *a = node_addr(n, v->nodes[i]);
 
@@ -861,6 +862,12 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	}
 	if (h->epoch != n->chain.epoch) {
 		node_send_status(n, p, h->reqid, CFS_ERR_EPOCH);
+		return 0;
+	}
+	if (cfs_op_is_internal(op.type)) {
+		cfs_conn_warnx(p->c, "%s: sent %s, which only a node makes: refused", p->c->peer,
+			       cfs_op_name(op.type));
+		node_send_status(n, p, h->reqid, CFS_ERR_PROTOCOL);
 		return 0;
 	}
 	if (cfs_op_is_update(op.type)) {
@@ -1377,6 +1384,26 @@ node_fd_limits(struct node *n)
 	return 0;
 }
 
+/*
+ * At the head, now and then (a minute, or half the session TTL if shorter):
+ * drops the sessions of clients silent for session-ttl, through an entry.
+ */
+static void
+node_sweep_sessions(struct node *n)
+{
+	uint64_t now = cfs_now_ms(), every = (uint64_t)n->conf->session_ttl_s * 500;
+
+	if (every > 60000)
+		every = 60000;
+	if (now - n->swept_ms < every || !(n->chain.role & CFS_ROLE_HEAD) || !node_may_answer(n))
+		return;
+	n->swept_ms = now;
+	node_batch_begin(n);
+	if (chain_expire_sessions(&n->chain, n->conf->session_ttl_s) < 0)
+		log_warnx("cannot expire old client sessions now; trying again later");
+	node_check_throttle(n);
+}
+
 /* Timer: group commit and log trimming. */
 static void
 node_maintain_cb(evutil_socket_t fd, short what, void *arg)
@@ -1386,6 +1413,7 @@ node_maintain_cb(evutil_socket_t fd, short what, void *arg)
 	node_batch_end(n);
 	chain_maintain(&n->chain);
 	node_trim(n);
+	node_sweep_sessions(n);
 }
 
 /*

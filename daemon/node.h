@@ -119,6 +119,7 @@ struct node {
 	struct event *budget_ev;		/* node_budget_cb, from the loop */
 	uint64_t budget_cut;			/* peers disconnected for not reading */
 	uint64_t window_busy;			/* updates refused: the client's window was full */
+	uint64_t swept_ms;			/* node_sweep_sessions */
 
 	const char *self_name;
 	struct coord *coord; /* NULL: a fixed chain, no failover */

@@ -358,7 +358,7 @@ chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_b
 
 	if (!(c->role & CFS_ROLE_HEAD))
 		return CFS_ERR_NOT_HEAD;
-	if (!cfs_op_is_update(op->type))
+	if (!cfs_op_is_update(op->type) || (cfs_op_is_internal(op->type) && client_id != 0))
 		return CFS_ERR_PROTOCOL;
 	if (chain_sent_len(c) >= CHAIN_MAX_SENT_ENTRIES)
 		return CFS_ERR_BUSY;
@@ -413,6 +413,38 @@ chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_b
 	}
 	chain_forward_new(c, e.sn);
 	return 0;
+}
+
+/*
+ * At the head: drops the sessions of clients not heard of for ttl_s
+ * seconds, through an entry of its own, so that every replica drops the
+ * same.  Makes none unless a session is that old (a scan of the floors).
+ * Returns 1 when it made the entry, 0 when none was due, -1 on an error.
+ */
+int
+chain_expire_sessions(struct chain *c, unsigned ttl_s)
+{
+	uint64_t sessions, results;
+	int64_t oldest, now;
+	uint32_t nsec;
+	struct cfs_op op;
+
+	if (!(c->role & CFS_ROLE_HEAD) || ttl_s == 0)
+		return 0;
+	if (store_sessions(c->st, &sessions, &results, &oldest) != 0)
+		return -1;
+	c->clock(&now, &nsec);
+	if (now < c->last_sec)
+		now = c->last_sec; /* the clock the entries' times follow */
+	if (oldest == INT64_MAX || oldest >= now - (int64_t)ttl_s)
+		return 0;
+	memset(&op, 0, sizeof(op));
+	op.type = CFS_OP_EXPIRE_SESSIONS;
+	op.offset = (uint64_t)(now - (int64_t)ttl_s);
+	log_info("expiring the sessions of clients silent for %u s (of %llu sessions, "
+		 "%llu results)",
+		 ttl_s, (unsigned long long)sessions, (unsigned long long)results);
+	return chain_update(c, 0, 0, 0, &op) == 0 ? 1 : -1;
 }
 
 /* Applies one entry from the predecessor. */

@@ -128,6 +128,12 @@ void chain_free(struct chain *);
  */
 int chain_update(struct chain *, uint64_t client_id, uint64_t seq, uint64_t acked_below,
 		 const struct cfs_op *);
+/*
+ * At the head: drops, through an entry, the results of every client not
+ * heard of for ttl_s seconds; 1 when an entry was made, 0 when none was
+ * due, -1 on a store error.
+ */
+int chain_expire_sessions(struct chain *, unsigned ttl_s);
 
 /* Middle or tail: one ENTRY body from the predecessor; enum chain_result. */
 int chain_entry(struct chain *, const uint8_t *body, size_t len);

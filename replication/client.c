@@ -287,6 +287,32 @@ client_find(struct cfs_client *cl, uint64_t seq)
 	return NULL;
 }
 
+/*
+ * The chain forgets a silent client's results after its session TTL; an
+ * update sent again after that could be applied twice.  So no request
+ * lives (and is sent again) beyond half of it: a longer timeout is cut
+ * down, for the requests waiting too.
+ */
+static void
+client_clamp_timeout(struct cfs_client *cl, uint32_t ttl_s)
+{
+	uint64_t max = (uint64_t)ttl_s * 500;
+	struct client_req *r;
+
+	if (ttl_s == 0 || cl->opts.timeout_ms <= max)
+		return;
+	log_warnx("request timeout of %u s is beyond half the chain's session-ttl of %u s: "
+		  "requests time out after %llu s",
+		  cl->opts.timeout_ms / 1000, ttl_s, (unsigned long long)(max / 1000));
+	TAILQ_FOREACH(r, &cl->reqs, all) {
+		uint64_t sent = r->deadline_ms - cl->opts.timeout_ms;
+
+		if (r->deadline_ms > sent + max)
+			r->deadline_ms = sent + max;
+	}
+	cl->opts.timeout_ms = (unsigned)max;
+}
+
 /* Handles an answer from a node. */
 static int
 client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_header *h,
@@ -377,6 +403,7 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		s->gen = c->gen;
 		s->backoff_ms = 0;
 		s->busy = 0;
+		client_clamp_timeout(cl, hr.session_ttl_s);
 		client_adopt_config(cl, &hr);
 		/* A new tail connection: answers sent to the old one are lost, ask again. */
 		if (s == cl->tail)

@@ -9,7 +9,8 @@
  *   blocks   ino (u64 BE) + block index (u64 BE) -> up to STORE_BLOCK_SIZE bytes
  *   xattrs   ino (u64 BE) + name -> value
  *   results  client id (u64 BE) + seq (u64 BE) -> encoded reply (no data)
- *   floors   client id (u64 BE) -> u64 acked_below (see store_client_floor)
+ *   floors   client id (u64 BE) -> u64 acked_below (see store_client_floor),
+ *            i64 when the client was last heard of (seconds, the head's clock)
  *   log      sn (u64 BE) -> encoded entry: the node's sent list, kept on disk
  *
  * Applying an entry is one write transaction that also sets applied_sn, so a
@@ -91,6 +92,14 @@ int store_apply(struct store *, struct cfs_entry *e, unsigned flags, struct cfs_
  * when the store could not be read (then *floor means nothing).
  */
 int store_client_floor(struct store *, uint64_t client_id, uint64_t *floor);
+
+/*
+ * The client sessions: how many clients have a floor (were heard of and not
+ * expired), how many results the table holds, and, when oldest is not NULL,
+ * the earliest "last heard of" among them (INT64_MAX when none; a scan of
+ * every client).  Returns 0 or EIO.  CFS_OP_EXPIRE_SESSIONS drops them.
+ */
+int store_sessions(struct store *, uint64_t *sessions, uint64_t *results, int64_t *oldest);
 
 /*
  * Fault injection for tests: after `skip` more reads of results and floors,

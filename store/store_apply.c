@@ -655,6 +655,11 @@ store_apply_op(struct store_tx *tx)
 	case CFS_OP_FSYNC:
 		/* A barrier: the caller syncs; nothing to change, even for a freed inode. */
 		return 0;
+	case CFS_OP_EXPIRE_SESSIONS:
+		/* The head's own entry (client 0); a client's was refused before the chain. */
+		if (tx->e->client_id != 0)
+			return EPERM;
+		return store_sessions_expire(tx, (int64_t)tx->e->op.offset);
 	}
 	return EINVAL; /* not reached: store_apply checks the type first */
 }
@@ -676,7 +681,8 @@ store_apply_finish(struct store_tx *tx, struct cfs_entry *e, unsigned flags, str
 		if (rc != 0)
 			return rc;
 	}
-	if (e->client_id != 0 && (rc = store_results_trim(tx, e->client_id, e->acked_below)) != 0)
+	if (e->client_id != 0 &&
+	    (rc = store_results_trim(tx, e->client_id, e->acked_below, e->time_sec)) != 0)
 		return rc;
 	if (tx->ino_used && e->new_ino >= s->next_ino &&
 	    (rc = store_meta_put(tx->txn, s, "next_ino", e->new_ino + 1)) != 0)

@@ -132,6 +132,7 @@ int store_rd_lseek(struct store_tx *tx, const struct cfs_op *op);
 /* store_results.c: the result table and client floors. */
 void store_result_enc(uint8_t out[STORE_RESULT_SIZE], const struct cfs_reply *r);
 int store_result_dec(const MDB_val *v, struct cfs_reply *r);
-int store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below);
+int store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below, int64_t now);
+int store_sessions_expire(struct store_tx *tx, int64_t cutoff);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -45,13 +46,32 @@ store_result_dec(const MDB_val *v, struct cfs_reply *r)
 	return 0;
 }
 
-/* Drops a client's results below acked_below and raises its floor to it. */
+/*
+ * A floor record: the floor, then (since protocol 4) when the client was
+ * last heard of, seconds of the head's clock.  A record of 8 bytes, from
+ * before, has no time: it counts as heard of at 0.
+ */
+#define STORE_FLOOR_SIZE 16
+
+/* Decodes a floor record. */
+static void
+store_floor_dec(const MDB_val *v, uint64_t *floor, int64_t *heard)
+{
+	*floor = v->mv_size >= 8 ? store_val64(v->mv_data) : 0;
+	*heard = v->mv_size >= 16 ? (int64_t)store_val64((const uint8_t *)v->mv_data + 8) : 0;
+}
+
+/*
+ * Drops a client's results below acked_below, raises its floor to it, and
+ * notes that it was heard of at time now.
+ */
 int
-store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below)
+store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below, int64_t now)
 {
 	MDB_dbi rdbi = tx->s->dbi[STORE_DB_RESULTS], fdbi = tx->s->dbi[STORE_DB_FLOORS];
-	uint8_t k[16], fk[8];
+	uint8_t k[16], fk[8], rec[STORE_FLOOR_SIZE];
 	uint64_t floor = 0;
+	int64_t heard = 0;
 	MDB_val key, v;
 	int rc;
 
@@ -59,10 +79,13 @@ store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below)
 	rc = store_db_get(tx->txn, fdbi, fk, sizeof(fk), &v);
 	if (rc < 0)
 		return rc;
-	if (rc == 0 && v.mv_size == 8)
-		floor = store_val64(v.mv_data);
-	if (acked_below <= floor)
-		return 0;
+	if (rc == 0)
+		store_floor_dec(&v, &floor, &heard);
+	if (acked_below <= floor) {
+		if (rc == 0 && heard == now)
+			return 0;
+		acked_below = floor; /* only the time changes */
+	}
 	for (;;) {
 		store_key2(k, client, 0);
 		rc = store_db_seek(tx->txn, rdbi, k, sizeof(k), 8, &key, &v);
@@ -78,8 +101,101 @@ store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below)
 		if (rc != 0)
 			return rc > 0 ? -EIO : rc;
 	}
-	store_put_be(k, acked_below, 8);
-	return store_db_put(tx->txn, fdbi, fk, sizeof(fk), k, 8);
+	store_put_be(rec, acked_below, 8);
+	store_put_be(rec + 8, (uint64_t)now, 8);
+	return store_db_put(tx->txn, fdbi, fk, sizeof(fk), rec, sizeof(rec));
+}
+
+/*
+ * Drops the results and the floor of every client last heard of before
+ * cutoff.  Runs in every replica for the same entry over the same state, so
+ * they all drop the same (the digests cover both tables).
+ */
+int
+store_sessions_expire(struct store_tx *tx, int64_t cutoff)
+{
+	MDB_dbi fdbi = tx->s->dbi[STORE_DB_FLOORS];
+	uint8_t fk[8];
+	uint64_t next = 0, client, floor;
+	int64_t heard;
+	MDB_val key, v;
+	int rc;
+
+	for (;;) {
+		store_put_be(fk, next, 8);
+		rc = store_db_seek(tx->txn, fdbi, fk, sizeof(fk), 0, &key, &v);
+		if (rc == ENOENT)
+			return 0;
+		if (rc != 0)
+			return rc > 0 ? -EIO : rc;
+		if (key.mv_size != 8)
+			return -EIO;
+		client = store_val64(key.mv_data);
+		store_floor_dec(&v, &floor, &heard);
+		if (heard < cutoff) {
+			rc = store_del_prefix(tx, tx->s->dbi[STORE_DB_RESULTS], client);
+			if (rc == 0) {
+				store_put_be(fk, client, 8);
+				rc = store_db_del(tx->txn, fdbi, fk, sizeof(fk));
+			}
+			if (rc != 0)
+				return rc > 0 ? -EIO : rc;
+		}
+		if (client == UINT64_MAX)
+			return 0;
+		next = client + 1;
+	}
+}
+
+struct store_sessions_arg {
+	uint64_t sessions, results;
+	int64_t oldest; /* INT64_MAX when there is no session */
+	int scan;
+};
+
+/* Counts the tables; with scan, finds the oldest "last heard of" too. */
+static int
+store_sessions_read(struct store_tx *tx, void *arg)
+{
+	struct store_sessions_arg *a = arg;
+	MDB_stat st;
+	MDB_cursor *cur;
+	MDB_val key, v;
+	uint64_t floor;
+	int64_t heard;
+	int rc;
+
+	if ((rc = mdb_stat(tx->txn, tx->s->dbi[STORE_DB_FLOORS], &st)) != 0)
+		return store_mdb_fail(__func__, "mdb_stat", rc);
+	a->sessions = st.ms_entries;
+	if ((rc = mdb_stat(tx->txn, tx->s->dbi[STORE_DB_RESULTS], &st)) != 0)
+		return store_mdb_fail(__func__, "mdb_stat", rc);
+	a->results = st.ms_entries;
+	if (!a->scan)
+		return 0;
+	if ((rc = mdb_cursor_open(tx->txn, tx->s->dbi[STORE_DB_FLOORS], &cur)) != 0)
+		return store_mdb_fail(__func__, "mdb_cursor_open", rc);
+	while ((rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) == 0) {
+		store_floor_dec(&v, &floor, &heard);
+		if (heard < a->oldest)
+			a->oldest = heard;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : store_mdb_fail(__func__, "mdb_cursor_get", rc);
+}
+
+int
+store_sessions(struct store *s, uint64_t *sessions, uint64_t *results, int64_t *oldest)
+{
+	struct store_sessions_arg a = {.oldest = INT64_MAX, .scan = oldest != NULL};
+	int rc;
+
+	rc = store_with_read(s, store_sessions_read, &a);
+	*sessions = a.sessions;
+	*results = a.results;
+	if (oldest != NULL)
+		*oldest = a.oldest;
+	return rc < 0 ? EIO : 0;
 }
 
 struct store_floor_arg {
@@ -98,8 +214,11 @@ store_floor_get(struct store_tx *tx, void *arg)
 
 	store_put_be(k, a->client, 8);
 	rc = store_db_get(tx->txn, tx->s->dbi[STORE_DB_FLOORS], k, sizeof(k), &v);
-	if (rc == 0 && v.mv_size == 8)
-		a->floor = store_val64(v.mv_data);
+	if (rc == 0) {
+		int64_t heard;
+
+		store_floor_dec(&v, &a->floor, &heard);
+	}
 	return rc;
 }
 

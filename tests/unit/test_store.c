@@ -2157,6 +2157,65 @@ test_batch(void **state)
 	assert_int_equal(store_applied_sn(f->s), sn0 + 2);
 }
 
+/*
+ * Client sessions: each update notes when its client was last heard of
+ * (the entry's time); an EXPIRE_SESSIONS entry of the head drops the
+ * results and floors of those silent since before its cutoff, and only
+ * those; a client's own EXPIRE_SESSIONS changes nothing.
+ */
+static void
+test_sessions_expire(void **state)
+{
+	struct fx *f = *state;
+	uint64_t sessions = 0, results = 0;
+	struct cfs_reply res;
+	struct cfs_op op;
+	int64_t oldest = 0;
+
+	memset(&res, 0, sizeof(res));
+	f->client = 11;
+	mkdir_(f, STORE_ROOT_INO, "a"); /* time 1001 */
+	f->client = 22;
+	mkdir_(f, STORE_ROOT_INO, "b"); /* 1002 */
+	mkdir_(f, STORE_ROOT_INO, "c"); /* 1003 */
+	f->client = 33;
+	mkdir_(f, STORE_ROOT_INO, "d"); /* 1004 */
+	assert_int_equal(store_sessions(f->s, &sessions, &results, &oldest), 0);
+	assert_int_equal(sessions, 3);
+	assert_int_equal(results, 4);
+	assert_int_equal(oldest, 1001);
+
+	/* A client cannot expire anyone. */
+	memset(&op, 0, sizeof(op));
+	op.type = CFS_OP_EXPIRE_SESSIONS;
+	op.offset = 5000;
+	assert_int_equal(apply(f, &op, NULL), EPERM);
+	assert_int_equal(store_sessions(f->s, &sessions, &results, NULL), 0);
+	assert_int_equal(sessions, 3);
+
+	/* The head's entry: clients last heard of before 1003 go. */
+	f->client = 0;
+	op.offset = 1003;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(store_sessions(f->s, &sessions, &results, &oldest), 0);
+	assert_int_equal(sessions, 2);
+	assert_int_equal(oldest, 1003);
+	assert_int_equal(store_result(f->s, 11, 1, &res), ENOENT);
+	assert_int_equal(floor_of(f->s, 11), 0);
+	assert_int_equal(store_result(f->s, 22, 2, &res), 0);
+	assert_int_equal(store_result(f->s, 33, 4, &res), 0);
+	/* Client 33's own refused EXPIRE (seq 5) left a result; 22 has 2 and 33 has 1 more. */
+	assert_int_equal(results, 4);
+
+	/* Everyone, once the cutoff passes them all. */
+	op.offset = 999999;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(store_sessions(f->s, &sessions, &results, &oldest), 0);
+	assert_int_equal(sessions, 0);
+	assert_int_equal(results, 0);
+	assert_true(oldest == INT64_MAX);
+}
+
 int
 main(void)
 {
@@ -2188,6 +2247,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_persist, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions_expire, setup, teardown),
 	    cmocka_unit_test(test_mapfull),
 	};
 

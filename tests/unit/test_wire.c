@@ -21,7 +21,7 @@ static const uint16_t all_ops[] = {
     CFS_OP_GETXATTR,    CFS_OP_LISTXATTR, CFS_OP_STATFS,  CFS_OP_LSEEK, CFS_OP_CREATE,
     CFS_OP_MKNOD,       CFS_OP_MKDIR,     CFS_OP_SYMLINK, CFS_OP_LINK,  CFS_OP_UNLINK,
     CFS_OP_RMDIR,       CFS_OP_RENAME,    CFS_OP_SETATTR, CFS_OP_WRITE, CFS_OP_SETXATTR,
-    CFS_OP_REMOVEXATTR, CFS_OP_FALLOCATE, CFS_OP_FSYNC,
+    CFS_OP_REMOVEXATTR, CFS_OP_FALLOCATE, CFS_OP_FSYNC,  CFS_OP_EXPIRE_SESSIONS,
 };
 #define NOPS (sizeof(all_ops) / sizeof(all_ops[0]))
 
@@ -378,7 +378,7 @@ static void
 test_header_roundtrip(void **state)
 {
 	static const uint8_t want[CFS_HEADER_SIZE] = {
-	    'C',  'H',  'F',  'S',  3,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
+	    'C',  'H',  'F',  'S',  4,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
 	    0x20, 0x01, 0x00, 0x88, 0x77, 0x66, 0x55,          0x44, 0x33, 0x22, 0x11, 0x09, 0,
 	    0,    0,    0,    0,    0,    0x80,
 	};
@@ -459,7 +459,9 @@ test_header_reject(void **state)
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h.version = 2; /* version 2 HELLOs had no applied_sn */
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
-	h.version = 4;
+	h.version = 3; /* version 3 HELLO_REPLYs had no session TTL */
+	check_header_err(&h, CFS_WIRE_BAD_VERSION);
+	h.version = 5;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h = good;
 	h.type = 0;
@@ -600,6 +602,7 @@ sample_hello_reply(struct cfs_hello_reply *h, uint16_t n)
 	h->applied_sn = 0xa0a0a0a0a0a0a0a0ull;
 	h->applied_epoch = 0x0b0b0b0b0b0b0b0bull;
 	h->epoch = 17;
+	h->session_ttl_s = 86400;
 	h->nnodes = n;
 	for (uint16_t i = 0; i < n; i++) {
 		if (i % 2) {
@@ -633,6 +636,7 @@ test_hello_reply_roundtrip(void **state)
 		assert_true(g.applied_sn == h.applied_sn);
 		assert_true(g.applied_epoch == h.applied_epoch);
 		assert_int_equal(g.epoch, 17);
+		assert_int_equal(g.session_ttl_s, 86400);
 		assert_int_equal(g.nnodes, counts[c]);
 		for (uint16_t i = 0; i < counts[c]; i++) {
 			assert_string_equal(g.nodes[i].name, h.nodes[i].name);
@@ -656,6 +660,7 @@ put_hello_reply_head(struct cfs_wbuf *w, uint8_t role, uint16_t nnodes)
 	cfs_put_u64(w, 1);
 	cfs_put_u64(w, 3);
 	cfs_put_u64(w, 2);
+	cfs_put_u32(w, 3600);
 	cfs_put_u16(w, nnodes);
 }
 
@@ -811,8 +816,8 @@ check_request_raw(uint16_t type, uint16_t namelen, uint16_t name2len, uint32_t d
 static void
 test_request_reject(void **state)
 {
-	const uint16_t bad_types[] = {0, CFS_OP_LSEEK + 1, CFS_OP_CREATE - 1, CFS_OP_FSYNC + 1,
-	                              0xffff};
+	const uint16_t bad_types[] = {0, CFS_OP_LSEEK + 1, CFS_OP_CREATE - 1,
+	                              CFS_OP_EXPIRE_SESSIONS + 1, 0xffff};
 
 	/* both sides of each boundary */
 	check_request_raw(CFS_OP_WRITE, CFS_NAME_MAX, CFS_NAME_MAX, CFS_MAX_IO, CFS_WIRE_OK);
@@ -1237,6 +1242,7 @@ test_op_names(void **state)
 		}
 		assert_int_equal(!!cfs_op_is_valid((uint16_t)t), known);
 		assert_int_equal(!!cfs_op_is_update((uint16_t)t), update);
+		assert_int_equal(!!cfs_op_is_internal((uint16_t)t), t == CFS_OP_EXPIRE_SESSIONS);
 		assert_non_null(cfs_op_name((uint16_t)t));
 		assert_int_equal(strcmp(cfs_op_name((uint16_t)t), "unknown") != 0, known);
 	}
