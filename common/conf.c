@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -43,6 +44,7 @@ enum conf_kw {
 	CONF_KW_OUTPUT_BUDGET,
 	CONF_KW_CLIENT_OUTPUT_MAX,
 	CONF_KW_SESSION_TTL,
+	CONF_KW_EXPORT,
 	CONF_KW_NODE,
 	CONF_KW_max
 };
@@ -64,6 +66,9 @@ static const struct {
     [CONF_KW_OUTPUT_BUDGET] = {"output-budget", "output-budget SIZE"},
     [CONF_KW_CLIENT_OUTPUT_MAX] = {"client-output-max", "client-output-max SIZE"},
     [CONF_KW_SESSION_TTL] = {"session-ttl", "session-ttl SECONDS"},
+    [CONF_KW_EXPORT] = {"export", "export CERT-PATTERN [root-squash|no-root-squash] [all-squash] "
+                                  "[read-only|read-write] [anon-uid N] [anon-gid N] "
+                                  "[uids RANGES] [gids RANGES]"},
     [CONF_KW_NODE] = {"node", "node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] "
                               "[metrics HOST:PORT]"},
 };
@@ -518,6 +523,118 @@ conf_node(struct conf_parser *p, char **w, size_t nw)
 	return 0;
 }
 
+const struct cfs_export cfs_export_default = {
+    .pattern = "*",
+    .root_squash = 1,
+    .anon_uid = CFS_ANON_ID,
+    .anon_gid = CFS_ANON_ID,
+};
+
+/* Parses "N" or "A-B", comma-separated, into at most CFS_MAX_IDRANGES ranges. */
+static int
+conf_idranges(const char *s, struct cfs_idrange *r, size_t *n)
+{
+	char buf[512], *save = NULL, *tok;
+	unsigned long lo, hi;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", s);
+	*n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		char *dash = strchr(tok, '-');
+
+		if (*n == CFS_MAX_IDRANGES)
+			return -1;
+		if (dash != NULL)
+			*dash = '\0';
+		if (conf_number(tok, 0, UINT32_MAX - 1, &lo) == -1)
+			return -1;
+		hi = lo;
+		if (dash != NULL && (conf_number(dash + 1, 0, UINT32_MAX - 1, &hi) == -1 || hi < lo))
+			return -1;
+		r[*n].lo = (uint32_t)lo;
+		r[*n].hi = (uint32_t)hi;
+		(*n)++;
+	}
+	return *n > 0 ? 0 : -1;
+}
+
+/* export PATTERN OPTIONS...: one client policy. */
+static int
+conf_export(struct conf_parser *p, char **w, size_t nw)
+{
+	struct cfs_conf *conf = p->conf;
+	struct cfs_export *x;
+	unsigned long num;
+	int squash_set = 0, mode_set = 0;
+
+	if (nw < 2)
+		return conf_error(p, p->line, "missing argument: %s",
+		                  conf_keywords[CONF_KW_EXPORT].usage);
+	if (conf->nexports == CFS_MAX_EXPORTS)
+		return conf_error(p, p->line, "export: more than %d export lines", CFS_MAX_EXPORTS);
+	if (strlen(w[1]) > CFS_EXPORT_PATTERN_MAX)
+		return conf_error(p, p->line, "export: pattern longer than %d characters",
+		                  CFS_EXPORT_PATTERN_MAX);
+	for (size_t i = 0; i < conf->nexports; i++)
+		if (strcmp(conf->exports[i].pattern, w[1]) == 0)
+			return conf_error(p, p->line, "export: '%s' given twice", w[1]);
+	x = &conf->exports[conf->nexports];
+	*x = cfs_export_default;
+	snprintf(x->pattern, sizeof(x->pattern), "%s", w[1]);
+	for (size_t i = 2; i < nw; i++) {
+		const char *o = w[i];
+
+		if (strcmp(o, "root-squash") == 0 || strcmp(o, "no-root-squash") == 0) {
+			if (squash_set++)
+				return conf_error(p, p->line, "export: root-squash given twice");
+			x->root_squash = o[0] == 'r';
+		} else if (strcmp(o, "all-squash") == 0) {
+			x->all_squash = 1;
+		} else if (strcmp(o, "read-only") == 0 || strcmp(o, "read-write") == 0) {
+			if (mode_set++)
+				return conf_error(p, p->line, "export: read-only or read-write given twice");
+			x->read_only = o[5] == 'o';
+		} else if (strcmp(o, "anon-uid") == 0 || strcmp(o, "anon-gid") == 0) {
+			if (i + 1 == nw || conf_number(w[i + 1], 1, UINT32_MAX - 1, &num) == -1)
+				return conf_error(p, p->line,
+				                  "export: %s wants a number from 1 to %u (not 0: "
+				                  "the anonymous user is never root)",
+				                  o, UINT32_MAX - 1);
+			if (o[5] == 'u')
+				x->anon_uid = (uint32_t)num;
+			else
+				x->anon_gid = (uint32_t)num;
+			i++;
+		} else if (strcmp(o, "uids") == 0 || strcmp(o, "gids") == 0) {
+			int u = o[0] == 'u';
+
+			if (i + 1 == nw ||
+			    conf_idranges(w[i + 1], u ? x->uids : x->gids, u ? &x->nuids : &x->ngids) == -1)
+				return conf_error(p, p->line,
+				                  "export: %s wants ranges such as 1000-1999,3000 (at "
+				                  "most %d)",
+				                  o, CFS_MAX_IDRANGES);
+			i++;
+		} else {
+			return conf_error(p, p->line, "export: unknown option '%s': %s", o,
+			                  conf_keywords[CONF_KW_EXPORT].usage);
+		}
+	}
+	conf->nexports++;
+	return 0;
+}
+
+const struct cfs_export *
+cfs_conf_export(const struct cfs_conf *conf, const char *cn)
+{
+	for (size_t i = 0; i < conf->nexports; i++)
+		if (fnmatch(conf->exports[i].pattern, cn, 0) == 0)
+			return &conf->exports[i];
+	return &cfs_export_default;
+}
+
 /* Handles one statement already split into words. */
 static int
 conf_statement(struct conf_parser *p, char **w, size_t nw)
@@ -535,6 +652,8 @@ conf_statement(struct conf_parser *p, char **w, size_t nw)
 		return conf_node(p, w, nw);
 	if (kw == CONF_KW_COORDINATOR)
 		return conf_coordinator(p, w, nw);
+	if (kw == CONF_KW_EXPORT)
+		return conf_export(p, w, nw);
 	if (nw < 2)
 		return conf_error(p, p->line, "missing argument: %s", conf_keywords[kw].usage);
 	if (nw > 2)

@@ -61,6 +61,34 @@ struct cfs_conf_node {
 	struct cfs_node_addr metrics; /* HTTP metrics endpoint; port 0: none */
 };
 
+/* A range of uids or gids, both ends included. */
+struct cfs_idrange {
+	uint32_t lo, hi;
+};
+
+#define CFS_MAX_EXPORTS 64
+#define CFS_MAX_IDRANGES 16
+#define CFS_ANON_ID 65534
+#define CFS_EXPORT_PATTERN_MAX 64
+
+/*
+ * What a client may do, by its certificate's name: an "export" line (see
+ * chainfs.conf(5)).  The first line whose pattern matches the CN applies;
+ * with none, cfs_export_default.
+ */
+struct cfs_export {
+	char pattern[CFS_EXPORT_PATTERN_MAX + 1]; /* fnmatch(3) */
+	int root_squash;			  /* uid 0 becomes anon_uid, gid 0 anon_gid */
+	int all_squash;				  /* every uid and gid becomes the anonymous one */
+	int read_only;				  /* updates fail with EROFS */
+	uint32_t anon_uid, anon_gid;
+	size_t nuids, ngids; /* 0: any */
+	struct cfs_idrange uids[CFS_MAX_IDRANGES], gids[CFS_MAX_IDRANGES];
+};
+
+/* The policy of a client certificate that no export line names: root squashed. */
+extern const struct cfs_export cfs_export_default;
+
 struct cfs_conf {
 	char *path; /* the file it was read from, for messages */
 	char *ca;
@@ -77,6 +105,8 @@ struct cfs_conf {
 	uint64_t output_budget;	    /* bytes queued to all clients of a node */
 	uint64_t client_output_max; /* bytes queued to one client */
 	unsigned session_ttl_s;	    /* a silent client's results are dropped after */
+	size_t nexports;
+	struct cfs_export exports[CFS_MAX_EXPORTS];
 	size_t nnodes;
 	struct cfs_conf_node nodes[CFS_MAX_NODES];
 };
@@ -111,5 +141,8 @@ int cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, ch
 int cfs_parse_addr(const char *s, struct cfs_node_addr *out, char *err, size_t errlen);
 /* Parses "64G"-style sizes; -1 on error. */
 int cfs_parse_size(const char *s, uint64_t *out);
+
+/* The export that applies to a client certificate's CN: the first match, else the default. */
+const struct cfs_export *cfs_conf_export(const struct cfs_conf *, const char *cn);
 
 #endif

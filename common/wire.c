@@ -11,7 +11,8 @@
  *     size u64, blocks u64, atime_sec i64, atime_nsec u32, mtime_sec i64,
  *     mtime_nsec u32, ctime_sec i64, ctime_nsec u32, version u64
  * op: type u16, flags u32, ino u64, ino2 u64, mode u32, uid u32, gid u32,
- *     valid u32, rdev u64, offset u64, length u64, atime_sec i64,
+ *     valid u32, caller_uid u32, caller_gid u32, rdev u64, offset u64,
+ *     length u64, atime_sec i64,
  *     atime_nsec u32, mtime_sec i64, mtime_nsec u32,
  *     namelen u16, name[namelen], name2len u16, name2[name2len],
  *     datalen u32, data[datalen]
@@ -410,6 +411,8 @@ cfs_op_put(struct cfs_wbuf *w, const struct cfs_op *op)
 	cfs_put_u32(w, op->uid);
 	cfs_put_u32(w, op->gid);
 	cfs_put_u32(w, op->valid);
+	cfs_put_u32(w, op->caller_uid);
+	cfs_put_u32(w, op->caller_gid);
 	cfs_put_u64(w, op->rdev);
 	cfs_put_u64(w, op->offset);
 	cfs_put_u64(w, op->length);
@@ -441,6 +444,8 @@ cfs_op_get(struct cfs_rbuf *r, struct cfs_op *op)
 	op->uid = cfs_get_u32(r);
 	op->gid = cfs_get_u32(r);
 	op->valid = cfs_get_u32(r);
+	op->caller_uid = cfs_get_u32(r);
+	op->caller_gid = cfs_get_u32(r);
 	op->rdev = cfs_get_u64(r);
 	op->offset = cfs_get_u64(r);
 	op->length = cfs_get_u64(r);

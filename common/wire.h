@@ -97,6 +97,16 @@ enum cfs_op_type {
 	CFS_OP_EXPIRE_SESSIONS = 46,
 };
 
+/*
+ * In any op's flags, set by a node only (it clears it in every request it
+ * takes from a client): the caller is the anonymous user of an export
+ * (root squashed, all squashed, or a uid/gid outside the export's ranges),
+ * so the store itself checks its permissions as the kernel would for that
+ * uid and gid with no supplementary groups and no capabilities; without
+ * it the caller's kernel checked them (default_permissions).
+ */
+#define CFS_OP_CHECK_PERM 0x80000000u
+
 /* CFS_OP_CREATE flags */
 #define CFS_CREATE_EXCL 0x1
 #define CFS_CREATE_TRUNC 0x2 /* O_TRUNC: an existing file found instead is truncated */
@@ -195,9 +205,16 @@ struct cfs_op {
 	uint64_t ino;
 	uint64_t ino2;
 	uint32_t mode;
-	uint32_t uid;
+	uint32_t uid; /* the owner of what a create makes; SETATTR: the new owner */
 	uint32_t gid;
 	uint32_t valid; /* CFS_SET_* for SETATTR */
+	/*
+	 * Who asks, for every op: the client's caller.  A node replaces it by
+	 * an export's anonymous user when it squashes (and sets
+	 * CFS_OP_CHECK_PERM); otherwise only the client's kernel used it.
+	 */
+	uint32_t caller_uid;
+	uint32_t caller_gid;
 	uint64_t rdev;
 	uint64_t offset;
 	uint64_t length;

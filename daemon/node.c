@@ -33,6 +33,7 @@ struct node_peer {
 	enum node_peer_state state;
 	uint64_t client_id; /* what its requests go by: node_client_id */
 	uint64_t chosen_id; /* the id it said in its HELLO */
+	const struct cfs_export *export; /* a client's policy; NULL: no TLS, callers trusted */
 	int in_bucket;
 	int out_full; /* its replies are piling up: stop reading its requests */
 	uint64_t full_since_ms; /* when out_full was set */
@@ -787,6 +788,8 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		node_peer_set_state(p, PEER_CLIENT);
 		p->chosen_id = hello.client_id;
 		p->client_id = node_client_id(p, hello.client_id);
+		if (p->c->has_tls_peer)
+			p->export = cfs_conf_export(n->conf, p->c->tls_peer.name);
 		if (p->client_id != 0) {
 			struct node_peer *old = node_find_client(n, p->client_id);
 
@@ -839,6 +842,61 @@ node_window_take(struct node_peer *p, uint64_t seq, uint64_t acked_below)
 	return 0;
 }
 
+/* Whether id is in one of the ranges (none: any id). */
+static int
+node_id_allowed(const struct cfs_idrange *r, size_t n, uint32_t id)
+{
+	if (n == 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (id >= r[i].lo && id <= r[i].hi)
+			return 1;
+	return 0;
+}
+
+/*
+ * Applies a client's export to a request (see chainfs.conf(5)): the caller,
+ * and the owner a create gives, become the anonymous user when squashed,
+ * and the store then checks the op's permissions itself (the caller's
+ * kernel checked them as someone else).  Returns 0, or EROFS for an update
+ * under read-only.
+ */
+static int
+node_export_apply(const struct cfs_export *x, struct cfs_op *op)
+{
+	int uid_squash, gid_squash;
+
+	op->flags &= ~CFS_OP_CHECK_PERM; /* a node's to set, never a client's */
+	if (x == NULL)
+		return 0;
+	if (x->read_only && cfs_op_is_update(op->type))
+		return EROFS;
+	uid_squash = x->all_squash || (x->root_squash && op->caller_uid == 0) ||
+		     !node_id_allowed(x->uids, x->nuids, op->caller_uid);
+	gid_squash = x->all_squash || (x->root_squash && op->caller_gid == 0) ||
+		     !node_id_allowed(x->gids, x->ngids, op->caller_gid);
+	if (!uid_squash && !gid_squash)
+		return 0;
+	op->flags |= CFS_OP_CHECK_PERM;
+	if (uid_squash)
+		op->caller_uid = x->anon_uid;
+	if (gid_squash)
+		op->caller_gid = x->anon_gid;
+	switch (op->type) {
+	case CFS_OP_CREATE:
+	case CFS_OP_MKNOD:
+	case CFS_OP_MKDIR:
+	case CFS_OP_SYMLINK:
+		/* What the caller makes is the caller's. */
+		op->uid = op->caller_uid;
+		op->gid = op->caller_gid;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
 /* Handles a client's REQUEST: updates at the head, reads at the tail. */
 static int
 node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
@@ -868,6 +926,10 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		cfs_conn_warnx(p->c, "%s: sent %s, which only a node makes: refused", p->c->peer,
 			       cfs_op_name(op.type));
 		node_send_status(n, p, h->reqid, CFS_ERR_PROTOCOL);
+		return 0;
+	}
+	if ((rc = node_export_apply(p->export, &op)) != 0) {
+		node_send_status(n, p, h->reqid, rc);
 		return 0;
 	}
 	if (cfs_op_is_update(op.type)) {

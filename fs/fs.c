@@ -37,6 +37,7 @@ struct fs_inode {
 	uint32_t opens;	  /* open file handles of this mount */
 	uint64_t orphan_dir; /* unlinked while open: hidden under this name until released */
 	char *orphan_name;
+	uint32_t orphan_uid, orphan_gid; /* who unlinked it: the hidden name is removed as them */
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
 	LIST_ENTRY(fs_inode) hash;
 };
@@ -71,6 +72,7 @@ struct fs {
 struct fs_call {
 	struct fs *fs;
 	fuse_req_t req; /* NULL once answered (a pipelined write) */
+	uint32_t uid, gid; /* the caller: every op says who asks (the node's export policy) */
 	uint64_t ino;
 	size_t size;
 	int plus;
@@ -184,7 +186,22 @@ fs_call(struct fs *fs, fuse_req_t req, uint64_t ino)
 	c->fs = fs;
 	c->req = req;
 	c->ino = ino;
+	if (req != NULL) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+		c->uid = ctx->uid;
+		c->gid = ctx->gid;
+	}
 	return c;
+}
+
+/* Sends op for call c, saying who asks. */
+static void
+fs_submit(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call *c)
+{
+	op->caller_uid = c->uid;
+	op->caller_gid = c->gid;
+	cfs_client_submit(fs->cl, op, done, c);
 }
 
 /* An op with a name. */
@@ -355,7 +372,7 @@ fs_lookup_submit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *nam
 	/* Only the first answer may be held back, so a busy writer cannot starve a lookup. */
 	if (first)
 		c->buf = (uint8_t *)xstrdup(name);
-	cfs_client_submit(fs->cl, &op, fs_done_lookup, c);
+	fs_submit(fs, &op, fs_done_lookup, c);
 }
 
 /* A lookup held until the found inode's writes were in: ask again. */
@@ -411,7 +428,7 @@ fs_getattr_run(struct fs *fs, struct fs_wait *w)
 
 	c->type = CFS_OP_GETATTR; /* a vanished open file may be answered from memory */
 	fs_op_name(&op, CFS_OP_GETATTR, w->ino, NULL);
-	cfs_client_submit(fs->cl, &op, fs_done_attr, c);
+	fs_submit(fs, &op, fs_done_attr, c);
 }
 
 static void
@@ -462,7 +479,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (to_set & FUSE_SET_ATTR_CTIME)
 		op.valid |= CFS_SET_CTIME;
 	/* Writes before a truncate are ordered before it on the head connection. */
-	cfs_client_submit(fs->cl, &op, fs_done_attr, fs_call(fs, req, ino));
+	fs_submit(fs, &op, fs_done_attr, fs_call(fs, req, ino));
 }
 
 /* Completion: readlink. */
@@ -491,7 +508,7 @@ fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct cfs_op op;
 
 	fs_op_name(&op, CFS_OP_READLINK, ino, NULL);
-	cfs_client_submit(fs->cl, &op, fs_done_readlink, fs_call(fs, req, ino));
+	fs_submit(fs, &op, fs_done_readlink, fs_call(fs, req, ino));
 }
 
 /* Makes a new inode of any kind under parent for the caller. */
@@ -520,7 +537,7 @@ fs_make(fuse_req_t req, uint16_t type, fuse_ino_t parent, const char *name, mode
 		op.data = (const uint8_t *)target;
 		op.datalen = (uint32_t)n;
 	}
-	cfs_client_submit(fs->cl, &op, fs_done_entry, fs_call(fs, req, parent));
+	fs_submit(fs, &op, fs_done_entry, fs_call(fs, req, parent));
 }
 
 static void
@@ -576,10 +593,12 @@ fs_done_namespace(void *arg, const struct cfs_reply *r)
 		struct fs_call *u = fs_call(c->fs, NULL, n->orphan_dir);
 		struct cfs_op op;
 
+		u->uid = c->uid;
+		u->gid = c->gid;
 		u->name = n->orphan_name;
 		n->orphan_name = NULL;
 		fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, u->name);
-		cfs_client_submit(c->fs->cl, &op, fs_done_unhide, u);
+		fs_submit(c->fs, &op, fs_done_unhide, u);
 	}
 	fs_call_free(c);
 }
@@ -597,7 +616,7 @@ fs_namespace_submit(struct fs *fs, struct fs_call *c)
 		op.name2len = (uint16_t)strlen(c->name2);
 		op.flags = c->flags;
 	}
-	cfs_client_submit(fs->cl, &op, fs_done_namespace, c);
+	fs_submit(fs, &op, fs_done_namespace, c);
 }
 
 /* The open file has its hidden name: an unlink is done, a rename goes on. */
@@ -662,6 +681,8 @@ fs_done_target(void *arg, const struct cfs_reply *r)
 		 (unsigned long long)r->attr.ino, (unsigned long long)++fs->orphans);
 	n->orphan_dir = dir;
 	n->orphan_name = xstrdup(hidden);
+	n->orphan_uid = c->uid;
+	n->orphan_gid = c->gid;
 	c->size = r->attr.ino;
 	if (c->type == CFS_OP_RENAME) {
 		fs_op_name(&op, CFS_OP_LINK, r->attr.ino, hidden);
@@ -673,7 +694,7 @@ fs_done_target(void *arg, const struct cfs_reply *r)
 		op.name2len = (uint16_t)strlen(hidden);
 		op.flags = RENAME_NOREPLACE;
 	}
-	cfs_client_submit(fs->cl, &op, fs_done_hide, c);
+	fs_submit(fs, &op, fs_done_hide, c);
 }
 
 /* unlink, rmdir, rename: look the doomed name up first while files are open here. */
@@ -699,7 +720,7 @@ fs_namespace(fuse_req_t req, uint16_t type, fuse_ino_t parent, const char *name,
 		fs_op_name(&op, CFS_OP_LOOKUP, parent2, name2);
 	else
 		fs_op_name(&op, CFS_OP_LOOKUP, parent, name);
-	cfs_client_submit(fs->cl, &op, fs_done_target, c);
+	fs_submit(fs, &op, fs_done_target, c);
 }
 
 static void
@@ -739,7 +760,7 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 		return;
 	fs_op_name(&op, CFS_OP_LINK, ino, newname);
 	op.ino2 = newparent;
-	cfs_client_submit(fs->cl, &op, fs_done_entry, fs_call(fs, req, ino));
+	fs_submit(fs, &op, fs_done_entry, fs_call(fs, req, ino));
 }
 
 /*
@@ -792,7 +813,7 @@ fs_open_run(struct fs *fs, struct fs_wait *w)
 
 	c->fi.flags = w->flags;
 	fs_op_name(&op, CFS_OP_GETATTR, w->ino, NULL);
-	cfs_client_submit(fs->cl, &op, fs_done_open, c);
+	fs_submit(fs, &op, fs_done_open, c);
 }
 
 static void
@@ -873,7 +894,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		op.flags = CFS_CREATE_TRUNC;
 	c = fs_call(fs, req, parent);
 	c->fi = *fi;
-	cfs_client_submit(fs->cl, &op, fs_done_create, c);
+	fs_submit(fs, &op, fs_done_create, c);
 }
 
 /* Completion: read. */
@@ -898,7 +919,7 @@ fs_read_run(struct fs *fs, struct fs_wait *w)
 	fs_op_name(&op, CFS_OP_READ, w->ino, NULL);
 	op.offset = (uint64_t)w->off;
 	op.length = w->size > CFS_MAX_IO ? CFS_MAX_IO : w->size;
-	cfs_client_submit(fs->cl, &op, fs_done_read, fs_call(fs, w->req, w->ino));
+	fs_submit(fs, &op, fs_done_read, fs_call(fs, w->req, w->ino));
 }
 
 static void
@@ -970,7 +991,7 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	n->writes++;
 	n->version = 0; /* our own write: the cache is ours, but others may interleave */
 	fs->inflight += size;
-	cfs_client_submit(fs->cl, &op, fs_done_write, c);
+	fs_submit(fs, &op, fs_done_write, c);
 	/*
 	 * Pipelined: the kernel hears "written" as soon as the chain has the
 	 * request; flush/fsync report a failure.  With -o sync, or when too
@@ -1028,10 +1049,12 @@ fs_release_run(struct fs *fs, struct fs_wait *w)
 			struct fs_call *c = fs_call(fs, NULL, n->orphan_dir);
 			struct cfs_op op;
 
+			c->uid = n->orphan_uid;
+			c->gid = n->orphan_gid;
 			c->name = n->orphan_name;
 			n->orphan_name = NULL;
 			fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, c->name);
-			cfs_client_submit(fs->cl, &op, fs_done_orphan, c);
+			fs_submit(fs, &op, fs_done_orphan, c);
 		}
 	}
 	fs_flush_run(fs, w);
@@ -1068,7 +1091,7 @@ fs_fsync_run(struct fs *fs, struct fs_wait *w)
 	struct cfs_op op;
 
 	fs_op_name(&op, CFS_OP_FSYNC, w->ino, NULL);
-	cfs_client_submit(fs->cl, &op, fs_done_fsync, fs_call(fs, w->req, w->ino));
+	fs_submit(fs, &op, fs_done_fsync, fs_call(fs, w->req, w->ino));
 }
 
 static void
@@ -1172,7 +1195,7 @@ fs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int pl
 	op.flags = plus ? CFS_READDIR_PLUS : 0;
 	c->size = size;
 	c->plus = plus;
-	cfs_client_submit(fs->cl, &op, fs_done_readdir, c);
+	fs_submit(fs, &op, fs_done_readdir, c);
 }
 
 static void
@@ -1235,7 +1258,7 @@ fs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct cfs_op op;
 
 	fs_op_name(&op, CFS_OP_STATFS, ino, NULL);
-	cfs_client_submit(fs->cl, &op, fs_done_statfs, fs_call(fs, req, ino));
+	fs_submit(fs, &op, fs_done_statfs, fs_call(fs, req, ino));
 }
 
 static void
@@ -1257,7 +1280,7 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 	op.data = (const uint8_t *)value;
 	op.datalen = (uint32_t)size;
 	op.flags = (uint32_t)flags;
-	cfs_client_submit(fs->cl, &op, fs_done_err, fs_call(fs, req, ino));
+	fs_submit(fs, &op, fs_done_err, fs_call(fs, req, ino));
 }
 
 /* Completion: getxattr/listxattr: the size, or the bytes. */
@@ -1290,7 +1313,7 @@ fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	op.length = size;
 	c = fs_call(fs, req, ino);
 	c->size = size;
-	cfs_client_submit(fs->cl, &op, fs_done_xattr, c);
+	fs_submit(fs, &op, fs_done_xattr, c);
 }
 
 static void
@@ -1303,7 +1326,7 @@ fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	fs_op_name(&op, CFS_OP_LISTXATTR, ino, NULL);
 	op.length = size;
 	c->size = size;
-	cfs_client_submit(fs->cl, &op, fs_done_xattr, c);
+	fs_submit(fs, &op, fs_done_xattr, c);
 }
 
 static void
@@ -1317,7 +1340,7 @@ fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	fs_op_name(&op, CFS_OP_REMOVEXATTR, ino, name);
-	cfs_client_submit(fs->cl, &op, fs_done_err, fs_call(fs, req, ino));
+	fs_submit(fs, &op, fs_done_err, fs_call(fs, req, ino));
 }
 
 static void
@@ -1336,7 +1359,7 @@ fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t lengt
 	op.offset = (uint64_t)offset;
 	op.length = (uint64_t)length;
 	fs_inode(fs, ino, 1)->version = 0;
-	cfs_client_submit(fs->cl, &op, fs_done_err, fs_call(fs, req, ino));
+	fs_submit(fs, &op, fs_done_err, fs_call(fs, req, ino));
 }
 
 /* Completion: lseek. */
@@ -1361,7 +1384,7 @@ fs_lseek_run(struct fs *fs, struct fs_wait *w)
 	fs_op_name(&op, CFS_OP_LSEEK, w->ino, NULL);
 	op.offset = (uint64_t)w->off;
 	op.flags = (uint32_t)w->whence;
-	cfs_client_submit(fs->cl, &op, fs_done_lseek, fs_call(fs, w->req, w->ino));
+	fs_submit(fs, &op, fs_done_lseek, fs_call(fs, w->req, w->ino));
 }
 
 static void
@@ -1423,7 +1446,7 @@ fs_done_copy_read(void *arg, const struct cfs_reply *r)
 	op.offset = (uint64_t)c->off_out;
 	op.data = c->buf;
 	op.datalen = r->datalen;
-	cfs_client_submit(c->fs->cl, &op, fs_done_copy_write, c);
+	fs_submit(c->fs, &op, fs_done_copy_write, c);
 }
 
 /* copy_file_range: the next chunk, or the answer. */
@@ -1442,7 +1465,7 @@ fs_copy_next(struct fs_call *c)
 	fs_op_name(&op, CFS_OP_READ, c->ino, NULL);
 	op.offset = (uint64_t)c->off_in;
 	op.length = left > CFS_MAX_IO ? CFS_MAX_IO : left;
-	cfs_client_submit(c->fs->cl, &op, fs_done_copy_read, c);
+	fs_submit(c->fs, &op, fs_done_copy_read, c);
 }
 
 /* copy_file_range, once the source's own writes are in. */

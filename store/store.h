@@ -73,6 +73,13 @@ uint64_t store_next_ino(struct store *);
  * The version of an inode's attr (data version) is set to e->sn by every
  * entry that changes the file's contents or size.
  *
+ * With CFS_OP_CHECK_PERM in e->op.flags the store first checks the op's
+ * permissions for its caller (op.caller_uid, op.caller_gid, no
+ * supplementary groups, never privileged) as Linux would; a denial is the
+ * op's status (EACCES, EPERM) and changes nothing.  The check depends on the
+ * state and the entry only, and e keeps the bit (it is logged and passed on
+ * with it), so every replica decides the same.
+ *
  * *res receives the operation's result (status 0 or a positive errno, attr
  * where the op yields one, value).  For REPLY_ONLY it receives the stored
  * result of (client_id, seq), or status CFS_ERR_PROTOCOL if there is none.
@@ -117,7 +124,11 @@ int store_result(struct store *, uint64_t client_id, uint64_t seq, struct cfs_re
  * Answers a read operation (CFS_OP_LOOKUP .. CFS_OP_LSEEK) from committed
  * state in one read transaction.  Data (file bytes, link target, xattr value,
  * name list, dirent records, statfs) is appended to out and res->data points
- * into out->p.  Returns 0; the op's own errno is in res->status.
+ * into out->p.  Returns 0; the op's own errno is in res->status.  With
+ * CFS_OP_CHECK_PERM the caller's permissions are checked first, as for
+ * store_apply (search a directory to look up in, read one to list it, read
+ * a file or a user.* xattr; trusted.* xattrs are ENODATA; LISTXATTR lists
+ * every name).
  */
 int store_read(struct store *, const struct cfs_op *op, struct cfs_reply *res,
 	       struct cfs_wbuf *out);

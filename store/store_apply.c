@@ -18,13 +18,6 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
-/* Linux ABI values carried in op flags, in case the libc headers lack them. */
-#ifndef RENAME_NOREPLACE
-#define RENAME_NOREPLACE (1 << 0)
-#endif
-#ifndef RENAME_EXCHANGE
-#define RENAME_EXCHANGE (1 << 1)
-#endif
 #ifndef RENAME_WHITEOUT
 #define RENAME_WHITEOUT (1 << 2)
 #endif
@@ -565,6 +558,9 @@ store_op_fallocate(struct store_tx *tx)
 	default:
 		return EOPNOTSUPP;
 	}
+	/* Set only by store_perm_write, for an anonymous caller. */
+	if (op->valid & CFS_SET_KILL_SUID)
+		store_kill_suid(&n.a);
 	store_touch(tx, &n.a, 0, 0);
 	rc = store_inode_put(tx, &n);
 	if (rc != 0)
@@ -664,6 +660,30 @@ store_apply_op(struct store_tx *tx)
 	return EINVAL; /* not reached: store_apply checks the type first */
 }
 
+/*
+ * Performs the update of an entry with CFS_OP_CHECK_PERM: its anonymous
+ * caller's permissions are checked first (store_perm.c), and the handlers
+ * see a copy of the entry without the bit (some refuse flags they do not
+ * know) and with what the check adjusted.  The entry itself keeps the bit,
+ * so that it is logged and passed on with it and every replica checks too.
+ */
+static int
+store_apply_checked(struct store_tx *tx)
+{
+	const struct cfs_entry *e = tx->e;
+	struct cfs_entry copy = *e;
+	int st;
+
+	copy.op.flags &= ~CFS_OP_CHECK_PERM;
+	st = store_perm_update(tx, &copy.op);
+	if (st != 0)
+		return st;
+	tx->e = &copy;
+	st = store_apply_op(tx);
+	tx->e = e;
+	return st;
+}
+
 /* Writes the result table, next_ino, applied_sn and the log for an applied entry. */
 static int
 store_apply_finish(struct store_tx *tx, struct cfs_entry *e, unsigned flags, struct cfs_wbuf *body,
@@ -742,7 +762,10 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 		}
 		parent = tx.txn;
 		tx.txn = child;
-		st = store_apply_op(&tx);
+		if (e->op.flags & CFS_OP_CHECK_PERM)
+			st = store_apply_checked(&tx);
+		else
+			st = store_apply_op(&tx);
 		tx.txn = parent;
 		if (st != 0) {
 			mdb_txn_abort(child);

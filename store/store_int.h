@@ -16,6 +16,14 @@
 #include "common/wire.h"
 #include "store/store.h"
 
+/* Linux ABI values carried in op flags, in case the libc headers lack them. */
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
 /* Sizes and limits of the formats described at the top of store.c. */
 #define STORE_INODE_FORMAT 1
 #define STORE_INODE_FIXED (1 + 4 * 4 + 8 * 3 + 12 * 3 + 8 * 5 + 4)
@@ -128,6 +136,18 @@ int store_blocks_write(struct store_tx *tx, struct store_inode *n, uint64_t off,
 int store_blocks_punch(struct store_tx *tx, struct store_inode *n, uint64_t off, uint64_t end);
 int store_rd_read(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out);
 int store_rd_lseek(struct store_tx *tx, const struct cfs_op *op);
+
+/*
+ * store_perm.c: the checks of an op with CFS_OP_CHECK_PERM, made for its
+ * anonymous caller (op->caller_uid, op->caller_gid) before its handler runs,
+ * on an op without the bit.  Return 0 (allowed, also when an inode or name
+ * the check needs is missing: the handler fails the op as usual), a positive
+ * errno (the op's status), or a negative errno (the store failed).  An
+ * update's check may adjust op as Linux would for an unprivileged caller
+ * (drop set-gid, clear set-uid on a write, make a create the caller's).
+ */
+int store_perm_update(struct store_tx *tx, struct cfs_op *op);
+int store_perm_read(struct store_tx *tx, const struct cfs_op *op);
 
 /* store_results.c: the result table and client floors. */
 void store_result_enc(uint8_t out[STORE_RESULT_SIZE], const struct cfs_reply *r);

@@ -252,62 +252,78 @@ store_rd_statfs(struct store_tx *tx, struct cfs_wbuf *out)
 	return 0;
 }
 
-/* Answers a read op from committed state; see store.h. */
+/* Performs one read op in tx; the status goes in the return value. */
+static int
+store_rd_op(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out)
+{
+	struct store_inode n;
+	int rc;
+
+	switch (op->type) {
+	case CFS_OP_LOOKUP:
+		return store_rd_lookup(tx, op);
+	case CFS_OP_GETATTR:
+		rc = store_inode_get(tx, op->ino, &n);
+		if (rc == 0) {
+			tx->res->attr = n.a;
+			tx->res->flags |= CFS_REPLY_ATTR;
+		}
+		return rc;
+	case CFS_OP_READDIR:
+		return store_rd_readdir(tx, op, out);
+	case CFS_OP_READ:
+		return store_rd_read(tx, op, out);
+	case CFS_OP_READLINK:
+		rc = store_inode_get(tx, op->ino, &n);
+		if (rc == 0 && !S_ISLNK(n.a.mode))
+			rc = EINVAL;
+		if (rc == 0) {
+			cfs_put_bytes(out, n.link, n.linklen);
+			tx->res->value = n.linklen;
+		}
+		return rc;
+	case CFS_OP_GETXATTR:
+		return store_rd_getxattr(tx, op, out);
+	case CFS_OP_LISTXATTR:
+		return store_rd_listxattr(tx, op, out);
+	case CFS_OP_STATFS:
+		return store_rd_statfs(tx, out);
+	default: /* CFS_OP_LSEEK */
+		return store_rd_lseek(tx, op);
+	}
+}
+
+/*
+ * Answers a read op from committed state; see store.h.  With
+ * CFS_OP_CHECK_PERM the anonymous caller's permissions are checked first
+ * (store_perm.c) and the op is read without the bit, which LSEEK (flags are
+ * its whence) and READDIR would take for their own.
+ */
 int
 store_read(struct store *s, const struct cfs_op *op, struct cfs_reply *res, struct cfs_wbuf *out)
 {
 	struct store_tx tx = {.s = s, .res = res};
 	size_t start = out->len;
-	struct store_inode n;
-	int rc;
+	struct cfs_op copy;
+	int rc, check = (op->flags & CFS_OP_CHECK_PERM) != 0;
 
 	memset(res, 0, sizeof(*res));
 	if (op->type < CFS_OP_LOOKUP || op->type > CFS_OP_LSEEK) {
 		res->status = CFS_ERR_PROTOCOL;
 		return 0;
 	}
+	if (check) {
+		copy = *op;
+		copy.flags &= ~CFS_OP_CHECK_PERM;
+		op = &copy;
+	}
 	rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &tx.txn);
 	if (rc != 0)
 		return store_mdb_fail(__func__, "mdb_txn_begin", rc);
-	switch (op->type) {
-	case CFS_OP_LOOKUP:
-		rc = store_rd_lookup(&tx, op);
-		break;
-	case CFS_OP_GETATTR:
-		rc = store_inode_get(&tx, op->ino, &n);
-		if (rc == 0) {
-			res->attr = n.a;
-			res->flags |= CFS_REPLY_ATTR;
-		}
-		break;
-	case CFS_OP_READDIR:
-		rc = store_rd_readdir(&tx, op, out);
-		break;
-	case CFS_OP_READ:
-		rc = store_rd_read(&tx, op, out);
-		break;
-	case CFS_OP_READLINK:
-		rc = store_inode_get(&tx, op->ino, &n);
-		if (rc == 0 && !S_ISLNK(n.a.mode))
-			rc = EINVAL;
-		if (rc == 0) {
-			cfs_put_bytes(out, n.link, n.linklen);
-			res->value = n.linklen;
-		}
-		break;
-	case CFS_OP_GETXATTR:
-		rc = store_rd_getxattr(&tx, op, out);
-		break;
-	case CFS_OP_LISTXATTR:
-		rc = store_rd_listxattr(&tx, op, out);
-		break;
-	case CFS_OP_STATFS:
-		rc = store_rd_statfs(&tx, out);
-		break;
-	default: /* CFS_OP_LSEEK */
-		rc = store_rd_lseek(&tx, op);
-		break;
-	}
+	if (check)
+		rc = store_perm_read(&tx, op);
+	if (rc == 0)
+		rc = store_rd_op(&tx, op, out);
 	mdb_txn_abort(tx.txn);
 	if (rc != 0) {
 		out->len = start;

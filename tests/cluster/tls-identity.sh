@@ -113,6 +113,11 @@ IDC="$top_builddir/idclient"
 sed "s#^cert tls/client.crt#cert tls/intruder.crt#; s#^key tls/client.key#key tls/intruder.key#" \
 	"$conf" >"$dir/intruder.conf"
 grep -q "^cert tls/intruder.crt" "$dir/intruder.conf" || fail "could not make the intruder's file"
+# Its mkdir in the root must be able to succeed: root is squashed for any
+# certificate but local-cluster's own unless an export line says otherwise.
+echo "export intruder no-root-squash" >>"$conf"
+for n in n1 n2 n3; do "$LC" restart "$dir" "$n" >/dev/null; done
+wait_for 30 settled "$conf" || fail "not settled after the restart with the intruder's export"
 id=0x5eed00c11e47
 "$IDC" -c "$conf" -i $id -H 20 a >"$work/first.out" 2>&1 &
 first=$!

@@ -228,6 +228,33 @@ test_conf_coordinator(void **state)
 	assert_int_equal(conf.output_budget, CFS_DEFAULT_OUTPUT_BUDGET);
 	assert_int_equal(conf.client_output_max, CFS_DEFAULT_CLIENT_OUTPUT_MAX);
 	cfs_conf_free(&conf);
+	test_parse_ok(&conf, "plaintext yes\nsession-ttl 60\nexport admin no-root-squash\n"
+			     "export web-* read-only all-squash anon-uid 33 anon-gid 34\n"
+			     "export build-* uids 2000-2999,4000 gids 2000-2999\nnode a h:1\n");
+	assert_int_equal(conf.session_ttl_s, 60);
+	assert_int_equal(conf.nexports, 3);
+	{
+		const struct cfs_export *x = cfs_conf_export(&conf, "admin");
+
+		assert_false(x->root_squash);
+		assert_false(x->read_only);
+		x = cfs_conf_export(&conf, "web-7");
+		assert_true(x->read_only && x->all_squash && x->root_squash);
+		assert_int_equal(x->anon_uid, 33);
+		assert_int_equal(x->anon_gid, 34);
+		x = cfs_conf_export(&conf, "build-1");
+		assert_int_equal(x->nuids, 2);
+		assert_int_equal(x->uids[0].lo, 2000);
+		assert_int_equal(x->uids[0].hi, 2999);
+		assert_int_equal(x->uids[1].lo, 4000);
+		assert_int_equal(x->uids[1].hi, 4000);
+		assert_int_equal(x->ngids, 1);
+		x = cfs_conf_export(&conf, "laptop");
+		assert_true(x == &cfs_export_default);
+		assert_true(x->root_squash);
+		assert_int_equal(x->anon_uid, CFS_ANON_ID);
+	}
+	cfs_conf_free(&conf);
 	test_parse_ok(&conf, "plaintext yes\noutput-budget 1G\nclient-output-max 3M\nnode a h:1\n");
 	assert_int_equal(conf.output_budget, 1ULL << 30);
 	assert_int_equal(conf.client_output_max, 3ULL << 20);
@@ -264,6 +291,17 @@ test_conf_coordinator(void **state)
 	test_parse_bad("plaintext yes\nlog-retain 0\nnode a h:1\n", 2, "log-retain");
 	test_parse_bad("plaintext yes\ncluster a/b\nnode a h:1\n", 2, "cluster");
 	test_parse_bad("plaintext yes\noutput-budget 512K\nnode a h:1\n", 2, "1M..64G");
+	test_parse_bad("plaintext yes\nsession-ttl 5\nnode a h:1\n", 2, "session-ttl");
+	test_parse_bad("plaintext yes\nexport\nnode a h:1\n", 2, "missing argument");
+	test_parse_bad("plaintext yes\nexport a frobnicate\nnode a h:1\n", 2,
+		       "unknown option 'frobnicate'");
+	test_parse_bad("plaintext yes\nexport a anon-uid 0\nnode a h:1\n", 2, "never root");
+	test_parse_bad("plaintext yes\nexport a uids 5-2\nnode a h:1\n", 2, "ranges");
+	test_parse_bad("plaintext yes\nexport a uids\nnode a h:1\n", 2, "ranges");
+	test_parse_bad("plaintext yes\nexport a root-squash no-root-squash\nnode a h:1\n", 2,
+		       "twice");
+	test_parse_bad("plaintext yes\nexport a\nexport a read-only\nnode a h:1\n", 3,
+		       "given twice");
 	test_parse_bad("plaintext yes\nclient-output-max lots\nnode a h:1\n", 2,
 		       "client-output-max: bad size 'lots'");
 	test_parse_bad("plaintext yes\noutput-budget 65G\nnode a h:1\n", 2, "output-budget");

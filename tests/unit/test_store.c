@@ -2216,6 +2216,671 @@ test_sessions_expire(void **state)
 	assert_true(oldest == INT64_MAX);
 }
 
+/*
+ * Permission checks (CFS_OP_CHECK_PERM): the anonymous user of an export,
+ * as a squashing node sends it, against files of others and its own.
+ */
+#define ANON 65534
+
+/* Makes op the request of an export's anonymous user, as a squashing node does. */
+static struct cfs_op
+as_anon(struct cfs_op op)
+{
+	op.flags |= CFS_OP_CHECK_PERM;
+	op.caller_uid = ANON;
+	op.caller_gid = ANON;
+	switch (op.type) {
+	case CFS_OP_CREATE:
+	case CFS_OP_MKNOD:
+	case CFS_OP_MKDIR:
+	case CFS_OP_SYMLINK:
+		op.uid = ANON;
+		op.gid = ANON;
+		break;
+	}
+	return op;
+}
+
+/* Applies op as the anonymous user; returns the status. */
+static int
+anon_apply(struct fx *f, struct cfs_op op, struct cfs_reply *res)
+{
+	op = as_anon(op);
+	return apply(f, &op, res);
+}
+
+/* Reads with op as the anonymous user; returns the status. */
+static int
+anon_read(struct fx *f, struct cfs_op op, struct cfs_reply *res)
+{
+	struct cfs_reply r;
+
+	op = as_anon(op);
+	return rd_op(f, &op, res != NULL ? res : &r);
+}
+
+/* Makes name in parent, trusted (no check), owned by uid:gid with mode; returns the inode. */
+static uint64_t
+mkown(struct fx *f, uint16_t type, uint64_t parent, const char *name, uint32_t mode, uint32_t uid,
+      uint32_t gid)
+{
+	struct cfs_op op = mkop(type, parent, name);
+	struct cfs_reply r;
+
+	op.mode = mode;
+	op.uid = uid;
+	op.gid = gid;
+	assert_int_equal(apply(f, &op, &r), 0);
+	return r.attr.ino;
+}
+
+/* Makes name in parent as the anonymous user with mode; returns the status, attr in *a. */
+static int
+anon_mk(struct fx *f, uint16_t type, uint64_t parent, const char *name, uint32_t mode,
+        struct cfs_attr *a)
+{
+	struct cfs_op op = mkop(type, parent, name);
+	struct cfs_reply r;
+	int st;
+
+	op.mode = mode;
+	if (type == CFS_OP_SYMLINK) {
+		op.data = (const uint8_t *)"target";
+		op.datalen = 6;
+	}
+	st = anon_apply(f, op, &r);
+	if (a != NULL)
+		*a = r.attr;
+	return st;
+}
+
+/* A SETATTR op of valid with mode, uid and gid. */
+static struct cfs_op
+setattr_op(uint64_t ino, uint32_t valid, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	struct cfs_op op = mkop(CFS_OP_SETATTR, ino, NULL);
+
+	op.valid = valid;
+	op.mode = mode;
+	op.uid = uid;
+	op.gid = gid;
+	return op;
+}
+
+/* A RENAME op. */
+static struct cfs_op
+rename_op(uint64_t p1, const char *n1, uint64_t p2, const char *n2, uint32_t flags)
+{
+	struct cfs_op op = mkop(CFS_OP_RENAME, p1, n1);
+
+	op.ino2 = p2;
+	op.name2 = n2;
+	op.name2len = (uint16_t)strlen(n2);
+	op.flags = flags;
+	return op;
+}
+
+/* Makes: new names need a writable and searchable parent; what is made is the caller's. */
+static void
+test_perm_create(void **state)
+{
+	struct fx *f = *state;
+	uint64_t pub, priv, sg, file;
+	struct cfs_attr a;
+	struct cfs_op op;
+
+	/* The root is 0755 root's: anon may not make anything in it. */
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, ROOT, "f", 0644, NULL), EACCES);
+	assert_int_equal(anon_mk(f, CFS_OP_MKDIR, ROOT, "d", 0755, NULL), EACCES);
+	assert_int_equal(anon_mk(f, CFS_OP_MKNOD, ROOT, "n", S_IFIFO | 0644, NULL), EACCES);
+	assert_int_equal(anon_mk(f, CFS_OP_SYMLINK, ROOT, "l", 0, NULL), EACCES);
+	assert_int_equal(lookup(f, ROOT, "f", NULL), ENOENT);
+	/* Nothing changed but the sn (and the result table). */
+	assert_int_equal(attr_of(f, ROOT).mtime_sec, 0);
+
+	pub = mkown(f, CFS_OP_MKDIR, ROOT, "pub", 0777, 5, 6);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, pub, "f", 0644, &a), 0);
+	assert_int_equal(a.uid, ANON);
+	assert_int_equal(a.gid, ANON);
+	assert_int_equal(anon_mk(f, CFS_OP_MKDIR, pub, "d", 0755, &a), 0);
+	assert_int_equal(a.uid, ANON);
+	assert_int_equal(anon_mk(f, CFS_OP_MKNOD, pub, "n", S_IFIFO | 0644, NULL), 0);
+	assert_int_equal(anon_mk(f, CFS_OP_SYMLINK, pub, "l", 0, NULL), 0);
+	/* Whatever owner the op names, what the anonymous user makes is its own. */
+	op = as_anon(mkop(CFS_OP_CREATE, pub, "g"));
+	op.uid = 0;
+	op.gid = 0;
+	op.mode = 0644;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(attr_of(f, ino_of(f, pub, "g")).uid, ANON);
+
+	/* An existing name needs search permission only: CREATE opens it, the rest EEXIST. */
+	file = mkown(f, CFS_OP_CREATE, ROOT, "x", 0644, 5, 6);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, ROOT, "x", 0644, &a), 0);
+	assert_int_equal(a.ino, file);
+	assert_int_equal(a.uid, 5);
+	op = mkop(CFS_OP_CREATE, ROOT, "x");
+	op.flags = CFS_CREATE_EXCL;
+	assert_int_equal(anon_apply(f, op, NULL), EEXIST);
+	assert_int_equal(anon_mk(f, CFS_OP_MKDIR, ROOT, "x", 0755, NULL), EEXIST);
+	/* O_TRUNC of another's 0644 file: refused by the handler's own check. */
+	op = mkop(CFS_OP_CREATE, ROOT, "x");
+	op.flags = CFS_CREATE_TRUNC;
+	assert_int_equal(anon_apply(f, op, NULL), EACCES);
+	/* ... for uid 0 too, which the handler alone would let through. */
+	op = as_anon(op);
+	op.caller_uid = op.caller_gid = 0;
+	assert_int_equal(apply(f, &op, NULL), EACCES);
+	op.flags = CFS_CREATE_TRUNC | CFS_OP_CHECK_PERM;
+	op.ino = pub;
+	op.name = "g";
+	op.namelen = 1;
+	assert_int_equal(apply(f, &op, NULL), EACCES); /* g is anon's 0644 */
+	/* Without search permission not even that. */
+	priv = mkown(f, CFS_OP_MKDIR, ROOT, "priv", 0770, 5, 6);
+	mkown(f, CFS_OP_CREATE, priv, "x", 0666, 5, 6);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, priv, "x", 0644, NULL), EACCES);
+	/* Missing parents stay the handler's. */
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, 9999, "x", 0644, NULL), ENOENT);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, file, "x", 0644, NULL), ENOTDIR);
+
+	/* LINK: the new parent must be writable. */
+	op = mkop(CFS_OP_LINK, file, "x2");
+	op.ino2 = ROOT;
+	assert_int_equal(anon_apply(f, op, NULL), EACCES);
+	op.ino2 = pub;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	assert_int_equal(attr_of(f, file).nlink, 2);
+	assert_int_equal(anon_apply(f, op, NULL), EEXIST);
+
+	/*
+	 * A group-executable set-gid file in a set-gid directory of another
+	 * group loses set-gid; a directory keeps the one it inherits.
+	 */
+	sg = mkown(f, CFS_OP_MKDIR, ROOT, "sg", 02777, 5, 6);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, sg, "f", 02755, &a), 0);
+	assert_int_equal(a.gid, 6);
+	assert_int_equal(a.mode, S_IFREG | 0755);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, sg, "g", 02745, &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 02745);
+	assert_int_equal(anon_mk(f, CFS_OP_MKDIR, sg, "d", 0755, &a), 0);
+	assert_int_equal(a.mode, S_IFDIR | 02755);
+	/* In a set-gid directory of its own group it keeps it. */
+	op = mkop(CFS_OP_SETATTR, sg, NULL);
+	op.valid = CFS_SET_GID;
+	op.gid = ANON;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, sg, "h", 02755, &a), 0);
+	assert_int_equal(a.mode, S_IFREG | 02755);
+
+	/* Without the bit the store trusts the caller's kernel, as before. */
+	op = mkop(CFS_OP_CREATE, ROOT, "trusted");
+	op.uid = op.caller_uid = ANON;
+	op.gid = op.caller_gid = ANON;
+	op.mode = 0644;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(attr_of(f, ino_of(f, ROOT, "trusted")).uid, ANON);
+}
+
+/* UNLINK and RMDIR: a writable parent, and the sticky rule. */
+static void
+test_perm_remove(void **state)
+{
+	struct fx *f = *state;
+	uint64_t tmp, pub;
+	struct cfs_op op;
+
+	mkown(f, CFS_OP_CREATE, ROOT, "f", 0666, 5, 6);
+	mkown(f, CFS_OP_MKDIR, ROOT, "d", 0777, 5, 6);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_UNLINK, ROOT, "f"), NULL), EACCES);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_RMDIR, ROOT, "d"), NULL), EACCES);
+	assert_int_equal(lookup(f, ROOT, "f", NULL), 0);
+	/* A missing name is the handler's ENOENT. */
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_UNLINK, ROOT, "nope"), NULL), ENOENT);
+
+	/* In a sticky directory only the owner of the entry or of the directory removes it. */
+	tmp = mkown(f, CFS_OP_MKDIR, ROOT, "tmp", 01777, 5, 6);
+	mkown(f, CFS_OP_CREATE, tmp, "theirs", 0666, 7, 7);
+	mkown(f, CFS_OP_MKDIR, tmp, "theirdir", 0777, 7, 7);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_UNLINK, tmp, "theirs"), NULL), EPERM);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_RMDIR, tmp, "theirdir"), NULL), EPERM);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, tmp, "mine", 0600, NULL), 0);
+	assert_int_equal(anon_mk(f, CFS_OP_MKDIR, tmp, "minedir", 0700, NULL), 0);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_UNLINK, tmp, "mine"), NULL), 0);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_RMDIR, tmp, "minedir"), NULL), 0);
+	assert_int_equal(lookup(f, tmp, "mine", NULL), ENOENT);
+	/* The directory's owner removes anything from it. */
+	op = setattr_op(tmp, CFS_SET_UID, 0, ANON, 0);
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_UNLINK, tmp, "theirs"), NULL), 0);
+	/* Not sticky: any writer removes anything. */
+	pub = mkown(f, CFS_OP_MKDIR, ROOT, "pub", 0777, 5, 6);
+	mkown(f, CFS_OP_CREATE, pub, "theirs", 0600, 7, 7);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_UNLINK, pub, "theirs"), NULL), 0);
+
+	/* Without the bit, trusted. */
+	mkown(f, CFS_OP_CREATE, tmp, "again", 0666, 7, 7);
+	op = mkop(CFS_OP_UNLINK, tmp, "again");
+	op.caller_uid = op.caller_gid = ANON;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "f"), 0);
+}
+
+/* RENAME: both parents writable, the sticky rule on both names, a moved directory writable. */
+static void
+test_perm_rename(void **state)
+{
+	struct fx *f = *state;
+	uint64_t pub, pub2, tmp, theirdir;
+
+	pub = mkown(f, CFS_OP_MKDIR, ROOT, "pub", 0777, 5, 6);
+	pub2 = mkown(f, CFS_OP_MKDIR, ROOT, "pub2", 0777, 5, 6);
+	tmp = mkown(f, CFS_OP_MKDIR, ROOT, "tmp", 01777, 5, 6);
+	mkown(f, CFS_OP_CREATE, ROOT, "rootfile", 0666, 5, 6);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, pub, "mine", 0644, NULL), 0);
+
+	/* Within a writable directory, and between two. */
+	assert_int_equal(anon_apply(f, rename_op(pub, "mine", pub, "mine2", 0), NULL), 0);
+	assert_int_equal(anon_apply(f, rename_op(pub, "mine2", pub2, "mine", 0), NULL), 0);
+	/* Out of or into a directory anon may not write. */
+	assert_int_equal(anon_apply(f, rename_op(ROOT, "rootfile", pub, "r", 0), NULL), EACCES);
+	assert_int_equal(anon_apply(f, rename_op(pub2, "mine", ROOT, "mine", 0), NULL), EACCES);
+	assert_int_equal(lookup(f, pub2, "mine", NULL), 0);
+	/* A missing source is the handler's. */
+	assert_int_equal(anon_apply(f, rename_op(pub, "nope", pub, "x", 0), NULL), ENOENT);
+
+	/* Sticky: another's file may not leave, nor be replaced. */
+	mkown(f, CFS_OP_CREATE, tmp, "theirs", 0666, 7, 7);
+	assert_int_equal(anon_apply(f, rename_op(tmp, "theirs", pub, "t", 0), NULL), EPERM);
+	assert_int_equal(anon_apply(f, rename_op(tmp, "theirs", tmp, "t", 0), NULL), EPERM);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, tmp, "mine", 0644, NULL), 0);
+	assert_int_equal(anon_apply(f, rename_op(tmp, "mine", tmp, "theirs", 0), NULL), EPERM);
+	assert_int_equal(
+	    anon_apply(f, rename_op(tmp, "mine", tmp, "theirs", RENAME_EXCHANGE), NULL), EPERM);
+	assert_int_equal(anon_apply(f, rename_op(tmp, "mine", tmp, "mine3", 0), NULL), 0);
+	assert_int_equal(anon_apply(f, rename_op(tmp, "mine3", pub, "mine3", 0), NULL), 0);
+	/* Another's file in a non-sticky directory may be replaced. */
+	mkown(f, CFS_OP_CREATE, pub, "theirs", 0600, 7, 7);
+	assert_int_equal(anon_apply(f, rename_op(pub, "mine3", pub, "theirs", 0), NULL), 0);
+	assert_int_equal(attr_of(f, ino_of(f, pub, "theirs")).uid, ANON);
+
+	/* A directory moving to another parent must be writable: its ".." changes. */
+	theirdir = mkown(f, CFS_OP_MKDIR, pub, "theirdir", 0755, 7, 7);
+	assert_int_equal(anon_apply(f, rename_op(pub, "theirdir", pub2, "theirdir", 0), NULL),
+	                 EACCES);
+	assert_int_equal(anon_apply(f, rename_op(pub, "theirdir", pub, "renamed", 0), NULL), 0);
+	assert_int_equal(ino_of(f, pub, "renamed"), theirdir);
+	assert_int_equal(anon_mk(f, CFS_OP_MKDIR, pub, "minedir", 0755, NULL), 0);
+	assert_int_equal(anon_apply(f, rename_op(pub, "minedir", pub2, "minedir", 0), NULL), 0);
+	/* Exchanged with one: that one moves too. */
+	assert_int_equal(
+	    anon_apply(f, rename_op(pub2, "minedir", pub, "renamed", RENAME_EXCHANGE), NULL),
+	    EACCES);
+
+	/* Without the bit, trusted. */
+	assert_int_equal(ren(f, tmp, "theirs", pub2, "theirs", 0), 0);
+}
+
+/* SETATTR: owner, group, mode, size and times as Linux lets an unprivileged caller. */
+static void
+test_perm_setattr(void **state)
+{
+	struct fx *f = *state;
+	uint64_t theirs, shared, pub, sg, mine, ro;
+	struct cfs_reply r;
+	struct cfs_attr a;
+	struct cfs_op op;
+
+	theirs = mkown(f, CFS_OP_CREATE, ROOT, "theirs", 0644, 5, 6);
+	shared = mkown(f, CFS_OP_CREATE, ROOT, "shared", 0666, 5, 6);
+	pub = mkown(f, CFS_OP_MKDIR, ROOT, "pub", 0777, 5, 6);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, pub, "mine", 0644, &a), 0);
+	mine = a.ino;
+
+	/* Nobody gives a file away, nor takes one. */
+	assert_int_equal(anon_apply(f, setattr_op(theirs, CFS_SET_UID, 0, ANON, 0), NULL), EPERM);
+	assert_int_equal(anon_apply(f, setattr_op(mine, CFS_SET_UID, 0, 0, 0), NULL), EPERM);
+	assert_int_equal(anon_apply(f, setattr_op(mine, CFS_SET_UID, 0, ANON, 0), NULL), 0);
+	/* The group: only the owner, only to the caller's group. */
+	assert_int_equal(anon_apply(f, setattr_op(theirs, CFS_SET_GID, 0, 0, ANON), NULL), EPERM);
+	assert_int_equal(anon_apply(f, setattr_op(mine, CFS_SET_GID, 0, 0, 6), NULL), EPERM);
+	assert_int_equal(anon_apply(f, setattr_op(mine, CFS_SET_GID, 0, 0, ANON), NULL), 0);
+	/* The mode: only the owner. */
+	assert_int_equal(anon_apply(f, setattr_op(theirs, CFS_SET_MODE, 0777, 0, 0), NULL), EPERM);
+	assert_int_equal(attr_of(f, theirs).mode, S_IFREG | 0644);
+	assert_int_equal(anon_apply(f, setattr_op(mine, CFS_SET_MODE, 06755, 0, 0), &r), 0);
+	assert_int_equal(r.attr.mode, S_IFREG | 06755);
+	/* Set-gid for a group the caller is not in is dropped, set-uid kept. */
+	sg = mkown(f, CFS_OP_MKDIR, ROOT, "sg", 02777, 5, 6);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, sg, "f", 0644, &a), 0);
+	assert_int_equal(a.gid, 6);
+	assert_int_equal(anon_apply(f, setattr_op(a.ino, CFS_SET_MODE, 06755, 0, 0), &r), 0);
+	assert_int_equal(r.attr.mode, S_IFREG | 04755);
+	/* ... judged by the group the same op gives. */
+	assert_int_equal(
+	    anon_apply(f, setattr_op(a.ino, CFS_SET_MODE | CFS_SET_GID, 02755, 0, ANON), &r), 0);
+	assert_int_equal(r.attr.mode, S_IFREG | 02755);
+	assert_int_equal(r.attr.gid, ANON);
+
+	/* The size: write permission, or ownership; a truncate drops set-uid. */
+	op = setattr_op(theirs, CFS_SET_SIZE, 0, 0, 0);
+	assert_int_equal(anon_apply(f, op, NULL), EACCES);
+	op.ino = shared;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	ro = mkown(f, CFS_OP_CREATE, pub, "ro", 04555, ANON, ANON);
+	op.ino = ro;
+	op.offset = 10;
+	assert_int_equal(anon_apply(f, op, &r), 0);
+	assert_int_equal(r.attr.size, 10);
+	assert_int_equal(r.attr.mode, S_IFREG | 0555);
+
+	/* Explicit times: the owner only; "now": the owner or a writer. */
+	op = setattr_op(shared, CFS_SET_ATIME | CFS_SET_MTIME, 0, 0, 0);
+	op.atime_sec = op.mtime_sec = 5;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	op.valid = CFS_SET_MTIME;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	op.ino = mine;
+	assert_int_equal(anon_apply(f, op, &r), 0);
+	assert_int_equal(r.attr.mtime_sec, 5);
+	op.ino = shared;
+	op.valid = CFS_SET_ATIME_NOW | CFS_SET_MTIME_NOW | CFS_SET_CTIME;
+	assert_int_equal(anon_apply(f, op, &r), 0);
+	assert_int_equal(r.attr.mtime_sec, last_time(f));
+	op.ino = theirs;
+	assert_int_equal(anon_apply(f, op, NULL), EACCES);
+	op.ino = ro;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	/* A bare ctime or set-uid kill asks nothing. */
+	op.ino = theirs;
+	op.valid = CFS_SET_CTIME | CFS_SET_KILL_SUID;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	assert_int_equal(anon_apply(f, setattr_op(9999, CFS_SET_MODE, 0, 0, 0), NULL), ENOENT);
+
+	/* Without the bit, trusted. */
+	op = setattr_op(theirs, CFS_SET_UID | CFS_SET_MODE | CFS_SET_SIZE, 02777, ANON, 0);
+	op.caller_uid = op.caller_gid = ANON;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.uid, ANON);
+	assert_int_equal(r.attr.mode, S_IFREG | 02777);
+}
+
+/* WRITE and FALLOCATE: write permission or ownership; set-uid dropped. */
+static void
+test_perm_write(void **state)
+{
+	struct fx *f = *state;
+	uint64_t theirs, shared, pub, ro;
+	struct cfs_op op, chmod_op;
+	struct cfs_reply r;
+
+	theirs = mkown(f, CFS_OP_CREATE, ROOT, "theirs", 0644, 5, 6);
+	shared = mkown(f, CFS_OP_CREATE, ROOT, "shared", 06777, 5, 6);
+	pub = mkown(f, CFS_OP_MKDIR, ROOT, "pub", 0777, 5, 6);
+
+	op = mkop(CFS_OP_WRITE, theirs, NULL);
+	op.data = (const uint8_t *)"hello";
+	op.datalen = 5;
+	assert_int_equal(anon_apply(f, op, NULL), EACCES);
+	assert_int_equal(attr_of(f, theirs).size, 0);
+	op.ino = shared;
+	assert_int_equal(anon_apply(f, op, &r), 0);
+	assert_int_equal(r.attr.size, 5);
+	assert_int_equal(r.attr.mode, S_IFREG | 0777);
+	/* A file made 0444 is written through the descriptor that made it. */
+	ro = mkown(f, CFS_OP_CREATE, pub, "ro", 0444, ANON, ANON);
+	op.ino = ro;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	op.ino = 9999;
+	assert_int_equal(anon_apply(f, op, NULL), ENOENT);
+
+	op = mkop(CFS_OP_FALLOCATE, theirs, NULL);
+	op.length = 100;
+	assert_int_equal(anon_apply(f, op, NULL), EACCES);
+	chmod_op = setattr_op(shared, CFS_SET_MODE, 04766, 0, 0);
+	assert_int_equal(apply(f, &chmod_op, NULL), 0);
+	op.ino = shared;
+	assert_int_equal(anon_apply(f, op, &r), 0);
+	assert_int_equal(r.attr.size, 100);
+	assert_int_equal(r.attr.mode, S_IFREG | 0766);
+
+	/* Without the bit, trusted (and set-uid is the client's to drop). */
+	op = mkop(CFS_OP_WRITE, theirs, NULL);
+	op.data = (const uint8_t *)"hello";
+	op.datalen = 5;
+	op.caller_uid = op.caller_gid = ANON;
+	assert_int_equal(apply(f, &op, &r), 0);
+	assert_int_equal(r.attr.size, 5);
+}
+
+/* SETXATTR, REMOVEXATTR, GETXATTR: the namespaces as Linux judges them. */
+static void
+test_perm_xattr(void **state)
+{
+	struct fx *f = *state;
+	uint64_t theirs, shared, secret, pub, mine, link, tmp;
+	struct cfs_reply r;
+	struct cfs_op op;
+
+	theirs = mkown(f, CFS_OP_CREATE, ROOT, "theirs", 0644, 5, 6);
+	shared = mkown(f, CFS_OP_CREATE, ROOT, "shared", 0666, 5, 6);
+	secret = mkown(f, CFS_OP_CREATE, ROOT, "secret", 0600, 5, 6);
+	pub = mkown(f, CFS_OP_MKDIR, ROOT, "pub", 0777, 5, 6);
+	tmp = mkown(f, CFS_OP_MKDIR, ROOT, "tmp", 01777, 5, 6);
+	assert_int_equal(anon_mk(f, CFS_OP_CREATE, pub, "mine", 0644, NULL), 0);
+	mine = ino_of(f, pub, "mine");
+	assert_int_equal(anon_mk(f, CFS_OP_SYMLINK, pub, "link", 0, NULL), 0);
+	link = ino_of(f, pub, "link");
+	/* Trusted: the store's test set them without the bit. */
+	assert_int_equal(setx(f, theirs, "trusted.t", "t", 1, 0), 0);
+	assert_int_equal(setx(f, theirs, "security.s", "s", 1, 0), 0);
+	assert_int_equal(setx(f, theirs, "user.u", "u", 1, 0), 0);
+	assert_int_equal(setx(f, secret, "user.u", "u", 1, 0), 0);
+
+	op = mkop(CFS_OP_SETXATTR, mine, "trusted.x");
+	op.data = (const uint8_t *)"v";
+	op.datalen = 1;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	op = mkop(CFS_OP_SETXATTR, mine, "security.x");
+	op.data = (const uint8_t *)"v";
+	op.datalen = 1;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	/* The ACLs: the owner's. */
+	op = mkop(CFS_OP_SETXATTR, shared, "system.posix_acl_access");
+	op.data = (const uint8_t *)"v";
+	op.datalen = 1;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	op.ino = mine;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	/* user.*: write permission, on files and directories only. */
+	op = mkop(CFS_OP_SETXATTR, theirs, "user.x");
+	op.data = (const uint8_t *)"v";
+	op.datalen = 1;
+	assert_int_equal(anon_apply(f, op, NULL), EACCES);
+	op.ino = shared;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	op.ino = link;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	op.ino = pub;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	/* ... and on a sticky directory its owner's only. */
+	op.ino = tmp;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	op.ino = 9999;
+	assert_int_equal(anon_apply(f, op, NULL), ENOENT);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_REMOVEXATTR, theirs, "user.u"), NULL), EACCES);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_REMOVEXATTR, theirs, "trusted.t"), NULL), EPERM);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_REMOVEXATTR, shared, "user.x"), NULL), 0);
+	assert_int_equal(anon_apply(f, mkop(CFS_OP_REMOVEXATTR, shared, "user.x"), NULL), ENODATA);
+
+	/* Reading: trusted.* is hidden, security.* open, user.* needs read permission. */
+	op = mkop(CFS_OP_GETXATTR, theirs, "trusted.t");
+	op.length = 100;
+	assert_int_equal(anon_read(f, op, NULL), ENODATA);
+	op.name = "security.s";
+	op.namelen = (uint16_t)strlen(op.name);
+	assert_int_equal(anon_read(f, op, &r), 0);
+	assert_int_equal(r.datalen, 1);
+	op.name = "user.u";
+	op.namelen = (uint16_t)strlen(op.name);
+	assert_int_equal(anon_read(f, op, &r), 0);
+	assert_memory_equal(r.data, "u", 1);
+	op.ino = secret;
+	assert_int_equal(anon_read(f, op, NULL), EACCES);
+	op.ino = link;
+	assert_int_equal(anon_read(f, op, NULL), ENODATA);
+	/* LISTXATTR lists every name. */
+	op = mkop(CFS_OP_LISTXATTR, theirs, NULL);
+	op.length = 100;
+	assert_int_equal(anon_read(f, op, &r), 0);
+	assert_int_equal(r.datalen, sizeof("security.s\0trusted.t\0user.u"));
+
+	/* Without the bit, trusted. */
+	op = mkop(CFS_OP_GETXATTR, theirs, "trusted.t");
+	op.length = 100;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	assert_int_equal(getx(f, CFS_OP_GETXATTR, secret, "user.u", 100, &r), 0);
+	op = mkop(CFS_OP_SETXATTR, theirs, "trusted.x");
+	op.data = (const uint8_t *)"v";
+	op.datalen = 1;
+	op.caller_uid = op.caller_gid = ANON;
+	assert_int_equal(apply(f, &op, NULL), 0);
+}
+
+/* LOOKUP, READDIR, READ: search, list, read permission; the rest unchecked. */
+static void
+test_perm_read(void **state)
+{
+	struct fx *f = *state;
+	uint64_t priv, secret, open_, mine;
+	uint8_t buf[100];
+	struct cfs_reply r;
+	struct cfs_op op;
+
+	priv = mkown(f, CFS_OP_MKDIR, ROOT, "priv", 0700, 5, 6);
+	mkown(f, CFS_OP_CREATE, priv, "in", 0644, 5, 6);
+	secret = mkown(f, CFS_OP_CREATE, ROOT, "secret", 0600, 5, 6);
+	open_ = mkown(f, CFS_OP_CREATE, ROOT, "open", 0644, 5, 6);
+	mine = mkown(f, CFS_OP_CREATE, ROOT, "mine", 0200, ANON, ANON);
+	assert_int_equal(wr(f, secret, 0, "secret", 6), 0);
+	assert_int_equal(wr(f, open_, 0, "open", 4), 0);
+	assert_int_equal(wr(f, mine, 0, "mine", 4), 0);
+
+	assert_int_equal(anon_read(f, mkop(CFS_OP_LOOKUP, priv, "in"), NULL), EACCES);
+	assert_int_equal(anon_read(f, mkop(CFS_OP_LOOKUP, priv, "."), NULL), EACCES);
+	assert_int_equal(anon_read(f, mkop(CFS_OP_LOOKUP, ROOT, "priv"), &r), 0);
+	assert_int_equal(r.attr.ino, priv);
+	assert_int_equal(anon_read(f, mkop(CFS_OP_LOOKUP, ROOT, "nope"), NULL), ENOENT);
+	assert_int_equal(anon_read(f, mkop(CFS_OP_LOOKUP, secret, "x"), NULL), ENOTDIR);
+	op = mkop(CFS_OP_READDIR, priv, NULL);
+	op.length = 4096;
+	assert_int_equal(anon_read(f, op, NULL), EACCES);
+	op.ino = ROOT;
+	op.flags = CFS_READDIR_PLUS;
+	assert_int_equal(anon_read(f, op, &r), 0);
+	assert_int_equal(r.value, 6);
+
+	op = mkop(CFS_OP_READ, secret, NULL);
+	op.length = 100;
+	assert_int_equal(anon_read(f, op, NULL), EACCES);
+	op.ino = open_;
+	assert_int_equal(anon_read(f, op, &r), 0);
+	assert_int_equal(r.datalen, 4);
+	/* The owner reads what it wrote through a write-only descriptor. */
+	op.ino = mine;
+	assert_int_equal(anon_read(f, op, &r), 0);
+	assert_int_equal(r.datalen, 4);
+	op.ino = 9999;
+	assert_int_equal(anon_read(f, op, NULL), ENOENT);
+
+	/* Unchecked: attributes, link targets, statfs, and lseek (whose flags are its whence). */
+	assert_int_equal(anon_read(f, mkop(CFS_OP_GETATTR, secret, NULL), &r), 0);
+	assert_int_equal(r.attr.size, 6);
+	assert_int_equal(anon_read(f, mkop(CFS_OP_STATFS, ROOT, NULL), NULL), 0);
+	op = mkop(CFS_OP_LSEEK, secret, NULL);
+	op.flags = SEEK_DATA;
+	assert_int_equal(anon_read(f, op, &r), 0);
+	assert_int_equal(r.value, 0);
+	op.flags = SEEK_HOLE;
+	assert_int_equal(anon_read(f, op, &r), 0);
+	assert_int_equal(r.value, 6);
+
+	/* Without the bit, trusted. */
+	assert_int_equal(lookup(f, priv, "in", NULL), 0);
+	assert_int_equal(rd(f, secret, 0, sizeof(buf), buf), 6);
+}
+
+/*
+ * The bit travels in the entry: the head logs it, and a replica applying
+ * the logged entries (without STORE_DECIDE, as replicas do) checks the same
+ * and reaches the same results and the same state.
+ */
+static void
+test_perm_replay(void **state)
+{
+	struct fx *a = *state, *b = fx_new(T_MAPSIZE), *c = fx_new(T_MAPSIZE);
+	uint8_t da[CFS_DIGEST_LEN], db[CFS_DIGEST_LEN], dc[CFS_DIGEST_LEN];
+	struct cfs_op ops[8];
+	struct cfs_wbuf body;
+	struct cfs_entry e;
+	struct cfs_reply r;
+	struct logrec l;
+	size_t n = 0, denied = 0;
+
+	memset(&l, 0, sizeof(l));
+	cfs_wbuf_init(&body);
+	ops[n] = mkop(CFS_OP_MKDIR, ROOT, "tmp");
+	ops[n].mode = 01777;
+	ops[n++].uid = 5;
+	ops[n] = as_anon(mkop(CFS_OP_CREATE, 2, "mine"));
+	ops[n++].mode = 02755;
+	ops[n] = as_anon(mkop(CFS_OP_CREATE, ROOT, "denied"));
+	ops[n++].mode = 0644;
+	ops[n] = as_anon(mkop(CFS_OP_WRITE, 3, NULL));
+	ops[n].data = (const uint8_t *)"abc";
+	ops[n++].datalen = 3;
+	ops[n++] = as_anon(setattr_op(3, CFS_SET_UID, 0, 0, 0));
+	ops[n++] = as_anon(setattr_op(3, CFS_SET_MODE, 06777, 0, 0));
+	ops[n++] = as_anon(rename_op(2, "mine", ROOT, "moved", 0));
+	ops[n++] = as_anon(rename_op(2, "mine", 2, "renamed", 0));
+	for (size_t i = 0; i < n; i++) {
+		entry_init(a, &e, &ops[i]);
+		cfs_wbuf_reset(&body);
+		assert_int_equal(store_apply(a->s, &e, STORE_DECIDE | STORE_LOG, &body, &r), 0);
+		assert_int_equal(e.op.flags, ops[i].flags);
+		denied += e.result != 0;
+	}
+	assert_int_equal(denied, 3);
+	assert_int_equal(attr_of(a, 3).mode, S_IFREG | 06777);
+
+	assert_int_equal(store_log_foreach(a->s, 0, log_collect, &l), 0);
+	assert_int_equal(l.n, n);
+	for (size_t i = 0; i < l.n; i++) {
+		assert_int_equal(l.e[i].op.flags, ops[i].flags);
+		assert_int_equal(l.e[i].op.caller_uid, ops[i].caller_uid);
+		assert_int_equal(store_apply(b->s, &l.e[i], 0, NULL, &r), 0);
+		assert_int_equal(r.status, l.e[i].result);
+	}
+	assert_int_equal(l.e[2].result, EACCES);
+	assert_int_equal(l.e[4].result, EPERM);
+	assert_int_equal(l.e[6].result, EACCES);
+	digest(a, da);
+	digest(b, db);
+	assert_memory_equal(da, db, CFS_DIGEST_LEN);
+	/* A replica that ignored the bit would diverge. */
+	for (size_t i = 0; i < l.n; i++) {
+		e = l.e[i];
+		e.op.flags &= ~CFS_OP_CHECK_PERM;
+		assert_int_equal(store_apply(c->s, &e, 0, NULL, &r), 0);
+	}
+	digest(c, dc);
+	assert_memory_not_equal(da, dc, CFS_DIGEST_LEN);
+	log_clear(&l);
+	cfs_wbuf_free(&body);
+	fx_free(c);
+	fx_free(b);
+}
+
 int
 main(void)
 {
@@ -2248,6 +2913,14 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_persist, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions_expire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_create, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_setattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_xattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_replay, setup, teardown),
 	    cmocka_unit_test(test_mapfull),
 	};
 

@@ -71,6 +71,8 @@ sample_op(uint16_t type, uint16_t namelen, uint16_t name2len, uint32_t datalen)
 	    .uid = 1000,
 	    .gid = 0xfffffffe,
 	    .valid = CFS_SET_MODE | CFS_SET_MTIME_NOW | CFS_SET_KILL_SUID,
+	    .caller_uid = 4242,
+	    .caller_gid = 0xfffffffd,
 	    .rdev = 0x0000000800000001ull,
 	    .offset = UINT64_MAX - 1,
 	    .length = 0x123456789ull,
@@ -124,6 +126,8 @@ assert_op_equal(const struct cfs_op *a, const struct cfs_op *b)
 	assert_int_equal(a->uid, b->uid);
 	assert_int_equal(a->gid, b->gid);
 	assert_int_equal(a->valid, b->valid);
+	assert_int_equal(a->caller_uid, b->caller_uid);
+	assert_int_equal(a->caller_gid, b->caller_gid);
 	assert_int_equal(a->rdev, b->rdev);
 	assert_int_equal(a->offset, b->offset);
 	assert_int_equal(a->length, b->length);
@@ -276,6 +280,8 @@ put_op_raw(struct cfs_wbuf *w, uint16_t type, uint16_t namelen, uint16_t name2le
 	cfs_put_u32(w, op.uid);
 	cfs_put_u32(w, op.gid);
 	cfs_put_u32(w, op.valid);
+	cfs_put_u32(w, op.caller_uid);
+	cfs_put_u32(w, op.caller_gid);
 	cfs_put_u64(w, op.rdev);
 	cfs_put_u64(w, op.offset);
 	cfs_put_u64(w, op.length);
