@@ -486,6 +486,12 @@ cfs_conn_outq(const struct cfs_conn *c)
 	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
+void
+cfs_conn_want_drained(struct cfs_conn *c)
+{
+	c->above_high = 1;
+}
+
 /* Pauses or resumes reading; resuming processes frames already buffered. */
 void
 cfs_conn_pause(struct cfs_conn *c, int paused)

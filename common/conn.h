@@ -105,6 +105,12 @@ struct cfs_conn *cfs_conn_accept(struct event_base *, SSL_CTX *ctx, int fd,
 void cfs_conn_send(struct cfs_conn *, const void *, size_t);
 /* Bytes queued and not yet written to the socket. */
 size_t cfs_conn_outq(const struct cfs_conn *);
+/*
+ * Has the drained callback run once the output is down to the low water
+ * mark, as if it had gone above the high one: for an owner that stops
+ * reading a peer for reasons of its own (a node's output budget).
+ */
+void cfs_conn_want_drained(struct cfs_conn *);
 /* Stops or resumes reading frames from the peer (backpressure). */
 void cfs_conn_pause(struct cfs_conn *, int paused);
 /* Closes the connection; reason (may be NULL) is logged at info level. */

@@ -279,6 +279,9 @@ metrics_render(struct node *n, struct evbuffer *b)
 	                "Replies queued to clients and admin tools and not yet sent (at most "
 	                "output-budget).",
 	                n->out_queued);
+	metrics_put_one(b, "chainfs_output_queued_peak_bytes", "gauge",
+	                "The most chainfs_output_queued_bytes has been since the node started.",
+	                n->out_queued_peak);
 	metrics_put_one(b, "chainfs_clients_cut_total", "counter",
 	                "Clients disconnected because they did not read their replies.",
 	                n->budget_cut);

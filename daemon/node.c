@@ -303,6 +303,8 @@ node_find_client(struct node *n, uint64_t id)
 static void
 node_peer_queued(struct node *n, struct node_peer *p)
 {
+	if (!p->out_full && n->out_queued > n->conf->output_budget && cfs_conn_outq(p->c) > 0)
+		cfs_conn_want_drained(p->c); /* over budget: read nothing more until it drains */
 	if (p->c->above_high && !p->out_full) {
 		p->out_full = 1;
 		p->full_since_ms = cfs_now_ms();
@@ -321,6 +323,8 @@ node_peer_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void
 
 	n->out_queued += info->n_added;
 	n->out_queued -= info->n_deleted <= n->out_queued ? info->n_deleted : n->out_queued;
+	if (n->out_queued > n->out_queued_peak)
+		n->out_queued_peak = n->out_queued;
 }
 
 /* Disconnects a peer that does not read its replies, saying so. */

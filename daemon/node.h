@@ -116,6 +116,7 @@ struct node {
 	uint64_t closed_since_trim, trimmed_ms; /* node_trim */
 	uint64_t freed_since_trim;		/* bytes of queued output dropped at closes */
 	uint64_t out_queued;			/* bytes queued to all accepted peers */
+	uint64_t out_queued_peak;		/* the most it has been */
 	struct event *budget_ev;		/* node_budget_cb, from the loop */
 	uint64_t budget_cut;			/* peers disconnected for not reading */
 	uint64_t window_busy;			/* updates refused: the client's window was full */
