@@ -759,7 +759,7 @@ test_request_roundtrip(void **state)
 		op = sample_op(all_ops[i], CFS_NAME_MAX, CFS_NAME_MAX, datalen);
 		cfs_wbuf_init(&w);
 		cfs_request_encode(&w, 0x7766554433221100ull + i, &op);
-		assert_int_equal(w.len, 8 + 94 + 2 * CFS_NAME_MAX + datalen);
+		assert_int_equal(w.len, 8 + 102 + 2 * CFS_NAME_MAX + datalen);
 		memset(&got, 0x55, sizeof(got));
 		acked = 1;
 		assert_int_equal(cfs_request_decode(w.p, w.len, &acked, &got), CFS_WIRE_OK);
@@ -921,7 +921,7 @@ test_entry_roundtrip(void **state)
 			           : sample_op(all_ops[i], 3, 2, 5);
 			cfs_wbuf_init(&w);
 			cfs_entry_encode(&w, &e);
-			assert_int_equal(w.len, 8 + 8 + 1 + 8 * 5 + 4 + 4 + 94 + e.op.namelen +
+			assert_int_equal(w.len, 8 + 8 + 1 + 8 * 5 + 4 + 4 + 102 + e.op.namelen +
 			                            e.op.name2len + e.op.datalen);
 			memset(&got, 0x55, sizeof(got));
 			assert_int_equal(cfs_entry_decode(w.p, w.len, &got), CFS_WIRE_OK);
