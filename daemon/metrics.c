@@ -293,10 +293,6 @@ metrics_render(struct node *n, struct evbuffer *b)
 		metrics_put_one(b, "chainfs_client_results", "gauge",
 		                "Results of updates kept for clients that may ask again.", results);
 	}
-	metrics_put_one(b, "chainfs_updates_window_busy_total", "counter",
-	                "Updates answered busy, unapplied, because their client had 4096 "
-	                "updates in flight.",
-	                n->window_busy);
 }
 
 /*

@@ -36,11 +36,11 @@ struct node_peer {
 	const struct cfs_export *export; /* a client's policy; NULL: no TLS, callers trusted */
 	int in_bucket;
 	int out_full; /* its replies are piling up: stop reading its requests */
-	uint64_t full_since_ms; /* when out_full was set */
-	/* Its updates in flight, oldest first: a ring of NODE_CLIENT_UPDATE_WINDOW seqs. */
+	/* Its updates in flight, oldest first: a ring that grows to NODE_CLIENT_UPDATE_WINDOW. */
 	uint64_t *upd_seq;
-	unsigned upd_first, upd_count;
-	uint64_t window_full_ms; /* since when its window is full without progress; 0: not */
+	size_t upd_cap, upd_first, upd_count;
+	uint64_t last_outq;	 /* its output at the last look (node_check_stuck) */
+	uint64_t progress_ms; /* when its output last went down */
 	struct evbuffer_cb_entry *out_cb; /* counts its output into n->out_queued */
 	struct cfs_pending pend; /* while PEER_HELLO: in n->pending */
 	TAILQ_ENTRY(node_peer) all;
@@ -307,7 +307,7 @@ node_peer_queued(struct node *n, struct node_peer *p)
 		cfs_conn_want_drained(p->c); /* over budget: read nothing more until it drains */
 	if (p->c->above_high && !p->out_full) {
 		p->out_full = 1;
-		p->full_since_ms = cfs_now_ms();
+		p->progress_ms = cfs_now_ms();
 		node_peer_update_pause(p);
 	}
 	if (cfs_conn_outq(p->c) > n->conf->client_output_max ||
@@ -334,7 +334,7 @@ node_peer_cut(struct node *n, struct node_peer *p, const char *why)
 	char reason[160];
 
 	n->budget_cut++;
-	snprintf(reason, sizeof(reason), "%s: %zu bytes of replies unread", why,
+	snprintf(reason, sizeof(reason), "%s (%zu bytes of answers queued)", why,
 		 cfs_conn_outq(p->c));
 	/* Not limited: a cut costs the peer a certificate's connection and megabytes. */
 	log_warnx("%s: disconnected: %s", p->c->peer, reason);
@@ -370,9 +370,9 @@ node_budget_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Once a second: a peer whose output has not drained for NODE_PEER_STUCK_MS,
- * or whose window of updates has been full for NODE_WINDOW_STUCK_MS (it may
- * have stopped sending too), is cut.
+ * Once a second: a peer that is not read for its output and whose output
+ * has not gone down for NODE_PEER_STUCK_MS reads nothing, and is cut.  A
+ * slow reader that makes progress is not.
  */
 static void
 node_check_stuck(struct node *n, uint64_t now)
@@ -380,11 +380,14 @@ node_check_stuck(struct node *n, uint64_t now)
 	struct node_peer *p, *next;
 
 	for (p = TAILQ_FIRST(&n->peers); p != NULL; p = next) {
+		uint64_t q = cfs_conn_outq(p->c);
+
 		next = TAILQ_NEXT(p, all);
-		if (p->out_full && p->state != PEER_PRED && now - p->full_since_ms > NODE_PEER_STUCK_MS)
-			node_peer_cut(n, p, "its output has not drained for a minute");
-		else if (p->window_full_ms != 0 && now - p->window_full_ms > NODE_WINDOW_STUCK_MS)
-			node_peer_cut(n, p, "its window of updates has been full for 10 s");
+		if (q < p->last_outq || !p->out_full)
+			p->progress_ms = now;
+		p->last_outq = q;
+		if (p->out_full && p->state != PEER_PRED && now - p->progress_ms > NODE_PEER_STUCK_MS)
+			node_peer_cut(n, p, "its output has not gone down for a minute");
 	}
 }
 
@@ -656,8 +659,8 @@ node_client_id(const struct node_peer *p, uint64_t chosen)
 	size_t namelen, len = 0;
 	uint64_t id = 0;
 
-	if (chosen == 0 || !p->c->has_tls_peer)
-		return chosen;
+	if (!p->c->has_tls_peer)
+		return chosen; /* 0 too: a client without exactly-once */
 	namelen = strnlen(p->c->tls_peer.name, sizeof(p->c->tls_peer.name) - 1);
 	memcpy(in, label, sizeof(label)); /* with its NUL: the fields cannot run together */
 	len = sizeof(label);
@@ -822,26 +825,31 @@ node_observe_apply(struct node *n, uint64_t applied, uint64_t start)
 }
 
 /*
- * Counts an update into its client's window (see NODE_CLIENT_UPDATE_WINDOW):
- * drops the seqs the client has had answers for, then takes seq unless the
- * window is full.  Returns 0, or -1 when the update must wait.
+ * Counts an update into its client's window: drops the seqs below the
+ * client's acked_below, then takes seq.  Returns -1 when the window is full
+ * (the caller cuts the client).
  */
 static int
 node_window_take(struct node_peer *p, uint64_t seq, uint64_t acked_below)
 {
 	while (p->upd_count > 0 && p->upd_seq[p->upd_first] < acked_below) {
-		p->upd_first = (p->upd_first + 1) % NODE_CLIENT_UPDATE_WINDOW;
+		p->upd_first = (p->upd_first + 1) % p->upd_cap;
 		p->upd_count--;
-		p->window_full_ms = 0;
 	}
-	if (p->upd_count == NODE_CLIENT_UPDATE_WINDOW) {
-		if (p->window_full_ms == 0)
-			p->window_full_ms = cfs_now_ms();
+	if (p->upd_count == NODE_CLIENT_UPDATE_WINDOW)
 		return -1;
+	if (p->upd_count == p->upd_cap) {
+		size_t cap = p->upd_cap == 0 ? 64 : 2 * p->upd_cap;
+		uint64_t *ring = xcalloc(cap, sizeof(*ring));
+
+		for (size_t i = 0; i < p->upd_count; i++)
+			ring[i] = p->upd_seq[(p->upd_first + i) % p->upd_cap];
+		free(p->upd_seq);
+		p->upd_seq = ring;
+		p->upd_cap = cap;
+		p->upd_first = 0;
 	}
-	if (p->upd_seq == NULL)
-		p->upd_seq = xcalloc(NODE_CLIENT_UPDATE_WINDOW, sizeof(*p->upd_seq));
-	p->upd_seq[(p->upd_first + p->upd_count) % NODE_CLIENT_UPDATE_WINDOW] = seq;
+	p->upd_seq[(p->upd_first + p->upd_count) % p->upd_cap] = seq;
 	p->upd_count++;
 	return 0;
 }
@@ -859,33 +867,33 @@ node_id_allowed(const struct cfs_idrange *r, size_t n, uint32_t id)
 }
 
 /*
- * Applies a client's export to a request (see chainfs.conf(5)): the caller,
- * and the owner a create gives, become the anonymous user when squashed,
- * and the store then checks the op's permissions itself (the caller's
- * kernel checked them as someone else).  Returns 0, or EROFS for an update
+ * Applies a client's export to a request (see chainfs.conf(5)).  Under an
+ * export that trusts the client fully (no-root-squash, no ranges, no
+ * all-squash) its kernel's checks stand.  Under any other, the caller,
+ * squashed to the anonymous user where the export says, is checked by the
+ * store itself for every op, as knfsd checks every AUTH_SYS caller: a
+ * client that claims some unsquashed uid must still not chown to root or
+ * make a set-uid file of someone else's; and what a create makes is the
+ * caller's, whatever owner the op names.  Returns 0, or EROFS for an update
  * under read-only.
  */
 static int
 node_export_apply(const struct cfs_export *x, struct cfs_op *op)
 {
-	int uid_squash, gid_squash;
-
 	op->flags &= ~CFS_OP_CHECK_PERM; /* a node's to set, never a client's */
 	if (x == NULL)
 		return 0;
-	if (x->read_only && cfs_op_is_update(op->type))
+	if (x->read_only && cfs_op_is_update(op->type) && op->type != CFS_OP_FSYNC)
 		return EROFS;
-	uid_squash = x->all_squash || (x->root_squash && op->caller_uid == 0) ||
-		     !node_id_allowed(x->uids, x->nuids, op->caller_uid);
-	gid_squash = x->all_squash || (x->root_squash && op->caller_gid == 0) ||
-		     !node_id_allowed(x->gids, x->ngids, op->caller_gid);
-	if (!uid_squash && !gid_squash)
+	if (!x->root_squash && !x->all_squash && x->nuids == 0 && x->ngids == 0)
 		return 0;
-	op->flags |= CFS_OP_CHECK_PERM;
-	if (uid_squash)
+	if (x->all_squash || (x->root_squash && op->caller_uid == 0) ||
+	    !node_id_allowed(x->uids, x->nuids, op->caller_uid))
 		op->caller_uid = x->anon_uid;
-	if (gid_squash)
+	if (x->all_squash || (x->root_squash && op->caller_gid == 0) ||
+	    !node_id_allowed(x->gids, x->ngids, op->caller_gid))
 		op->caller_gid = x->anon_gid;
+	op->flags |= CFS_OP_CHECK_PERM;
 	switch (op->type) {
 	case CFS_OP_CREATE:
 	case CFS_OP_MKNOD:
@@ -938,16 +946,8 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	}
 	if (cfs_op_is_update(op.type)) {
 		if (node_window_take(p, h->reqid, acked_below) != 0) {
-			n->window_busy++;
-			if (cfs_now_ms() - p->window_full_ms > NODE_WINDOW_STUCK_MS) {
-				node_peer_cut(n, p, "its window of updates has been full for 10 s");
-				return 0; /* p is gone */
-			}
-			log_limited(&n->client_log, LOG_LEVEL_INFO,
-				    "%s: %u updates in flight without an answer read: busy",
-				    p->c->peer, NODE_CLIENT_UPDATE_WINDOW);
-			node_send_status(n, p, h->reqid, CFS_ERR_BUSY);
-			return 0;
+			node_peer_cut(n, p, "8192 updates in flight and no answer acknowledged");
+			return 0; /* p is gone */
 		}
 		node_batch_begin(n);
 		/* Only a chain of one replies from inside chain_update: see node_io_reply. */
@@ -1114,7 +1114,6 @@ node_peer_drained(struct cfs_conn *c, void *arg)
 	struct node_peer *p = arg;
 
 	p->out_full = 0;
-	p->full_since_ms = 0;
 	node_peer_update_pause(p);
 }
 

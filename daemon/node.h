@@ -42,8 +42,8 @@
  * Output queued for clients and admin tools.  A peer stops being read at
  * CFS_CONN_HIGH_WATER of unsent replies (conn.h); replies to updates it
  * sent to the head still come, so a peer past client-output-max
- * (chainfs.conf), or past CFS_CONN_HIGH_WATER for NODE_PEER_STUCK_MS
- * without draining, does not read its replies and is disconnected.  Across
+ * (chainfs.conf), or not read for its output that has not gone down for
+ * NODE_PEER_STUCK_MS, does not read its replies and is disconnected.  Across
  * all peers at most output-budget is queued: past it, the peers with the
  * most queued are disconnected until it is met.  A disconnected client
  * loses nothing: it reconnects and asks again, and the result table
@@ -51,16 +51,17 @@
  */
 #define NODE_PEER_STUCK_MS 60000
 /*
- * Updates a client may have in flight at the head: sent, and not yet below
- * the acked_below of its requests (the oldest update it has no answer
- * for).  Past it the head answers BUSY without applying, and the client
- * library tries again shortly; a client that reads no answers at all gets
- * nothing more applied, and once its window has been full for
- * NODE_WINDOW_STUCK_MS with no answer read it is disconnected.  Reads do
- * not count, so a client with one slow update and many reads is not held.
+ * Updates a client may have in flight at the head: sent, and not below the
+ * acked_below of its latest request (the oldest update it has no answer
+ * for).  Each costs a result on every node until the client acknowledges
+ * it, so a client that writes and never reads its answers would fill the
+ * result table and take the chain's whole capacity, ahead of everyone
+ * else's requests; at this many it is disconnected.  A mount has at most 1024 writes pipelined
+ * (FS_MAX_PIPELINED in fs/fs.c) besides its callers' own requests, so an
+ * honest client stays far below.  Never BUSY: refusing one update and
+ * taking the next would apply a client's updates out of order.
  */
-#define NODE_CLIENT_UPDATE_WINDOW 4096
-#define NODE_WINDOW_STUCK_MS 10000
+#define NODE_CLIENT_UPDATE_WINDOW 8192
 /* Unacknowledged entries at which a node stops reading new work (below CHAIN_MAX_SENT_ENTRIES). */
 #define NODE_MAX_UNACKED 100000
 
@@ -119,7 +120,6 @@ struct node {
 	uint64_t out_queued_peak;		/* the most it has been */
 	struct event *budget_ev;		/* node_budget_cb, from the loop */
 	uint64_t budget_cut;			/* peers disconnected for not reading */
-	uint64_t window_busy;			/* updates refused: the client's window was full */
 	uint64_t swept_ms;			/* node_sweep_sessions */
 
 	const char *self_name;

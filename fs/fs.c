@@ -16,6 +16,12 @@
 #include "fs/fs.h"
 
 #define FS_BUCKETS 4096
+/*
+ * Writes answered before the chain has them, at most (besides max_inflight
+ * bytes): each is an update in flight, and the head disconnects a client
+ * with NODE_CLIENT_UPDATE_WINDOW of them (daemon/node.h).
+ */
+#define FS_MAX_PIPELINED 1024
 #define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
 
 struct fs_wait;
@@ -64,6 +70,7 @@ struct fs {
 	struct fuse_session *se;
 	struct fs_inode_list inodes[FS_BUCKETS];
 	uint64_t inflight; /* bytes of pipelined writes */
+	unsigned pipelined; /* writes answered to the kernel before the chain did */
 	uint64_t nopen;	   /* open file handles, all inodes */
 	uint64_t orphans;  /* counter for hidden names */
 };
@@ -943,6 +950,8 @@ fs_done_write(void *arg, const struct cfs_reply *r)
 
 	n->writes--;
 	fs->inflight -= c->size;
+	if (c->req == NULL)
+		fs->pipelined--;
 	if (c->req != NULL) {
 		if (err != 0)
 			fuse_reply_err(c->req, err);
@@ -997,9 +1006,10 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	 * request; flush/fsync report a failure.  With -o sync, or when too
 	 * much is in flight, write() waits for the chain instead.
 	 */
-	if (!fs->o.sync && fs->inflight <= fs->o.max_inflight) {
+	if (!fs->o.sync && fs->inflight <= fs->o.max_inflight && fs->pipelined < FS_MAX_PIPELINED) {
 		fuse_reply_write(req, size);
 		c->req = NULL;
+		fs->pipelined++;
 	}
 }
 

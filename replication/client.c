@@ -141,12 +141,21 @@ client_fail(struct cfs_client *cl, struct client_req *r, int err)
 	client_finish(cl, r, &rep);
 }
 
-/* Writes the epoch into a queued frame's header before (re)sending it. */
+/*
+ * Writes the epoch into a queued frame's header, and the acked_below of
+ * the body (the oldest update still without an answer, now), before
+ * (re)sending it: the head counts a client's updates in flight by it.
+ */
 static void
-client_patch_epoch(struct cfs_wbuf *f, uint64_t epoch)
+client_patch_frame(struct cfs_client *cl, struct client_req *r)
 {
-	for (int i = 0; i < 8; i++)
-		f->p[24 + i] = (uint8_t)(epoch >> (8 * i));
+	struct client_req *oldest = TAILQ_FIRST(&cl->updates);
+	uint64_t acked_below = oldest != NULL && oldest->seq < r->seq ? oldest->seq : r->seq;
+
+	for (int i = 0; i < 8; i++) {
+		r->frame.p[24 + i] = (uint8_t)(cl->epoch >> (8 * i));
+		r->frame.p[CFS_HEADER_SIZE + i] = (uint8_t)(acked_below >> (8 * i));
+	}
 }
 
 /* Sends every request that is not on its node's current connection. */
@@ -166,7 +175,7 @@ client_kick(struct cfs_client *cl)
 			continue;
 		if (r->sent_gen == to->gen || r->retry_at_ms > now)
 			continue;
-		client_patch_epoch(&r->frame, cl->epoch);
+		client_patch_frame(cl, r);
 		cfs_conn_send(to->c, r->frame.p, r->frame.len);
 		r->sent_gen = to->gen;
 	}

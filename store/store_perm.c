@@ -337,8 +337,12 @@ int
 store_perm_update(struct store_tx *tx, struct cfs_op *op)
 {
 	switch (op->type) {
-	case CFS_OP_CREATE:
 	case CFS_OP_MKNOD:
+		/* Device nodes need CAP_MKNOD: /dev/mem on a mount without nodev. */
+		if (S_ISCHR(op->mode) || S_ISBLK(op->mode))
+			return EPERM;
+		return store_perm_create(tx, op, op->ino);
+	case CFS_OP_CREATE:
 	case CFS_OP_MKDIR:
 	case CFS_OP_SYMLINK:
 		return store_perm_create(tx, op, op->ino);

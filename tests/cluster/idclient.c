@@ -2,10 +2,14 @@
  * A client that chooses its own client id, for tls-identity.sh's test of a
  * client id reused under another certificate:
  *
- *   idclient -c CONF -i ID [-t TIMEOUT_MS] [-H HOLD_S] NAME
+ *   idclient -c CONF -i ID [-t TIMEOUT_MS] [-H HOLD_S] [-U CALLER] [-O OWNER]
+ *            [-P PARENT_INO] NAME
  *
- * makes directory NAME in the root as the client's first request (seq 1),
- * prints "mkdir NAME: STATUS" and, with -H, stays connected HOLD_S seconds.
+ * makes directory NAME (mode 04755) in the root, or in PARENT_INO, as the
+ * client's first request (seq 1), saying it comes from uid and gid CALLER
+ * and names OWNER as its owner (both 0 by default), as a client under its
+ * own control could; prints "mkdir NAME: STATUS" and, with -H, stays
+ * connected HOLD_S seconds.  (squash.sh uses -U and -O.)
  * Exit 0 when the mkdir succeeded, 1 when it did not, 2 on bad usage.
  */
 #include "config.h"
@@ -40,6 +44,8 @@ main(int argc, char **argv)
 	const char *conf_path = NULL;
 	uint64_t id = 0;
 	unsigned timeout_ms = 10000, hold = 0;
+	uint32_t caller = 0, owner = 0;
+	uint64_t parent = STORE_ROOT_INO;
 	struct cfs_client_opts o;
 	struct cfs_conf conf;
 	struct cfs_client *cl;
@@ -50,7 +56,7 @@ main(int argc, char **argv)
 	char err[512];
 	int ch, status;
 
-	while ((ch = getopt(argc, argv, "c:i:t:H:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:i:t:H:U:O:P:")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -64,13 +70,23 @@ main(int argc, char **argv)
 		case 'H':
 			hold = (unsigned)strtoul(optarg, NULL, 10);
 			break;
+		case 'U':
+			caller = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'O':
+			owner = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'P':
+			parent = strtoull(optarg, NULL, 10);
+			break;
 		default:
 			goto usage;
 		}
 	}
 	if (conf_path == NULL || id == 0 || optind != argc - 1 || hold > 600) {
 usage:
-		fprintf(stderr, "usage: idclient -c CONF -i ID [-t TIMEOUT_MS] [-H HOLD_S] NAME\n");
+		fprintf(stderr, "usage: idclient -c CONF -i ID [-t TIMEOUT_MS] [-H HOLD_S] "
+				"[-U CALLER] [-O OWNER] [-P PARENT_INO] NAME\n");
 		return 2;
 	}
 	log_init("idclient", 0, LOG_LEVEL_WARN);
@@ -100,8 +116,10 @@ usage:
 	cl = cfs_client_new(base, &o);
 	memset(&op, 0, sizeof(op));
 	op.type = CFS_OP_MKDIR;
-	op.ino = STORE_ROOT_INO;
-	op.mode = S_IFDIR | 0755;
+	op.ino = parent;
+	op.mode = S_IFDIR | 04755;
+	op.uid = op.gid = owner;
+	op.caller_uid = op.caller_gid = caller;
 	op.name = argv[optind];
 	op.namelen = (uint16_t)strlen(argv[optind]);
 	status = cfs_client_call(cl, &op, &rep, NULL);
@@ -116,6 +134,8 @@ usage:
 		event_free(ev);
 	}
 	cfs_client_free(cl);
+	/* Let the connections it closed free themselves. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
 	event_base_free(base);
 	if (ctx != NULL)
 		SSL_CTX_free(ctx);

@@ -79,6 +79,18 @@ want EPERM "$PC" unlink "$ms/sticky/bob"
 want EACCES "$PC" mkdir "$ms/sub" 755
 note "root on the default mount: create in /, chown, set-uid on another's file, trusted.*, another's 0600 file, sticky unlink all refused; its own file in a 0777 directory is 65534's"
 
+# A client under its own control, with the default policy's certificate:
+# claiming a uid that is not squashed does not let it make something
+# another's (the store makes it the caller's and checks the caller).
+open_ino=$("$PC" stat "$m1/open" ino)
+want ok "$top_builddir/idclient" -c "$dir/squashed.conf" -i 77 -U 1500 -O 0 -P "$open_ino" forged
+want "1500,1500" "$PC" stat "$m1/open/forged" uid,gid
+rc=0
+out=$("$top_builddir/idclient" -c "$dir/squashed.conf" -i 78 -U 1500 -O 0 rootdir 2>&1) || rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "mkdir rootdir: Permission denied" ||
+	fail "uid 1500 made a directory in the root-owned / (exit $rc): $out"
+note "a client claiming uid 1500 and naming root the owner: what it makes is 1500's, and / refuses it"
+
 # The same as root on the no-root-squash mount.
 want 0 "$PC" chown "$m1/open/made" 0 0
 want 0 "$PC" chmod "$m1/rootfile" 4755

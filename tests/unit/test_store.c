@@ -2345,6 +2345,10 @@ test_perm_create(void **state)
 	assert_int_equal(anon_mk(f, CFS_OP_MKDIR, pub, "d", 0755, &a), 0);
 	assert_int_equal(a.uid, ANON);
 	assert_int_equal(anon_mk(f, CFS_OP_MKNOD, pub, "n", S_IFIFO | 0644, NULL), 0);
+	/* Devices need CAP_MKNOD, even where anyone may create. */
+	assert_int_equal(anon_mk(f, CFS_OP_MKNOD, pub, "mem", S_IFCHR | 0666, NULL), EPERM);
+	assert_int_equal(anon_mk(f, CFS_OP_MKNOD, pub, "sda", S_IFBLK | 0666, NULL), EPERM);
+	assert_int_equal(lookup(f, pub, "mem", NULL), ENOENT);
 	assert_int_equal(anon_mk(f, CFS_OP_SYMLINK, pub, "l", 0, NULL), 0);
 	/* Whatever owner the op names, what the anonymous user makes is its own. */
 	op = as_anon(mkop(CFS_OP_CREATE, pub, "g"));
