@@ -57,7 +57,7 @@
  * it, so a client that writes and never reads its answers would fill the
  * result table and take the chain's whole capacity, ahead of everyone
  * else's requests; at this many it is disconnected.  A mount has at most 1024 writes pipelined
- * (FS_MAX_PIPELINED in fs/fs.c) besides its callers' own requests, so an
+ * (FS_MAX_PIPELINED in fs/fs_int.h) besides its callers' own requests, so an
  * honest client stays far below.  Never BUSY: refusing one update and
  * taking the next would apply a client's updates out of order.
  */

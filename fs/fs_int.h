@@ -1,0 +1,173 @@
+/*
+ * The chainfs FUSE client's private state, shared by the files that
+ * implement it (fs.h is the interface):
+ *
+ *   fs.c        the core: the inode table and forget, errno mapping, call
+ *               contexts and submission, the queues of requests waiting for
+ *               an inode's writes, the shared completions, init, the
+ *               operations table, fs_new/fs_free
+ *   fs_names.c  lookup, getattr, setattr, readlink, mknod, mkdir, symlink,
+ *               unlink, rmdir, rename (hiding files open here), link
+ *   fs_io.c     open, create, read, write, flush, release (removing hidden
+ *               files), fsync, fallocate, lseek, copy_file_range
+ *   fs_dir.c    opendir, readdir, readdirplus, releasedir, fsyncdir, statfs
+ *   fs_xattr.c  setxattr, getxattr, listxattr, removexattr
+ *
+ * Helpers used by one file only stay static there.
+ */
+#ifndef CHAINFS_FS_INT_H
+#define CHAINFS_FS_INT_H
+
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include <fuse_lowlevel.h>
+
+#include "fs/fs.h"
+#include "replication/client.h"
+
+#define FS_BUCKETS 4096
+/*
+ * Writes answered before the chain has them, at most (besides max_inflight
+ * bytes): each is an update in flight, and the head disconnects a client
+ * with NODE_CLIENT_UPDATE_WINDOW of them (daemon/node.h).
+ */
+#define FS_MAX_PIPELINED 1024
+#define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
+
+struct fs_wait;
+struct fs_call;
+TAILQ_HEAD(fs_wait_list, fs_wait);
+
+/*
+ * What the client knows of an inode the kernel holds: its lookup count (it
+ * is forgotten when the kernel forgets it), its pipelined writes, the first
+ * error among them, and the data version seen at the last open.
+ */
+struct fs_inode {
+	uint64_t ino;
+	uint64_t nlookup;
+	uint32_t writes;  /* WRITE requests not acknowledged yet */
+	int err;	  /* first error of a pipelined write; flush/fsync return it */
+	uint64_t version; /* data version at the last open; 0: unknown */
+	struct cfs_attr last; /* attributes at the last create or getattr (last.ino 0: none) */
+	uint32_t opens;	  /* open file handles of this mount */
+	uint64_t orphan_dir; /* unlinked while open: hidden under this name until released */
+	char *orphan_name;
+	uint32_t orphan_uid, orphan_gid; /* who unlinked it: the hidden name is removed as them */
+	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
+	LIST_ENTRY(fs_inode) hash;
+};
+LIST_HEAD(fs_inode_list, fs_inode);
+
+/* A request held until an inode's writes are acknowledged. */
+struct fs_wait {
+	void (*run)(struct fs *, struct fs_wait *);
+	fuse_req_t req;
+	uint64_t ino;
+	size_t size;
+	off_t off;
+	int whence;
+	int flags;
+	char *name;	      /* lookup: the name, owned */
+	struct fs_call *call; /* copy_file_range: the call in progress */
+	TAILQ_ENTRY(fs_wait) entry;
+};
+
+struct fs {
+	struct event_base *base;
+	struct cfs_client *cl;
+	struct fs_opts o;
+	struct fuse_session *se;
+	struct fs_inode_list inodes[FS_BUCKETS];
+	uint64_t inflight; /* bytes of pipelined writes */
+	unsigned pipelined; /* writes answered to the kernel before the chain did */
+	uint64_t nopen;	   /* open file handles, all inodes */
+	uint64_t orphans;  /* counter for hidden names */
+};
+
+/* The context of one chain request made for a kernel request. */
+struct fs_call {
+	struct fs *fs;
+	fuse_req_t req; /* NULL once answered (a pipelined write) */
+	uint32_t uid, gid; /* the caller: every op says who asks (the node's export policy) */
+	uint64_t ino;
+	size_t size;
+	int plus;
+	struct fuse_file_info fi;
+	/* unlink/rename of a name that may be open here: the names, owned */
+	uint16_t type;
+	uint64_t parent2;
+	char *name, *name2;
+	unsigned flags;
+	/* copy_file_range */
+	uint64_t ino_out;
+	off_t off_in, off_out;
+	size_t done;
+	uint8_t *buf;
+};
+
+/* fs.c: the inode table, errno mapping, calls, waiters, shared completions. */
+struct fs_inode *fs_inode(struct fs *, uint64_t, int);
+void fs_inode_maybe_free(struct fs_inode *);
+int fs_errno(int);
+int fs_errno_ino(int);
+void fs_stat(const struct cfs_attr *, struct stat *);
+void fs_entry(struct fs *, const struct cfs_attr *, struct fuse_entry_param *);
+struct fs_call *fs_call(struct fs *, fuse_req_t, uint64_t);
+void fs_submit(struct fs *, struct cfs_op *, cfs_client_done, struct fs_call *);
+void fs_op_name(struct cfs_op *, uint16_t, uint64_t, const char *);
+int fs_name_ok(fuse_req_t, const char *);
+void fs_run_waiters(struct fs *, struct fs_inode *);
+void fs_after_writes(struct fs *, struct fs_wait *);
+struct fs_wait *fs_wait(void (*)(struct fs *, struct fs_wait *), fuse_req_t, uint64_t);
+void fs_done_entry(void *, const struct cfs_reply *);
+void fs_done_attr(void *, const struct cfs_reply *);
+void fs_done_err(void *, const struct cfs_reply *);
+void fs_call_free(struct fs_call *);
+
+/* fs_names.c: the operations on names and attributes. */
+void fs_lookup(fuse_req_t, fuse_ino_t, const char *);
+void fs_getattr(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+void fs_setattr(fuse_req_t, fuse_ino_t, struct stat *, int, struct fuse_file_info *);
+void fs_readlink(fuse_req_t, fuse_ino_t);
+void fs_mknod(fuse_req_t, fuse_ino_t, const char *, mode_t, dev_t);
+void fs_mkdir(fuse_req_t, fuse_ino_t, const char *, mode_t);
+void fs_symlink(fuse_req_t, const char *, fuse_ino_t, const char *);
+void fs_unlink(fuse_req_t, fuse_ino_t, const char *);
+void fs_rmdir(fuse_req_t, fuse_ino_t, const char *);
+void fs_rename(fuse_req_t, fuse_ino_t, const char *, fuse_ino_t, const char *, unsigned int);
+void fs_link(fuse_req_t, fuse_ino_t, fuse_ino_t, const char *);
+
+/* fs_io.c: file I/O; fs_fsync_run serves fsyncdir too. */
+void fs_open(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+void fs_create(fuse_req_t, fuse_ino_t, const char *, mode_t, struct fuse_file_info *);
+void fs_read(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
+void fs_write(fuse_req_t, fuse_ino_t, const char *, size_t, off_t, struct fuse_file_info *);
+void fs_flush(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+void fs_release(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+void fs_fsync_run(struct fs *, struct fs_wait *);
+void fs_fsync(fuse_req_t, fuse_ino_t, int, struct fuse_file_info *);
+void fs_fallocate(fuse_req_t, fuse_ino_t, int, off_t, off_t, struct fuse_file_info *);
+void fs_lseek(fuse_req_t, fuse_ino_t, off_t, int, struct fuse_file_info *);
+void fs_copy_file_range(fuse_req_t, fuse_ino_t, off_t, struct fuse_file_info *, fuse_ino_t, off_t,
+			struct fuse_file_info *, size_t, int);
+
+/* fs_dir.c: directories and statfs. */
+void fs_opendir(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+void fs_readdir(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
+void fs_readdirplus(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
+void fs_releasedir(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+void fs_fsyncdir(fuse_req_t, fuse_ino_t, int, struct fuse_file_info *);
+void fs_statfs(fuse_req_t, fuse_ino_t);
+
+/* fs_xattr.c: extended attributes. */
+void fs_setxattr(fuse_req_t, fuse_ino_t, const char *, const char *, size_t, int);
+void fs_getxattr(fuse_req_t, fuse_ino_t, const char *, size_t);
+void fs_listxattr(fuse_req_t, fuse_ino_t, size_t);
+void fs_removexattr(fuse_req_t, fuse_ino_t, const char *);
+
+#endif

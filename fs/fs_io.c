@@ -1,0 +1,513 @@
+/* The FUSE client's file I/O: open, read, write, flush, release, fsync; see fs_int.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/wire.h"
+#include "fs/fs.h"
+#include "fs/fs_int.h"
+
+/*
+ * How an open file handle reaches the data: directly (every read and write a
+ * chain request, exactly what the tail has; see fs.h for the race this
+ * avoids), or with the page cache kept only while the data version is the
+ * one seen at the last open.
+ */
+static void
+fs_open_mode(struct fs *fs, struct fs_inode *n, const struct cfs_attr *a,
+	     struct fuse_file_info *fi)
+{
+	if (!fs->o.page_cache && S_ISREG(a->mode)) {
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+	} else {
+		fi->keep_cache = n->version != 0 && n->version == a->version;
+	}
+	n->version = a->version;
+}
+
+/* Completion of open's revalidation: keep the page cache only for an unchanged version. */
+static void
+fs_done_open(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs_inode *n;
+
+	if (r->status != 0) {
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
+		free(c);
+		return;
+	}
+	n = fs_inode(c->fs, c->ino, 1);
+	fs_open_mode(c->fs, n, &r->attr, &c->fi);
+	if (fuse_reply_open(c->req, &c->fi) == 0) {
+		n->opens++; /* a release will come for it */
+		c->fs->nopen++;
+	}
+	fs_inode_maybe_free(n);
+	free(c);
+}
+
+/* open, once the inode's own writes are in. */
+static void
+fs_open_run(struct fs *fs, struct fs_wait *w)
+{
+	struct fs_call *c = fs_call(fs, w->req, w->ino);
+	struct cfs_op op;
+
+	c->fi.flags = w->flags;
+	fs_op_name(&op, CFS_OP_GETATTR, w->ino, NULL);
+	fs_submit(fs, &op, fs_done_open, c);
+}
+
+void
+fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_wait *w;
+	struct fs_inode *n;
+
+	if (!fs->o.page_cache) {
+		/*
+		 * Every read and write of a direct-I/O file goes to the chain, so
+		 * open has nothing to revalidate: the kernel found the inode by a
+		 * lookup at the tail a moment ago, within this same open().  Asking
+		 * again would only add a round trip, and a second chance to find
+		 * the inode replaced by another host in between (twice in a row
+		 * is an ESTALE that the kernel hands to the caller).  FUSE_OPEN
+		 * comes only for regular files.
+		 */
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+		if (fuse_reply_open(req, fi) == 0) {
+			n = fs_inode(fs, ino, 1);
+			n->version = 0;
+			n->opens++;
+			fs->nopen++;
+		}
+		return;
+	}
+	w = fs_wait(fs_open_run, req, ino);
+	w->flags = fi->flags;
+	fs_after_writes(fs, w);
+}
+
+/* create's answer: the new file is opened with a fresh version. */
+static void
+fs_done_create(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs_inode *n;
+	struct fuse_entry_param e;
+
+	if (r->status != 0) {
+		fuse_reply_err(c->req, fs_errno(r->status));
+		free(c);
+		return;
+	}
+	n = fs_inode(c->fs, r->attr.ino, 1);
+	n->last = r->attr;
+	/* O_CREAT of an existing file opens it: its cache is as good as its version. */
+	fs_open_mode(c->fs, n, &r->attr, &c->fi);
+	fs_entry(c->fs, &r->attr, &e);
+	if (fuse_reply_create(c->req, &e, &c->fi) == 0) {
+		n->opens++;
+		c->fs->nopen++;
+	}
+	free(c);
+}
+
+void
+fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+	  struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs_call *c;
+	struct cfs_op op;
+
+	if (!fs_name_ok(req, name))
+		return;
+	fs_op_name(&op, CFS_OP_CREATE, parent, name);
+	op.mode = S_IFREG | (mode & 07777);
+	op.uid = ctx->uid;
+	op.gid = ctx->gid;
+	if (fi->flags & O_EXCL)
+		op.flags = CFS_CREATE_EXCL;
+	else if (fi->flags & O_TRUNC)
+		op.flags = CFS_CREATE_TRUNC;
+	c = fs_call(fs, req, parent);
+	c->fi = *fi;
+	fs_submit(fs, &op, fs_done_create, c);
+}
+
+/* Completion: read. */
+static void
+fs_done_read(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+
+	if (r->status != 0)
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
+	else
+		fuse_reply_buf(c->req, (const char *)r->data, r->datalen);
+	free(c);
+}
+
+/* read, once the inode's own writes are in. */
+static void
+fs_read_run(struct fs *fs, struct fs_wait *w)
+{
+	struct cfs_op op;
+
+	fs_op_name(&op, CFS_OP_READ, w->ino, NULL);
+	op.offset = (uint64_t)w->off;
+	op.length = w->size > CFS_MAX_IO ? CFS_MAX_IO : w->size;
+	fs_submit(fs, &op, fs_done_read, fs_call(fs, w->req, w->ino));
+}
+
+void
+fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs_wait *w = fs_wait(fs_read_run, req, ino);
+
+	w->size = size;
+	w->off = off;
+	fs_after_writes(fuse_req_userdata(req), w);
+}
+
+/* A pipelined write was acknowledged (or failed). */
+static void
+fs_done_write(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs *fs = c->fs;
+	struct fs_inode *n = fs_inode(fs, c->ino, 1);
+	int err = fs_errno_ino(r->status);
+
+	n->writes--;
+	fs->inflight -= c->size;
+	if (c->req == NULL)
+		fs->pipelined--;
+	if (c->req != NULL) {
+		if (err != 0)
+			fuse_reply_err(c->req, err);
+		else
+			fuse_reply_write(c->req, r->value);
+	} else if (err != 0 && n->err == 0) {
+		n->err = err; /* for the next flush or fsync */
+		log_warnx("write to inode %llu failed: %s; reported at close",
+			  (unsigned long long)c->ino, strerror(err));
+	}
+	fs_run_waiters(fs, n);
+	fs_inode_maybe_free(n);
+	free(c);
+}
+
+void
+fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+	 struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_inode *n = fs_inode(fs, ino, 1);
+	struct fs_call *c = fs_call(fs, req, ino);
+	struct cfs_op op;
+
+	if (size > CFS_MAX_IO) {
+		fuse_reply_err(req, EINVAL);
+		free(c);
+		return;
+	}
+	fs_op_name(&op, CFS_OP_WRITE, ino, NULL);
+	op.offset = (uint64_t)off;
+	op.data = (const uint8_t *)buf;
+	op.datalen = (uint32_t)size;
+	/* The kernel's offset is its last known size: the head knows the real end. */
+	if (fi->flags & O_APPEND)
+		op.flags |= CFS_WRITE_APPEND;
+	/*
+	 * A write by anyone but root drops set-uid (and set-gid with group
+	 * execute), as file_remove_privs() does.  On a direct-I/O file the kernel
+	 * leaves that to us: its FUSE_WRITE_KILL_SUIDGID flag does not reach us
+	 * through libfuse 3.14.
+	 */
+	if (fuse_req_ctx(req)->uid != 0)
+		op.valid |= CFS_SET_KILL_SUID;
+	c->size = size;
+	n->writes++;
+	n->version = 0; /* our own write: the cache is ours, but others may interleave */
+	fs->inflight += size;
+	fs_submit(fs, &op, fs_done_write, c);
+	/*
+	 * Pipelined: the kernel hears "written" as soon as the chain has the
+	 * request; flush/fsync report a failure.  With -o sync, or when too
+	 * much is in flight, write() waits for the chain instead.
+	 */
+	if (!fs->o.sync && fs->inflight <= fs->o.max_inflight && fs->pipelined < FS_MAX_PIPELINED) {
+		fuse_reply_write(req, size);
+		c->req = NULL;
+		fs->pipelined++;
+	}
+}
+
+/* flush/release: answer once every write of the inode is in, with the first error. */
+static void
+fs_flush_run(struct fs *fs, struct fs_wait *w)
+{
+	struct fs_inode *n = fs_inode(fs, w->ino, 0);
+	int err = 0;
+
+	if (n != NULL) {
+		err = n->err;
+		n->err = 0;
+	}
+	fuse_reply_err(w->req, err);
+	if (n != NULL)
+		fs_inode_maybe_free(n);
+}
+
+void
+fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_flush_run, req, ino));
+}
+
+/* Completion of removing a hidden open-unlinked file. */
+static void
+fs_done_orphan(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+
+	if (r->status != 0 && r->status != ENOENT)
+		log_warnx("cannot remove %s: %s", c->name, strerror(fs_errno(r->status)));
+	fs_call_free(c);
+}
+
+/* release: like flush, and the last release of a hidden unlinked file removes it. */
+static void
+fs_release_run(struct fs *fs, struct fs_wait *w)
+{
+	struct fs_inode *n = fs_inode(fs, w->ino, 0);
+
+	if (n != NULL && n->opens > 0) {
+		n->opens--;
+		fs->nopen--;
+		if (n->opens == 0 && n->orphan_name != NULL) {
+			struct fs_call *c = fs_call(fs, NULL, n->orphan_dir);
+			struct cfs_op op;
+
+			c->uid = n->orphan_uid;
+			c->gid = n->orphan_gid;
+			c->name = n->orphan_name;
+			n->orphan_name = NULL;
+			fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, c->name);
+			fs_submit(fs, &op, fs_done_orphan, c);
+		}
+	}
+	fs_flush_run(fs, w);
+}
+
+void
+fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_release_run, req, ino));
+}
+
+/* Completion: fsync, with a pipelined write's error first. */
+static void
+fs_done_fsync(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs_inode *n = fs_inode(c->fs, c->ino, 0);
+	int err = fs_errno_ino(r->status);
+
+	if (n != NULL && n->err != 0) {
+		err = n->err;
+		n->err = 0;
+	}
+	fuse_reply_err(c->req, err);
+	if (n != NULL)
+		fs_inode_maybe_free(n);
+	free(c);
+}
+
+/* fsync: every node syncs its store before the chain answers. */
+void
+fs_fsync_run(struct fs *fs, struct fs_wait *w)
+{
+	struct cfs_op op;
+
+	fs_op_name(&op, CFS_OP_FSYNC, w->ino, NULL);
+	fs_submit(fs, &op, fs_done_fsync, fs_call(fs, w->req, w->ino));
+}
+
+void
+fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_fsync_run, req, ino));
+}
+
+void
+fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+	     struct fuse_file_info *fi)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct cfs_op op;
+
+	if (offset < 0 || length <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	fs_op_name(&op, CFS_OP_FALLOCATE, ino, NULL);
+	op.flags = (uint32_t)mode;
+	op.offset = (uint64_t)offset;
+	op.length = (uint64_t)length;
+	fs_inode(fs, ino, 1)->version = 0;
+	fs_submit(fs, &op, fs_done_err, fs_call(fs, req, ino));
+}
+
+/* Completion: lseek. */
+static void
+fs_done_lseek(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+
+	if (r->status != 0)
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
+	else
+		fuse_reply_lseek(c->req, (off_t)r->value);
+	free(c);
+}
+
+/* lseek SEEK_DATA/SEEK_HOLE, once the inode's writes are in. */
+static void
+fs_lseek_run(struct fs *fs, struct fs_wait *w)
+{
+	struct cfs_op op;
+
+	fs_op_name(&op, CFS_OP_LSEEK, w->ino, NULL);
+	op.offset = (uint64_t)w->off;
+	op.flags = (uint32_t)w->whence;
+	fs_submit(fs, &op, fs_done_lseek, fs_call(fs, w->req, w->ino));
+}
+
+void
+fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct fs_wait *w;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		fuse_reply_err(req, EINVAL); /* the kernel does the others itself */
+		return;
+	}
+	w = fs_wait(fs_lseek_run, req, ino);
+	w->off = off;
+	w->whence = whence;
+	fs_after_writes(fuse_req_userdata(req), w);
+}
+
+static void fs_copy_next(struct fs_call *);
+
+/* copy_file_range: a chunk was written; go on or answer. */
+static void
+fs_done_copy_write(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+
+	if (r->status != 0) {
+		if (c->done > 0)
+			fuse_reply_write(c->req, c->done);
+		else
+			fuse_reply_err(c->req, fs_errno(r->status));
+		free(c->buf);
+		free(c);
+		return;
+	}
+	c->done += r->value;
+	c->off_in += (off_t)r->value;
+	c->off_out += (off_t)r->value;
+	fs_copy_next(c);
+}
+
+/* copy_file_range: a chunk was read; write it. */
+static void
+fs_done_copy_read(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct cfs_op op;
+
+	if (r->status != 0 || r->datalen == 0) {
+		if (r->status != 0 && c->done == 0)
+			fuse_reply_err(c->req, fs_errno(r->status));
+		else
+			fuse_reply_write(c->req, c->done);
+		free(c->buf);
+		free(c);
+		return;
+	}
+	memcpy(c->buf, r->data, r->datalen);
+	fs_op_name(&op, CFS_OP_WRITE, c->ino_out, NULL);
+	op.offset = (uint64_t)c->off_out;
+	op.data = c->buf;
+	op.datalen = r->datalen;
+	fs_submit(c->fs, &op, fs_done_copy_write, c);
+}
+
+/* copy_file_range: the next chunk, or the answer. */
+static void
+fs_copy_next(struct fs_call *c)
+{
+	struct cfs_op op;
+	size_t left = c->size - c->done;
+
+	if (left == 0) {
+		fuse_reply_write(c->req, c->done);
+		free(c->buf);
+		free(c);
+		return;
+	}
+	fs_op_name(&op, CFS_OP_READ, c->ino, NULL);
+	op.offset = (uint64_t)c->off_in;
+	op.length = left > CFS_MAX_IO ? CFS_MAX_IO : left;
+	fs_submit(c->fs, &op, fs_done_copy_read, c);
+}
+
+/* copy_file_range, once the source's own writes are in. */
+static void
+fs_copy_run(struct fs *fs, struct fs_wait *w)
+{
+	fs_copy_next(w->call);
+}
+
+void
+fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_file_info *fi_in,
+		   fuse_ino_t ino_out, off_t off_out, struct fuse_file_info *fi_out, size_t len,
+		   int flags)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_call *c;
+	struct fs_wait *w;
+
+	if (flags != 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	c = fs_call(fs, req, ino_in);
+	c->ino_out = ino_out;
+	c->off_in = off_in;
+	c->off_out = off_out;
+	c->size = len;
+	c->buf = xmalloc(CFS_MAX_IO);
+	fs_inode(fs, ino_out, 1)->version = 0;
+	/* The source's own writes first; the target's are ordered on the head link. */
+	w = fs_wait(fs_copy_run, req, ino_in);
+	w->call = c;
+	fs_after_writes(fs, w);
+}

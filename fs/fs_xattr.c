@@ -1,0 +1,94 @@
+/* The FUSE client's extended attributes; see fs_int.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "common/log.h"
+#include "common/wire.h"
+#include "fs/fs.h"
+#include "fs/fs_int.h"
+
+void
+fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
+	    int flags)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct cfs_op op;
+
+	if (strlen(name) > CFS_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	if (size > CFS_XATTR_SIZE_MAX) {
+		fuse_reply_err(req, E2BIG);
+		return;
+	}
+	fs_op_name(&op, CFS_OP_SETXATTR, ino, name);
+	op.data = (const uint8_t *)value;
+	op.datalen = (uint32_t)size;
+	op.flags = (uint32_t)flags;
+	fs_submit(fs, &op, fs_done_err, fs_call(fs, req, ino));
+}
+
+/* Completion: getxattr/listxattr: the size, or the bytes. */
+static void
+fs_done_xattr(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+
+	if (r->status != 0)
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
+	else if (c->size == 0)
+		fuse_reply_xattr(c->req, r->value);
+	else
+		fuse_reply_buf(c->req, (const char *)r->data, r->datalen);
+	free(c);
+}
+
+void
+fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_call *c;
+	struct cfs_op op;
+
+	if (strlen(name) > CFS_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	fs_op_name(&op, CFS_OP_GETXATTR, ino, name);
+	op.length = size;
+	c = fs_call(fs, req, ino);
+	c->size = size;
+	fs_submit(fs, &op, fs_done_xattr, c);
+}
+
+void
+fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_call *c = fs_call(fs, req, ino);
+	struct cfs_op op;
+
+	fs_op_name(&op, CFS_OP_LISTXATTR, ino, NULL);
+	op.length = size;
+	c->size = size;
+	fs_submit(fs, &op, fs_done_xattr, c);
+}
+
+void
+fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct cfs_op op;
+
+	if (strlen(name) > CFS_NAME_MAX) {
+		fuse_reply_err(req, ERANGE);
+		return;
+	}
+	fs_op_name(&op, CFS_OP_REMOVEXATTR, ino, name);
+	fs_submit(fs, &op, fs_done_err, fs_call(fs, req, ino));
+}
