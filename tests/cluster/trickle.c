@@ -11,7 +11,10 @@
  *
  * Prints at the end: connections opened, closed by the target, failed to
  * connect, and the most that were open at once.  Exit 0 unless it could not
- * run at all.
+ * run at all.  A dropped connection is opened again after a second: a slow
+ * attacker needs no more to keep the node's pending slots full, and a
+ * flood of connects is another attack (the kernel's listen queue is its
+ * limit, not the node's).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,7 +35,7 @@ struct slot {
 	int trickle;	    /* sends a byte every interval */
 	int connected;	    /* the non-blocking connect finished */
 	size_t sent;	    /* bytes of the fake record sent */
-	long long next_ms;  /* when to send the next byte */
+	long long next_ms;  /* when to send the next byte, or, closed, to open again */
 };
 
 /* The start of a TLS record that announces far more than will ever come. */
@@ -154,7 +157,7 @@ usage:
 		for (int i = 0; i < n; i++) {
 			struct slot *s = &slots[i];
 
-			if (s->fd < 0)
+			if (s->fd < 0 && now >= s->next_ms)
 				slot_open(s, now, interval);
 			pfd[i].fd = s->fd;
 			pfd[i].events = POLLIN | (s->connected ? 0 : POLLOUT);
@@ -178,6 +181,7 @@ usage:
 					else
 						connect_failed++;
 					slot_close(s);
+					s->next_ms = now + 1000;
 					continue;
 				}
 			}
