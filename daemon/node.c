@@ -1394,27 +1394,32 @@ node_succ_retry_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * Gives the memory of many closed connections back to the system: glibc
  * keeps freed TLS and buffer memory in its arenas otherwise, and a flood of
- * connections would leave the node holding it.  At most once a second, and
- * only after NODE_TRIM_AFTER closes or NODE_TRIM_BYTES of dropped output.
- * The same once-a-second turn looks for peers that stopped reading.
+ * connections would leave the node holding it.  Only after NODE_TRIM_AFTER
+ * closes or NODE_TRIM_BYTES of dropped output.
  */
 #define NODE_TRIM_AFTER 256
 #define NODE_TRIM_BYTES (8u << 20)
 static void
 node_trim(struct node *n)
 {
-	uint64_t now;
-
-	now = cfs_now_ms();
-	if (now - n->trimmed_ms < 1000)
-		return;
-	n->trimmed_ms = now;
-	node_check_stuck(n, now);
 	if (n->closed_since_trim < NODE_TRIM_AFTER && n->freed_since_trim < NODE_TRIM_BYTES)
 		return;
 	n->closed_since_trim = 0;
 	n->freed_since_trim = 0;
 	malloc_trim(0);
+}
+
+/* From the maintenance timer, at most once a second: stuck peers, then the heap. */
+static void
+node_each_second(struct node *n)
+{
+	uint64_t now = cfs_now_ms();
+
+	if (now - n->second_ms < 1000)
+		return;
+	n->second_ms = now;
+	node_check_stuck(n, now);
+	node_trim(n);
 }
 
 /*
@@ -1477,7 +1482,7 @@ node_maintain_cb(evutil_socket_t fd, short what, void *arg)
 
 	node_batch_end(n);
 	chain_maintain(&n->chain);
-	node_trim(n);
+	node_each_second(n);
 	node_sweep_sessions(n);
 }
 

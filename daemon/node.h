@@ -114,7 +114,8 @@ struct node {
 	struct log_limit unauth_log;
 	/* Lines about clients that misbehave (not reading, too much in flight). */
 	struct log_limit client_log;
-	uint64_t closed_since_trim, trimmed_ms; /* node_trim */
+	uint64_t closed_since_trim; /* node_trim */
+	uint64_t second_ms;	    /* node_each_second's last turn */
 	uint64_t freed_since_trim;		/* bytes of queued output dropped at closes */
 	uint64_t out_queued;			/* bytes queued to all accepted peers */
 	uint64_t out_queued_peak;		/* the most it has been */
