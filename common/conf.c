@@ -44,6 +44,7 @@ enum conf_kw {
 	CONF_KW_OUTPUT_BUDGET,
 	CONF_KW_CLIENT_OUTPUT_MAX,
 	CONF_KW_SESSION_TTL,
+	CONF_KW_LEASE_MAX,
 	CONF_KW_EXPORT,
 	CONF_KW_NODE,
 	CONF_KW_max
@@ -66,6 +67,7 @@ static const struct {
     [CONF_KW_OUTPUT_BUDGET] = {"output-budget", "output-budget SIZE"},
     [CONF_KW_CLIENT_OUTPUT_MAX] = {"client-output-max", "client-output-max SIZE"},
     [CONF_KW_SESSION_TTL] = {"session-ttl", "session-ttl SECONDS"},
+    [CONF_KW_LEASE_MAX] = {"lease-max", "lease-max SECONDS"},
     [CONF_KW_EXPORT] = {"export", "export CERT-PATTERN [root-squash|no-root-squash] [all-squash] "
                                   "[read-only|read-write] [anon-uid N] [anon-gid N] "
                                   "[uids RANGES] [gids RANGES]"},
@@ -721,6 +723,13 @@ conf_statement(struct conf_parser *p, char **w, size_t nw)
 			                  CFS_MIN_SESSION_TTL);
 		conf->session_ttl_s = (unsigned)num;
 		break;
+	case CONF_KW_LEASE_MAX:
+		if (conf_number(w[1], 0, CFS_MAX_LEASE, &num) == -1)
+			return conf_error(p, p->line,
+			                  "lease-max: bad number '%s' (seconds, 0..%d; 0: no leases)",
+			                  w[1], CFS_MAX_LEASE);
+		conf->lease_max_s = (unsigned)num;
+		break;
 	case CONF_KW_OUTPUT_BUDGET:
 	case CONF_KW_CLIENT_OUTPUT_MAX: {
 		uint64_t v;
@@ -862,6 +871,7 @@ conf_parse_in(struct cfs_conf *conf, const char *text, size_t len, const char *n
 	conf->output_budget = CFS_DEFAULT_OUTPUT_BUDGET;
 	conf->client_output_max = CFS_DEFAULT_CLIENT_OUTPUT_MAX;
 	conf->session_ttl_s = CFS_DEFAULT_SESSION_TTL;
+	conf->lease_max_s = CFS_DEFAULT_LEASE;
 	snprintf(conf->cluster, sizeof(conf->cluster), "chainfs");
 	/* The parser state holds a table per node; keep it off the stack. */
 	p = xcalloc(1, sizeof(*p));

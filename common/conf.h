@@ -50,6 +50,9 @@
 #define CFS_DEFAULT_CLIENT_OUTPUT_MAX (32ULL << 20)
 #define CFS_DEFAULT_SESSION_TTL 3600
 #define CFS_MIN_SESSION_TTL 20
+/* Client cache leases (lease-max): the longest a tail grants, in seconds. */
+#define CFS_DEFAULT_LEASE 5
+#define CFS_MAX_LEASE 60
 #define CFS_MAX_ETCD 16
 #define CFS_URL_MAX 300
 
@@ -104,6 +107,7 @@ struct cfs_conf {
 	uint64_t log_retain;
 	uint64_t output_budget;	    /* bytes queued to all clients of a node */
 	uint64_t client_output_max; /* bytes queued to one client */
+	unsigned lease_max_s;	    /* the longest lease a tail grants; 0: none */
 	unsigned session_ttl_s;	    /* a silent client's results are dropped after */
 	size_t nexports;
 	struct cfs_export exports[CFS_MAX_EXPORTS];

@@ -19,18 +19,21 @@
  *     Every field is sent for every op type, so the codec knows no per-op
  *     rules beyond: type known, namelen and name2len <= CFS_NAME_MAX,
  *     datalen <= CFS_MAX_IO.
- * HELLO: role u8 (1..3), client_id u64, name str (<= CFS_NODE_NAME_MAX)
+ * HELLO: role u8 (1..3), client_id u64, name str (<= CFS_NODE_NAME_MAX),
+ *     applied_sn u64, lease_ms u32
  * HELLO_REPLY: status i32, name str, role u8 (CFS_ROLE_* bits only),
  *     applied_sn u64, applied_epoch u64, epoch u64, session_ttl_s u32,
  *     nnodes u16 (<= CFS_MAX_NODES),
  *     then nnodes times: name str (<= CFS_NODE_NAME_MAX),
  *     host str (<= CFS_HOST_MAX), port u16
  * REQUEST: acked_below u64, op
- * REPLY: status i32, flags u32, attr, value u64, datalen u32
+ * REPLY: status i32, flags u32, attr, value u64, lease_ms u32, datalen u32
  *     (<= CFS_MAX_IO + CFS_XATTR_SIZE_MAX), data[datalen]
  * ENTRY: sn u64, epoch u64, kind u8 (1 or 2), client_id u64, seq u64, acked_below u64,
  *     new_ino u64, time_sec i64, time_nsec u32, result i32, op
  * ACK: sn u64
+ * RECALL: n u16 (<= CFS_RECALL_MAX), then n times: kind u8 (1: inode), ino u64
+ * RECALL_ACK: empty body
  * STATUS (request): empty body, checked by the caller with cfs_rbuf_done()
  * STATUS_REPLY: name str, role u8 (CFS_ROLE_* bits only), epoch u64,
  *     applied_sn u64, acked_sn u64, sent_len u64, sent_bytes u64,
@@ -481,6 +484,7 @@ cfs_hello_encode(struct cfs_wbuf *w, const struct cfs_hello *h)
 	cfs_put_u64(w, h->client_id);
 	cfs_put_str(w, h->name, CFS_NODE_NAME_MAX);
 	cfs_put_u64(w, h->applied_sn);
+	cfs_put_u32(w, h->lease_ms);
 }
 
 /* Reads a HELLO body. */
@@ -497,6 +501,7 @@ cfs_hello_decode(const void *p, size_t len, struct cfs_hello *h)
 	h->client_id = cfs_get_u64(&r);
 	cfs_get_str(&r, h->name, CFS_NODE_NAME_MAX);
 	h->applied_sn = cfs_get_u64(&r);
+	h->lease_ms = cfs_get_u32(&r);
 	return cfs_rbuf_done(&r);
 }
 
@@ -582,6 +587,7 @@ cfs_reply_encode(struct cfs_wbuf *w, const struct cfs_reply *rp)
 	cfs_put_u32(w, rp->flags);
 	cfs_attr_put(w, &rp->attr);
 	cfs_put_u64(w, rp->value);
+	cfs_put_u32(w, rp->lease_ms);
 	cfs_put_u32(w, rp->datalen);
 	cfs_put_bytes(w, rp->data, rp->datalen);
 }
@@ -598,12 +604,66 @@ cfs_reply_decode(const void *p, size_t len, struct cfs_reply *rp)
 	rp->flags = cfs_get_u32(&r);
 	cfs_attr_get(&r, &rp->attr);
 	rp->value = cfs_get_u64(&r);
+	rp->lease_ms = cfs_get_u32(&r);
 	rp->datalen = cfs_get_u32(&r);
 	if (rp->datalen > CFS_REPLY_DATA_MAX) {
 		rp->datalen = 0;
 		return r.err != CFS_WIRE_OK ? r.err : CFS_WIRE_TOO_LONG;
 	}
 	rp->data = cfs_get_bytes(&r, rp->datalen);
+	return cfs_rbuf_done(&r);
+}
+
+/* Starts a RECALL body with no items; returns where its count is. */
+size_t
+cfs_recall_begin(struct cfs_wbuf *w)
+{
+	size_t at = w->len;
+
+	cfs_put_u16(w, 0);
+	return at;
+}
+
+/* Appends one item to the RECALL body whose count is at `at`. */
+void
+cfs_recall_add(struct cfs_wbuf *w, size_t at, uint8_t kind, uint64_t ino)
+{
+	uint16_t n = (uint16_t)(w->p[at] | (w->p[at + 1] << 8));
+
+	if (n >= CFS_RECALL_MAX || kind != CFS_RECALL_INODE)
+		fatalx("%s: item %u of kind %u", __func__, n, kind);
+	n++;
+	w->p[at] = (uint8_t)n;
+	w->p[at + 1] = (uint8_t)(n >> 8);
+	cfs_put_u8(w, kind);
+	cfs_put_u64(w, ino);
+}
+
+/* Reads a RECALL body. */
+int
+cfs_recall_decode(const void *p, size_t len, struct cfs_recall *rc)
+{
+	struct cfs_rbuf r;
+
+	memset(rc, 0, sizeof(*rc));
+	cfs_rbuf_init(&r, p, len);
+	rc->n = cfs_get_u16(&r);
+	if (rc->n > CFS_RECALL_MAX) {
+		rc->n = 0;
+		return r.err != CFS_WIRE_OK ? r.err : CFS_WIRE_BAD_FIELD;
+	}
+	for (uint16_t i = 0; i < rc->n && r.err == CFS_WIRE_OK; i++) {
+		struct cfs_recall_item *it = &rc->items[i];
+
+		it->kind = cfs_get_u8(&r);
+		it->ino = cfs_get_u64(&r);
+		if (r.err == CFS_WIRE_OK && it->kind != CFS_RECALL_INODE) {
+			rc->n = 0;
+			return CFS_WIRE_BAD_FIELD;
+		}
+	}
+	if (r.err != CFS_WIRE_OK)
+		rc->n = 0;
 	return cfs_rbuf_done(&r);
 }
 
@@ -932,6 +992,10 @@ cfs_msg_name(uint16_t type)
 		return "status-reply";
 	case CFS_MSG_SNAPSHOT:
 		return "snapshot";
+	case CFS_MSG_RECALL:
+		return "recall";
+	case CFS_MSG_RECALL_ACK:
+		return "recall-ack";
 	}
 	return "unknown";
 }

@@ -20,8 +20,12 @@
 #include <stdint.h>
 
 #define CFS_MAGIC 0x53464843u /* "CHFS" as little-endian bytes */
-/* 2: entries carry their epoch; HELLO_REPLY and STATUS grew.  3: HELLO carries applied_sn. */
-#define CFS_PROTOCOL_VERSION 4
+/*
+ * 2: entries carry their epoch; HELLO_REPLY and STATUS grew.  3: HELLO
+ * carries applied_sn.  4: ops carry their caller.  5: leases (HELLO asks,
+ * REPLY grants) and recalls.
+ */
+#define CFS_PROTOCOL_VERSION 5
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_MAX_BODY (CFS_MAX_IO + 64 * 1024) /* largest body of any frame */
@@ -44,6 +48,8 @@ enum cfs_msg_type {
 	CFS_MSG_STATUS = 7,	  /* admin -> node: report your state */
 	CFS_MSG_STATUS_REPLY = 8, /* node -> admin: role, sequence numbers, digest */
 	CFS_MSG_SNAPSHOT = 9,	  /* tail -> syncing node: a chunk of a full copy of the store */
+	CFS_MSG_RECALL = 10,	  /* tail -> client: drop these cached things; reqid names the recall */
+	CFS_MSG_RECALL_ACK = 11,  /* client -> tail: dropped (reqid of the RECALL); empty body */
 	CFS_MSG_max
 };
 
@@ -106,6 +112,14 @@ enum cfs_op_type {
  * it the caller's kernel checked them (default_permissions).
  */
 #define CFS_OP_CHECK_PERM 0x80000000u
+/*
+ * In an update's flags, set by a client for an update its kernel does not
+ * know of (one the client makes by itself, such as removing the hidden
+ * name of an unlinked file at its last close): the tail recalls what it
+ * changes from the writer too, whose kernel would otherwise keep the old
+ * attributes.  The store applies the op as if it were not set.
+ */
+#define CFS_OP_RECALL_WRITER 0x40000000u
 
 /* CFS_OP_CREATE flags */
 #define CFS_CREATE_EXCL 0x1
@@ -259,6 +273,28 @@ struct cfs_reply {
 	uint64_t value;
 	uint32_t datalen; /* <= CFS_MAX_IO + CFS_XATTR_SIZE_MAX */
 	const uint8_t *data;
+	/*
+	 * A lease the tail grants with this answer, in ms (0: none): on the
+	 * op's inode (a lookup's: the directory's entries) and on attr.ino.
+	 * Set by the tail as it sends the reply; never stored.
+	 */
+	uint32_t lease_ms;
+};
+
+/*
+ * A RECALL: what a client must drop from its kernel's caches before it
+ * acknowledges.  CFS_RECALL_INODE: the attributes and data of ino (the
+ * only kind so far; names are not leased, see DESIGN.md).
+ */
+#define CFS_RECALL_INODE 1
+#define CFS_RECALL_MAX 64
+struct cfs_recall_item {
+	uint8_t kind;
+	uint64_t ino;
+};
+struct cfs_recall {
+	uint16_t n;
+	struct cfs_recall_item items[CFS_RECALL_MAX];
 };
 
 struct cfs_node_addr {
@@ -272,6 +308,11 @@ struct cfs_hello {
 	uint64_t client_id;
 	char name[CFS_NODE_NAME_MAX + 1]; /* node name, or a free-form client name */
 	uint64_t applied_sn; /* a predecessor: what it has applied as it connects; else 0 */
+	/*
+	 * A client: the leases it wants (0: none; the tail may shorten).  A
+	 * node: how long the leases it granted as a tail may still run.
+	 */
+	uint32_t lease_ms;
 };
 
 struct cfs_hello_reply {
@@ -397,6 +438,10 @@ void cfs_reply_encode(struct cfs_wbuf *, const struct cfs_reply *);
 int cfs_reply_decode(const void *, size_t, struct cfs_reply *);
 void cfs_entry_encode(struct cfs_wbuf *, const struct cfs_entry *);
 int cfs_entry_decode(const void *, size_t, struct cfs_entry *);
+/* RECALL body: items appended one by one after cfs_recall_begin; n is patched in. */
+size_t cfs_recall_begin(struct cfs_wbuf *);
+void cfs_recall_add(struct cfs_wbuf *, size_t at, uint8_t kind, uint64_t ino);
+int cfs_recall_decode(const void *, size_t, struct cfs_recall *);
 void cfs_ack_encode(struct cfs_wbuf *, uint64_t sn);
 int cfs_ack_decode(const void *, size_t, uint64_t *sn);
 void cfs_status_encode(struct cfs_wbuf *, const struct cfs_status *);

@@ -154,6 +154,18 @@ coord_fresh(const struct coord *co)
 	       !co->catching_up && co->n->chain.view.n > 0;
 }
 
+uint64_t
+coord_fresh_until(const struct coord *co)
+{
+	return co->state == CO_RUNNING ? co->fresh_until_ms : 0;
+}
+
+unsigned
+coord_ttl_ms(const struct coord *co)
+{
+	return co->ttl_ms;
+}
+
 /* Whether we serve clients now; tells the node when it changes. */
 void
 coord_update_serving(struct coord *co)
@@ -226,9 +238,14 @@ coord_new_view(struct coord *co, const struct chain_view *prev, const struct cha
 		return;
 	}
 	if (!was_tail && v->tail_wait_ms > 0) {
-		struct timeval tv = {v->tail_wait_ms / 1000, (v->tail_wait_ms % 1000) * 1000};
+		/*
+		 * With leases, also until the old tail's leases ran out: they
+		 * end when it would fence itself, half a TTL after it renewed.
+		 */
+		uint32_t wait = v->tail_wait_ms + (n->lz != NULL ? co->ttl_ms / 2 : 0);
+		struct timeval tv = {wait / 1000, (wait % 1000) * 1000};
 
-		co->wait_until_ms = cfs_now_ms() + v->tail_wait_ms;
+		co->wait_until_ms = cfs_now_ms() + wait;
 		co->wait_epoch = v->epoch;
 		/* Known only when no epoch went by unseen. */
 		co->wait_old_tail[0] = '\0';
@@ -237,8 +254,8 @@ coord_new_view(struct coord *co, const struct chain_view *prev, const struct cha
 				 prev->nodes[prev->n - 1]);
 		evtimer_add(co->wait_ev, &tv);
 		log_info("new tail: waiting up to %u ms for the old tail %s to learn epoch %llu or "
-			 "fence itself",
-			 v->tail_wait_ms, co->wait_old_tail[0] ? co->wait_old_tail : "(unknown)",
+			 "fence itself, and for its leases to run out",
+			 wait, co->wait_old_tail[0] ? co->wait_old_tail : "(unknown)",
 			 (unsigned long long)v->epoch);
 	}
 	if (!was_member && pred != NULL) {
@@ -258,26 +275,41 @@ coord_new_view(struct coord *co, const struct chain_view *prev, const struct cha
 	}
 }
 
-/* The old tail we wait for is in the new epoch: it answers no read as the tail. */
+/*
+ * The old tail we wait for is in the new epoch: it answers no read as the
+ * tail, and grants no lease.  The leases it granted may still run: for
+ * lease_left ms when it said so (its HELLO as our predecessor), else until
+ * it would fence itself, at most half a TTL from now.
+ */
 static void
-coord_old_tail_moved(struct coord *co, const char *name, uint64_t epoch)
+coord_old_tail_moved(struct coord *co, const char *name, uint64_t epoch, uint64_t lease_left)
 {
-	uint64_t now = cfs_now_ms();
+	uint64_t now = cfs_now_ms(), until;
 
 	if (now >= co->wait_until_ms || co->wait_old_tail[0] == '\0' ||
 	    strcmp(name, co->wait_old_tail) != 0 || epoch < co->wait_epoch)
 		return;
+	until = co->n->lz == NULL ? now : now + (lease_left != UINT64_MAX ? lease_left : co->ttl_ms / 2);
+	if (until >= co->wait_until_ms)
+		return;
 	log_info("old tail %s is in epoch %llu: the wait ends %llu ms early", name,
-		 (unsigned long long)epoch, (unsigned long long)(co->wait_until_ms - now));
-	co->wait_until_ms = 0;
+		 (unsigned long long)epoch, (unsigned long long)(co->wait_until_ms - until));
+	co->wait_until_ms = until;
 	evtimer_del(co->wait_ev);
+	if (until > now) {
+		struct timeval tv = {(time_t)((until - now) / 1000),
+				     (suseconds_t)((until - now) % 1000) * 1000};
+
+		evtimer_add(co->wait_ev, &tv);
+	}
 	coord_update_serving(co);
 }
 
 void
-coord_pred_connected(struct coord *co, const char *name, uint64_t applied_sn)
+coord_pred_connected(struct coord *co, const char *name, uint64_t applied_sn,
+		     uint32_t lease_left_ms)
 {
-	coord_old_tail_moved(co, name, co->n->chain.epoch);
+	coord_old_tail_moved(co, name, co->n->chain.epoch, lease_left_ms);
 	if (!co->catching_up)
 		return;
 	co->catchup_known = 1;
@@ -395,7 +427,7 @@ coord_take_reg(struct coord *co, const struct etcd_kv *kv)
 	i = coord_seen(co, r.name, 1);
 	if (i >= 0)
 		co->gone_ms[i] = 0;
-	coord_old_tail_moved(co, r.name, r.epoch);
+	coord_old_tail_moved(co, r.name, r.epoch, UINT64_MAX);
 }
 
 /* A registration key vanished: its lease ran out or it was revoked. */

@@ -36,6 +36,15 @@ int coord_start(struct node *);
  */
 int coord_fresh(const struct coord *);
 /*
+ * Until when (cfs_now_ms) this node may answer at most, as its etcd lease
+ * stands: it fences itself then unless renewed.  A tail's client leases end
+ * by then too, so that a tail that dies leaves none behind it once its
+ * registration is gone.  0: not now.
+ */
+uint64_t coord_fresh_until(const struct coord *);
+/* The etcd lease TTL, in ms. */
+unsigned coord_ttl_ms(const struct coord *);
+/*
  * Checks coord_fresh now and tells the node when serving changes: the one
  * place that fences the node (logged, counted) or lets it serve again.
  */
@@ -48,8 +57,12 @@ void coord_poke(struct coord *);
 void coord_sync_progress(struct coord *);
 /* The address of a node added by command though not in the file, or NULL. */
 const struct cfs_node_addr *coord_added_addr(const struct coord *, const char *name);
-/* Our predecessor connected in this epoch, having applied applied_sn. */
-void coord_pred_connected(struct coord *, const char *name, uint64_t applied_sn);
+/*
+ * Our predecessor connected in this epoch, having applied applied_sn; as an
+ * old tail it says how long the leases it granted may still run.
+ */
+void coord_pred_connected(struct coord *, const char *name, uint64_t applied_sn,
+			  uint32_t lease_left_ms);
 /* Entries were applied: a tail catching up may serve now. */
 void coord_applied(struct coord *);
 /* Adds master, flags and health to a status reply. */

@@ -22,6 +22,7 @@
 #include "daemon/coord.h"
 #include "daemon/metrics.h"
 #include "daemon/node.h"
+#include "replication/lease.h"
 
 /*
  * A scrape is one small request: its whole life, from accept to close, is
@@ -148,7 +149,8 @@ metrics_render(struct node *n, struct evbuffer *b)
 	const struct metrics *m = &n->metrics;
 	const struct chain_stats *cs = &n->chain.stats;
 	unsigned role = n->chain.role;
-	uint64_t sessions, results;
+	uint64_t sessions, results, parked;
+	struct lease_stats ls;
 	char label[64];
 
 	metrics_put_head(b, "chainfs_node_info", "gauge",
@@ -285,6 +287,29 @@ metrics_render(struct node *n, struct evbuffer *b)
 	metrics_put_one(b, "chainfs_clients_cut_total", "counter",
 	                "Clients disconnected because they did not read their replies.",
 	                n->budget_cut);
+	if (node_lease_stats(n, &ls, &parked)) {
+		metrics_put_one(b, "chainfs_leases", "gauge",
+		                "Leases on cached attributes that this tail's clients hold now.",
+		                ls.records);
+		metrics_put_one(b, "chainfs_lease_grants_total", "counter",
+		                "Leases granted or extended with answers.", ls.granted);
+		metrics_put_one(b, "chainfs_lease_refused_total", "counter",
+		                "Leases not granted: the inode was being recalled, or a limit.",
+		                ls.refused);
+		metrics_put_head(b, "chainfs_recalls_total", "counter",
+		                 "Recalls sent to lease holders, by how they ended: acknowledged, "
+		                 "or the holder's lease ran out first.");
+		evbuffer_add_printf(b, "chainfs_recalls_total{outcome=\"sent\"} %llu\n",
+		                    (unsigned long long)ls.recalled);
+		evbuffer_add_printf(b, "chainfs_recalls_total{outcome=\"acked\"} %llu\n",
+		                    (unsigned long long)ls.acked);
+		evbuffer_add_printf(b, "chainfs_recalls_total{outcome=\"ran_out\"} %llu\n",
+		                    (unsigned long long)ls.ran_out);
+		metrics_put_one(b, "chainfs_recall_groups", "gauge",
+		                "Updates whose replies wait for recalls now.", ls.groups);
+		metrics_put_one(b, "chainfs_reads_parked", "gauge",
+		                "Reads waiting until a recall of what they show is over.", parked);
+	}
 	if (store_sessions(n->st, &sessions, &results, NULL) == 0) {
 		metrics_put_one(b, "chainfs_client_sessions", "gauge",
 		                "Clients whose results the chain keeps: heard of within "

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "daemon/coord.h"
 #include "daemon/node.h"
+#include "daemon/node_int.h"
 
 static const char *node_peer_state_names[] = {"hello", "client", "admin", "predecessor"};
 static const char *node_succ_state_names[] = {"none", "connecting", "snapshot", "streaming",
@@ -27,25 +28,6 @@ static const char *node_succ_state_names[] = {"none", "connecting", "snapshot", 
 /* Records per SNAPSHOT frame. */
 #define NODE_SNAP_CHUNK (256 * 1024)
 
-struct node_peer {
-	struct node *n;
-	struct cfs_conn *c;
-	enum node_peer_state state;
-	uint64_t client_id; /* what its requests go by: node_client_id */
-	uint64_t chosen_id; /* the id it said in its HELLO */
-	const struct cfs_export *export; /* a client's policy; NULL: no TLS, callers trusted */
-	int in_bucket;
-	int out_full; /* its replies are piling up: stop reading its requests */
-	/* Its updates in flight, oldest first: a ring that grows to NODE_CLIENT_UPDATE_WINDOW. */
-	uint64_t *upd_seq;
-	size_t upd_cap, upd_first, upd_count;
-	uint64_t last_outq;	 /* its output at the last look (node_check_stuck) */
-	uint64_t progress_ms; /* when its output last went down */
-	struct evbuffer_cb_entry *out_cb; /* counts its output into n->out_queued */
-	struct cfs_pending pend; /* while PEER_HELLO: in n->pending */
-	TAILQ_ENTRY(node_peer) all;
-	TAILQ_ENTRY(node_peer) bucket;
-};
 
 static void node_succ_connect(struct node *);
 static void node_batch_end(struct node *);
@@ -283,7 +265,7 @@ node_bucket(struct node *n, uint64_t id)
 }
 
 /* Finds the connected client with this id. */
-static struct node_peer *
+struct node_peer *
 node_find_client(struct node *n, uint64_t id)
 {
 	struct node_peer *p;
@@ -300,7 +282,7 @@ node_find_client(struct node *n, uint64_t id)
  * someone from the loop (never here: this runs inside callbacks that still
  * use the peer).
  */
-static void
+void
 node_peer_queued(struct node *n, struct node_peer *p)
 {
 	if (!p->out_full && n->out_queued > n->conf->output_budget && cfs_conn_outq(p->c) > 0)
@@ -392,7 +374,7 @@ node_check_stuck(struct node *n, uint64_t now)
 }
 
 /* Sends a REPLY frame to a peer. */
-static void
+void
 node_send_reply(struct node *n, struct node_peer *p, uint64_t reqid, const struct cfs_reply *r)
 {
 	size_t start;
@@ -471,26 +453,100 @@ node_ack_cb(evutil_socket_t fd, short what, void *arg)
 	cfs_conn_send(n->pred->c, n->out.p, n->out.len);
 }
 
+/*
+ * Appends to w the record of a reply to (client_id, seq) as pend_reply keeps
+ * them: client id u64, req_start u64, req_op u16, length u32, REPLY frame.
+ */
+void
+node_reply_record(struct node *n, struct cfs_wbuf *w, uint64_t client_id, uint64_t seq,
+		  const struct cfs_reply *r)
+{
+	size_t start, at;
+
+	cfs_put_u64(w, client_id);
+	cfs_put_u64(w, n->req_start);
+	cfs_put_u16(w, n->req_op);
+	at = w->len;
+	cfs_put_u32(w, 0);
+	start = cfs_frame_begin(w, CFS_MSG_REPLY, seq, n->chain.epoch);
+	cfs_reply_encode(w, r);
+	cfs_frame_end(w, start);
+	/* Patch in the frame's length, little-endian like everything else. */
+	for (int i = 0; i < 4; i++)
+		w->p[at + i] = (uint8_t)((w->len - start) >> (8 * i));
+}
+
+/* Sends records (node_reply_record's format) to their clients that are connected here. */
+static void
+node_send_records(struct node *n, const uint8_t *p, size_t len)
+{
+	struct cfs_rbuf rb;
+	int may_answer = node_may_answer(n);
+
+	cfs_rbuf_init(&rb, p, len);
+	while (rb.off < rb.len) {
+		uint64_t id = cfs_get_u64(&rb), start = cfs_get_u64(&rb);
+		unsigned op = metrics_op_slot(cfs_get_u16(&rb));
+		uint32_t flen = cfs_get_u32(&rb);
+		const uint8_t *frame = cfs_get_bytes(&rb, flen);
+		struct node_peer *peer;
+
+		if (frame == NULL)
+			fatalx("pending replies are corrupt");
+		peer = may_answer ? node_find_client(n, id) : NULL;
+		if (peer != NULL) {
+			cfs_conn_send(peer->c, frame, flen);
+			if (start != 0)
+				metrics_observe(&n->metrics.request[op], start);
+			node_peer_queued(n, peer);
+		}
+	}
+}
+
+/* Records to send: after the open batch's commit, in order, or now when none is open. */
+void
+node_queue_records(struct node *n, const uint8_t *p, size_t len)
+{
+	if (n->batch_open)
+		cfs_put_bytes(&n->pend_reply, p, len);
+	else
+		node_send_records(n, p, len);
+}
+
+/* See node_int.h. */
+void
+node_queue_frame(struct node *n, uint64_t id, uint64_t start, uint16_t op, const uint8_t *frame,
+		 size_t len)
+{
+	struct node_peer *peer;
+
+	if (n->batch_open) {
+		cfs_put_u64(&n->pend_reply, id);
+		cfs_put_u64(&n->pend_reply, start);
+		cfs_put_u16(&n->pend_reply, op);
+		cfs_put_u32(&n->pend_reply, (uint32_t)len);
+		cfs_put_bytes(&n->pend_reply, frame, len);
+		return;
+	}
+	if (!node_may_answer(n) || (peer = node_find_client(n, id)) == NULL)
+		return;
+	cfs_conn_send(peer->c, frame, len);
+	node_peer_queued(n, peer);
+}
+
 /* chain_io: the tail answers a client, if it is connected here. */
 static void
-node_io_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_reply *r)
+node_io_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_reply *r0)
 {
 	struct node *n = arg;
 	struct node_peer *p;
-	size_t start, at;
+	struct cfs_reply r = *r0;
 
+	/* Held until other clients dropped what this changes, or given a lease. */
+	if (node_lease_hold(n, client_id, seq, &r))
+		return;
 	if (n->batch_open) {
-		cfs_put_u64(&n->pend_reply, client_id);
-		cfs_put_u64(&n->pend_reply, n->req_start);
-		cfs_put_u16(&n->pend_reply, n->req_op);
-		at = n->pend_reply.len;
-		cfs_put_u32(&n->pend_reply, 0);
-		start = cfs_frame_begin(&n->pend_reply, CFS_MSG_REPLY, seq, n->chain.epoch);
-		cfs_reply_encode(&n->pend_reply, r);
-		cfs_frame_end(&n->pend_reply, start);
-		/* Patch in the frame's length, little-endian like everything else. */
-		for (int i = 0; i < 4; i++)
-			n->pend_reply.p[at + i] = (uint8_t)((n->pend_reply.len - start) >> (8 * i));
+		node_reply_record(n, &n->pend_reply, client_id, seq, &r);
 		return;
 	}
 	/* A client that is not connected retries; the result table answers it then. */
@@ -498,11 +554,18 @@ node_io_reply(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_repl
 		return; /* fenced, or a new tail waiting: its clients were disconnected */
 	p = node_find_client(n, client_id);
 	if (p != NULL) {
-		node_send_reply(n, p, seq, r);
+		node_send_reply(n, p, seq, &r);
 		if (n->req_start != 0)
 			metrics_observe(&n->metrics.request[metrics_op_slot(n->req_op)],
 					n->req_start);
 	}
+}
+
+/* chain_io: the tail applied an entry. */
+static void
+node_io_applied(void *arg, const struct cfs_entry *e)
+{
+	node_lease_applied(arg, e);
 }
 
 /* Opens the batch for this turn of the loop; it is committed when the turn ends. */
@@ -521,9 +584,6 @@ node_batch_begin(struct node *n)
 static void
 node_batch_end(struct node *n)
 {
-	struct cfs_rbuf rb;
-	int may_answer;
-
 	if (!n->batch_open)
 		return;
 	n->batch_open = 0;
@@ -541,25 +601,9 @@ node_batch_end(struct node *n)
 		}
 		cfs_wbuf_reset(&n->pend_fwd);
 	}
-	may_answer = node_may_answer(n);
-	cfs_rbuf_init(&rb, n->pend_reply.p, n->pend_reply.len);
-	while (rb.off < rb.len) {
-		uint64_t id = cfs_get_u64(&rb), start = cfs_get_u64(&rb);
-		unsigned op = metrics_op_slot(cfs_get_u16(&rb));
-		uint32_t len = cfs_get_u32(&rb);
-		const uint8_t *frame = cfs_get_bytes(&rb, len);
-		struct node_peer *p;
-
-		if (frame == NULL)
-			fatalx("pending replies are corrupt");
-		p = may_answer ? node_find_client(n, id) : NULL;
-		if (p != NULL) {
-			cfs_conn_send(p->c, frame, len);
-			if (start != 0)
-				metrics_observe(&n->metrics.request[op], start);
-			node_peer_queued(n, p);
-		}
-	}
+	node_lease_batch_end(n);
+	/* Sent in order: a recall never overtakes a reply that granted what it recalls. */
+	node_send_records(n, n->pend_reply.p, n->pend_reply.len);
 	cfs_wbuf_reset(&n->pend_reply);
 }
 
@@ -575,6 +619,7 @@ static const struct chain_io node_chain_io = {
 	.ack = node_io_ack,
 	.room = node_io_room,
 	.reply = node_io_reply,
+	.applied = node_io_applied,
 };
 
 /* Fills in this node's view of the chain for a HELLO_REPLY. */
@@ -781,7 +826,8 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		log_info("predecessor %s connected; this node has sn %llu", hello.name,
 			 (unsigned long long)hr.applied_sn);
 		if (n->coord != NULL)
-			coord_pred_connected(n->coord, hello.name, hello.applied_sn);
+			coord_pred_connected(n->coord, hello.name, hello.applied_sn,
+					     hello.lease_ms);
 		/*
 		 * Tell it at once what is known to be on the tail: after a
 		 * restart its sent list may hold entries that were acknowledged
@@ -807,6 +853,8 @@ node_on_hello(struct node *n, struct node_peer *p, const struct cfs_header *h,
 			TAILQ_INSERT_TAIL(node_bucket(n, p->client_id), p, bucket);
 			p->in_bucket = 1;
 		}
+		p->lease_ms = hello.lease_ms;
+		node_lease_hello(n, p);
 		break;
 	default:
 		node_peer_set_state(p, PEER_ADMIN);
@@ -910,7 +958,7 @@ node_export_apply(const struct cfs_export *x, struct cfs_op *op)
 }
 
 /* Handles a client's REQUEST: updates at the head, reads at the tail. */
-static int
+int
 node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		const uint8_t *body)
 {
@@ -967,6 +1015,9 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	rc = chain_read(&n->chain, &op, &r, &n->data);
 	if (rc != 0)
 		r.status = EIO;
+	/* What a recall is taking out of caches is not shown until it is out. */
+	if (rc == 0 && node_lease_read(n, p, h, body, &op, &r))
+		return 0;
 	node_send_reply(n, p, h->reqid, &r);
 	if (rc == 0)
 		metrics_observe(&n->metrics.request[metrics_op_slot(op.type)], start);
@@ -1057,6 +1108,11 @@ node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 		return node_on_snapshot(n, c, h, body);
 	case CFS_MSG_STATUS:
 		node_on_status(n, p, h);
+		return 0;
+	case CFS_MSG_RECALL_ACK:
+		if (p->state != PEER_CLIENT || h->length != 0)
+			break;
+		node_lease_ack(n, p, h->reqid);
 		return 0;
 	case CFS_MSG_ACK:
 		/* Acks come on our outgoing successor link, never here. */
@@ -1228,6 +1284,8 @@ node_succ_up(struct cfs_conn *c, void *arg)
 	}
 	memset(&h, 0, sizeof(h));
 	h.role = CFS_PEER_NODE;
+	/* As an old tail: how long leases it granted may still run (coord_pred_connected). */
+	h.lease_ms = node_lease_left(n);
 	snprintf(h.name, sizeof(h.name), "%s", n->self_name);
 	h.applied_sn = store_applied_sn(n->st);
 	cfs_wbuf_reset(&n->out);
@@ -1420,6 +1478,7 @@ node_each_second(struct node *n)
 	n->second_ms = now;
 	node_check_stuck(n, now);
 	node_trim(n);
+	node_lease_each_second(n);
 }
 
 /*
@@ -1622,6 +1681,7 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 		return -1;
 	}
 	chain_init(&n->chain, n->st, 0, 0, &node_chain_io, n);
+	node_lease_start(n);
 	n->ack_ev = event_new(base, -1, 0, node_ack_cb, n);
 	n->batch_ev = event_new(base, -1, 0, node_batch_cb, n);
 	n->succ_retry = evtimer_new(base, node_succ_retry_cb, n);
@@ -1680,6 +1740,7 @@ node_stop(struct node *n)
 	node_snap_stop(n);
 	if (n->listener != NULL)
 		evconnlistener_free(n->listener);
+	node_lease_stop(n);
 	if (n->st != NULL) {
 		chain_maintain(&n->chain);
 		chain_free(&n->chain);
@@ -1726,11 +1787,15 @@ void
 node_set_view(struct node *n, const struct chain_view *v)
 {
 	const char *succ;
+	int was_tail;
 
 	if (n->chain.view.n > 0 && v->epoch <= n->chain.epoch)
 		return;
+	was_tail = n->chain.view.n > 0 && (n->chain.role & CFS_ROLE_TAIL);
+
 	node_batch_end(n); /* what this epoch applied leaves under this epoch */
 	chain_reconfigure(&n->chain, v, n->self_name);
+	node_lease_view(n, was_tail, (n->chain.role & CFS_ROLE_TAIL) != 0);
 	n->epoch_changes++;
 	/* Links of the old epoch go; the new ones resend from the logs by (epoch, sn). */
 	if (n->pred != NULL)

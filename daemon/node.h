@@ -77,6 +77,7 @@ enum node_peer_state {
 struct node_peer;
 TAILQ_HEAD(node_peer_list, node_peer);
 struct coord;
+struct node_leases;
 
 /* The successor link's states (node_succ_enter logs each change). */
 enum node_succ_state {
@@ -162,6 +163,8 @@ struct node {
 	struct cfs_wbuf out; /* scratch for frames */
 	struct cfs_wbuf data;
 
+	struct node_leases *lz; /* the tail's leases (node_lease.c); NULL: lease-max 0 */
+
 	struct metrics metrics;
 	/*
 	 * While chain_update runs for a request read here: when it was read
@@ -196,6 +199,14 @@ void node_flush(struct node *);
  */
 int node_accept_room(struct node *, int fd, struct evconnlistener *l, struct event *retry,
 		     const char *what);
+/*
+ * The tail's leases (node_lease.c): fills st and the reads parked behind
+ * recalls; 0 when leases are off (lease-max 0).
+ */
+struct lease_stats;
+int node_lease_stats(const struct node *, struct lease_stats *st, uint64_t *parked);
+/* How long the leases this node granted as a tail may still run, in ms (0: none). */
+uint32_t node_lease_left(const struct node *);
 /* The address of a node by name, from the configuration file; NULL if unknown. */
 const struct cfs_node_addr *node_addr(const struct node *, const char *name);
 

@@ -38,6 +38,7 @@ struct chainfs_cfg {
 	int debug;
 	int help;
 	double attr_timeout, entry_timeout, negative_timeout;
+	double lease; /* seconds of the leases to ask for; 0: none */
 	int sync;
 	int page_cache;
 	unsigned timeout;	  /* seconds an operation may wait for the chain */
@@ -62,6 +63,7 @@ static const struct fuse_opt chainfs_opts[] = {
 	CFGV("attr_timeout=%lf", attr_timeout),
 	CFGV("entry_timeout=%lf", entry_timeout),
 	CFGV("negative_timeout=%lf", negative_timeout),
+	CFGV("lease=%lf", lease),
 	CFG("sync", sync),
 	CFG("owner_only", owner_only),
 	CFG("page_cache", page_cache),
@@ -87,7 +89,10 @@ usage(FILE *f)
 		"  -o conf=FILE            take ca/cert/key from FILE (default %s)\n"
 		"  -o ca=FILE,cert=FILE,key=FILE   TLS files of this client\n"
 		"  -o plaintext            no TLS (the nodes must be plaintext too)\n"
-		"  -o attr_timeout=S, entry_timeout=S, negative_timeout=S   kernel caching (0)\n"
+		"  -o lease=S              cache attributes under leases of S s that the\n"
+		"                          tail recalls before any change (5; 0: off)\n"
+		"  -o attr_timeout=S, entry_timeout=S, negative_timeout=S   kernel caching\n"
+		"                          without leases: may show old state (0)\n"
 		"  -o sync                 every write waits for the chain\n"
 		"  -o page_cache           use the kernel's page cache for file data (shared\n"
 		"                          mmap needs it; see chainfs(8) for what it costs)\n"
@@ -236,6 +241,7 @@ main(int argc, char **argv)
 	memset(&l, 0, sizeof(l));
 	cfg.timeout = 30;
 	cfg.connect_timeout = 10;
+	cfg.lease = 5;
 	if (fuse_opt_parse(&args, &cfg, chainfs_opts, chainfs_opt_proc) != 0) {
 		fprintf(stderr, "chainfs: cannot parse the options\n");
 		return 2;
@@ -256,9 +262,9 @@ main(int argc, char **argv)
 	}
 	if (cfg.attr_timeout < 0 || cfg.entry_timeout < 0 || cfg.negative_timeout < 0 ||
 	    cfg.timeout == 0 || cfg.timeout > 86400 || cfg.connect_timeout == 0 ||
-	    cfg.connect_timeout > 3600) {
+	    cfg.connect_timeout > 3600 || !(cfg.lease >= 0 && cfg.lease <= 60)) {
 		fprintf(stderr, "chainfs: timeout=1..86400 and connect_timeout=1..3600 seconds; "
-				"attr/entry/negative_timeout >= 0\n");
+				"attr/entry/negative_timeout >= 0; lease=0..60\n");
 		return 2;
 	}
 	memset(&co, 0, sizeof(co));
@@ -285,6 +291,7 @@ main(int argc, char **argv)
 	co.tls = ctx;
 	co.name = "chainfs";
 	co.timeout_ms = cfg.timeout * 1000;
+	co.lease_ms = (uint32_t)(cfg.lease * 1000);
 	cl = cfs_client_new(base, &co);
 	memset(&fo, 0, sizeof(fo));
 	fo.attr_timeout = cfg.attr_timeout;
@@ -292,6 +299,7 @@ main(int argc, char **argv)
 	fo.negative_timeout = cfg.negative_timeout;
 	fo.sync = cfg.sync;
 	fo.page_cache = cfg.page_cache;
+	fo.lease_ms = co.lease_ms;
 	fs = fs_new(base, cl, &fo);
 	/* The kernel checks permissions against the attributes it gets from us. */
 	fuse_opt_add_arg(&args, "-odefault_permissions");

@@ -95,9 +95,10 @@ fs_entry(struct fs *fs, const struct cfs_attr *a, struct fuse_entry_param *e)
 	e->ino = a->ino;
 	e->generation = 1;
 	fs_stat(a, &e->attr);
-	e->attr_timeout = fs->o.attr_timeout;
+	e->attr_timeout = fs_attr_ttl(fs);
 	e->entry_timeout = fs->o.entry_timeout;
 	fs_inode(fs, a->ino, 1)->nlookup++;
+	fs_lease_note(fs, a);
 }
 
 /* A new call context. */
@@ -244,7 +245,10 @@ fs_done_attr(void *arg, const struct cfs_reply *r)
 			n->last = r->attr;
 		if (n != NULL && n->orphan_name != NULL && st.st_nlink > 0)
 			st.st_nlink--;
-		fuse_reply_attr(c->req, &st, c->fs->o.attr_timeout);
+		fs_lease_note(c->fs, &r->attr);
+		fuse_reply_attr(c->req, &st,
+				n != NULL && n->orphan_name != NULL ? c->fs->o.attr_timeout
+								    : fs_attr_ttl(c->fs));
 	}
 	free(c);
 }
@@ -369,6 +373,7 @@ fs_new(struct event_base *base, struct cfs_client *cl, const struct fs_opts *o)
 		fs->o.max_inflight = 64u << 20;
 	for (size_t i = 0; i < FS_BUCKETS; i++)
 		LIST_INIT(&fs->inodes[i]);
+	fs_lease_init(fs);
 	return fs;
 }
 
@@ -385,6 +390,7 @@ fs_free(struct fs *fs)
 
 	if (fs == NULL)
 		return;
+	fs_lease_free(fs);
 	for (size_t i = 0; i < FS_BUCKETS; i++) {
 		while ((n = LIST_FIRST(&fs->inodes[i])) != NULL) {
 			struct fs_wait *w;
@@ -395,7 +401,9 @@ fs_free(struct fs *fs)
 				free(w->name);
 				free(w);
 			}
+			fs_ra_teardown(fs, n);
 			LIST_REMOVE(n, hash);
+			free(n->orphan_name);
 			free(n);
 		}
 	}

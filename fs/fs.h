@@ -39,6 +39,7 @@ struct fs_opts {
 	int sync;		 /* every write waits for the chain */
 	int page_cache;		 /* regular files through the kernel's page cache (see chainfs(8)) */
 	uint64_t max_inflight;	 /* bytes of pipelined writes before write() waits */
+	uint32_t lease_ms;	 /* leases asked of the tail (the client's lease_ms); 0: none */
 };
 
 struct fs;

@@ -66,15 +66,17 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 				e.ino = d.attr.ino;
 				e.generation = 1;
 				fs_stat(&d.attr, &e.attr);
-				e.attr_timeout = c->fs->o.attr_timeout;
+				e.attr_timeout = fs_attr_ttl(c->fs);
 				e.entry_timeout = c->fs->o.entry_timeout;
 			}
 			need = fuse_add_direntry_plus(c->req, buf + pos, c->size - pos, name, &e,
 						      (off_t)d.cookie);
 			if (need > c->size - pos)
 				break;
-			if (!dot)
+			if (!dot) {
 				fs_inode(c->fs, d.attr.ino, 1)->nlookup++;
+				fs_lease_note(c->fs, &d.attr);
+			}
 		} else {
 			struct stat st;
 

@@ -12,6 +12,9 @@
  *               files), fsync, fallocate, lseek, copy_file_range
  *   fs_dir.c    opendir, readdir, readdirplus, releasedir, fsyncdir, statfs
  *   fs_xattr.c  setxattr, getxattr, listxattr, removexattr
+ *   fs_lease.c  leases: kernel timeouts from them, recalls carried out
+ *               by a worker thread
+ *   fs_ra.c     readahead of direct-I/O files under leases
  *
  * Helpers used by one file only stay static there.
  */
@@ -36,10 +39,16 @@
  * with NODE_CLIENT_UPDATE_WINDOW of them (daemon/node.h).
  */
 #define FS_MAX_PIPELINED 1024
+/* Readahead (fs_ra.c): chunks asked ahead per file, their size, and all files' bytes. */
+#define FS_RA_CHUNKS 4
+#define FS_RA_CHUNK CFS_MAX_IO
+#define FS_RA_TOTAL (32u << 20)
 #define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
 
 struct fs_wait;
 struct fs_call;
+struct fs_recaller;
+struct fs_ra;
 TAILQ_HEAD(fs_wait_list, fs_wait);
 
 /*
@@ -58,6 +67,9 @@ struct fs_inode {
 	uint64_t orphan_dir; /* unlinked while open: hidden under this name until released */
 	char *orphan_name;
 	uint32_t orphan_uid, orphan_gid; /* who unlinked it: the hidden name is removed as them */
+	/* A lease on its attributes and data (fs_lease.c): until, taken in gen, of version. */
+	uint64_t lease_until, lease_gen, lease_version;
+	struct fs_ra *ra; /* readahead of an open direct-I/O file (fs_ra.c); NULL: none */
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
 	LIST_ENTRY(fs_inode) hash;
 };
@@ -87,6 +99,10 @@ struct fs {
 	unsigned pipelined; /* writes answered to the kernel before the chain did */
 	uint64_t nopen;	   /* open file handles, all inodes */
 	uint64_t orphans;  /* counter for hidden names */
+	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */
+	uint64_t recalls;	     /* recalls taken */
+	uint64_t ra_bytes;	     /* readahead chunks asked or held, all files */
+	uint64_t ra_asked, ra_hits;  /* chunks asked ahead; reads they answered */
 };
 
 /* The context of one chain request made for a kernel request. */
@@ -129,6 +145,20 @@ void fs_done_attr(void *, const struct cfs_reply *);
 void fs_done_err(void *, const struct cfs_reply *);
 void fs_call_free(struct fs_call *);
 
+/* fs_lease.c: leases and recalls. */
+double fs_attr_ttl(struct fs *);
+void fs_lease_note(struct fs *, const struct cfs_attr *);
+int fs_lease_valid(struct fs *, const struct fs_inode *);
+void fs_lease_init(struct fs *);
+void fs_lease_free(struct fs *);
+
+/* fs_ra.c: readahead. */
+int fs_ra_read(struct fs *, fuse_req_t, uint64_t ino, uint64_t off, size_t size);
+void fs_ra_drop(struct fs *, struct fs_inode *);
+void fs_ra_recalled(struct fs *, struct fs_inode *);
+void fs_ra_free(struct fs *, struct fs_inode *);
+void fs_ra_teardown(struct fs *, struct fs_inode *);
+
 /* fs_names.c: the operations on names and attributes. */
 void fs_lookup(fuse_req_t, fuse_ino_t, const char *);
 void fs_getattr(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
@@ -146,6 +176,7 @@ void fs_link(fuse_req_t, fuse_ino_t, fuse_ino_t, const char *);
 void fs_open(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_create(fuse_req_t, fuse_ino_t, const char *, mode_t, struct fuse_file_info *);
 void fs_read(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
+void fs_done_read(void *, const struct cfs_reply *);
 void fs_write(fuse_req_t, fuse_ino_t, const char *, size_t, off_t, struct fuse_file_info *);
 void fs_flush(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_release(fuse_req_t, fuse_ino_t, struct fuse_file_info *);

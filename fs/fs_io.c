@@ -47,6 +47,7 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 	}
 	n = fs_inode(c->fs, c->ino, 1);
 	fs_open_mode(c->fs, n, &r->attr, &c->fi);
+	fs_lease_note(c->fs, &r->attr);
 	if (fuse_reply_open(c->req, &c->fi) == 0) {
 		n->opens++; /* a release will come for it */
 		c->fs->nopen++;
@@ -59,9 +60,25 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 static void
 fs_open_run(struct fs *fs, struct fs_wait *w)
 {
-	struct fs_call *c = fs_call(fs, w->req, w->ino);
+	struct fs_inode *n = fs_inode(fs, w->ino, 0);
+	struct fs_call *c;
 	struct cfs_op op;
 
+	if (n != NULL && n->version != 0 && n->version == n->lease_version &&
+	    fs_lease_valid(fs, n)) {
+		/* Unchanged since the last open, and the tail would recall a change. */
+		struct fuse_file_info fi;
+
+		memset(&fi, 0, sizeof(fi));
+		fi.flags = w->flags;
+		fi.keep_cache = 1;
+		if (fuse_reply_open(w->req, &fi) == 0) {
+			n->opens++;
+			fs->nopen++;
+		}
+		return;
+	}
+	c = fs_call(fs, w->req, w->ino);
 	c->fi.flags = w->flags;
 	fs_op_name(&op, CFS_OP_GETATTR, w->ino, NULL);
 	fs_submit(fs, &op, fs_done_open, c);
@@ -149,7 +166,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 }
 
 /* Completion: read. */
-static void
+void
 fs_done_read(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
@@ -167,6 +184,8 @@ fs_read_run(struct fs *fs, struct fs_wait *w)
 {
 	struct cfs_op op;
 
+	if (fs_ra_read(fs, w->req, w->ino, (uint64_t)w->off, w->size))
+		return;
 	fs_op_name(&op, CFS_OP_READ, w->ino, NULL);
 	op.offset = (uint64_t)w->off;
 	op.length = w->size > CFS_MAX_IO ? CFS_MAX_IO : w->size;
@@ -225,6 +244,7 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 		free(c);
 		return;
 	}
+	fs_ra_drop(fs, n); /* the writer is never recalled: its readahead goes now */
 	fs_op_name(&op, CFS_OP_WRITE, ino, NULL);
 	op.offset = (uint64_t)off;
 	op.data = (const uint8_t *)buf;
@@ -299,6 +319,8 @@ fs_release_run(struct fs *fs, struct fs_wait *w)
 	if (n != NULL && n->opens > 0) {
 		n->opens--;
 		fs->nopen--;
+		if (n->opens == 0)
+			fs_ra_free(fs, n);
 		if (n->opens == 0 && n->orphan_name != NULL) {
 			struct fs_call *c = fs_call(fs, NULL, n->orphan_dir);
 			struct cfs_op op;
@@ -308,6 +330,7 @@ fs_release_run(struct fs *fs, struct fs_wait *w)
 			c->name = n->orphan_name;
 			n->orphan_name = NULL;
 			fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, c->name);
+			op.flags = CFS_OP_RECALL_WRITER; /* the kernel knows nothing of it */
 			fs_submit(fs, &op, fs_done_orphan, c);
 		}
 	}
@@ -370,6 +393,7 @@ fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t lengt
 	op.offset = (uint64_t)offset;
 	op.length = (uint64_t)length;
 	fs_inode(fs, ino, 1)->version = 0;
+	fs_ra_drop(fs, fs_inode(fs, ino, 1));
 	fs_submit(fs, &op, fs_done_err, fs_call(fs, req, ino));
 }
 
@@ -506,6 +530,7 @@ fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in, struct fuse_
 	c->size = len;
 	c->buf = xmalloc(CFS_MAX_IO);
 	fs_inode(fs, ino_out, 1)->version = 0;
+	fs_ra_drop(fs, fs_inode(fs, ino_out, 1));
 	/* The source's own writes first; the target's are ordered on the head link. */
 	w = fs_wait(fs_copy_run, req, ino_in);
 	w->call = c;

@@ -90,8 +90,11 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	   struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
+	struct fs_inode *n = fs_inode(fs, ino, 0);
 	struct cfs_op op;
 
+	if (n != NULL)
+		fs_ra_drop(fs, n);
 	fs_op_name(&op, CFS_OP_SETATTR, ino, NULL);
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		op.valid |= CFS_SET_MODE;
@@ -237,6 +240,7 @@ fs_done_namespace(void *arg, const struct cfs_reply *r)
 		u->name = n->orphan_name;
 		n->orphan_name = NULL;
 		fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, u->name);
+		op.flags = CFS_OP_RECALL_WRITER; /* the kernel knows nothing of it */
 		fs_submit(c->fs, &op, fs_done_unhide, u);
 	}
 	fs_call_free(c);

@@ -408,6 +408,8 @@ chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_b
 		chain_sync(c);
 	if (c->role & CFS_ROLE_TAIL) {
 		c->acked_sn = e.sn;
+		if (c->io->applied != NULL)
+			c->io->applied(c->arg, &e);
 		if (client_id != 0)
 			c->io->reply(c->arg, client_id, seq, &res);
 	}
@@ -487,6 +489,8 @@ chain_entry(struct chain *c, const uint8_t *body, size_t len)
 		chain_sync(c);
 	if (c->role & CFS_ROLE_TAIL) {
 		c->acked_sn = e.sn;
+		if (c->io->applied != NULL)
+			c->io->applied(c->arg, &e);
 		if (e.client_id != 0)
 			c->io->reply(c->arg, e.client_id, e.seq, &res);
 		c->io->ack(c->arg, e.sn);

@@ -77,6 +77,11 @@ struct chain_io {
 	int (*room)(void *arg);
 	/* Tail: the answer to (client_id, seq). */
 	void (*reply)(void *arg, uint64_t client_id, uint64_t seq, const struct cfs_reply *);
+	/*
+	 * Tail, optional: entry e was applied (before its reply, if it has
+	 * one); what it changed is in the store's tracked changes.
+	 */
+	void (*applied)(void *arg, const struct cfs_entry *e);
 };
 
 struct chain_stats {

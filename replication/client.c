@@ -15,6 +15,11 @@
 
 #define CLIENT_BUCKETS 1024
 #define CLIENT_TICK_MS 50
+/*
+ * Taken off every lease: both ends count whole milliseconds, and the
+ * kernel rounds a timeout up to jiffies and may look at it a little late.
+ */
+#define CLIENT_LEASE_MARGIN_MS 100
 
 struct client_req {
 	uint64_t seq;
@@ -23,6 +28,7 @@ struct client_req {
 	cfs_client_done done;
 	void *arg;
 	uint64_t sent_gen;	/* connection it was last sent on; 0: not sent */
+	uint64_t first_sent_ms; /* a lease in its answer counts from here (0: not sent) */
 	uint64_t deadline_ms;
 	uint64_t retry_at_ms;	/* after a BUSY answer: not before this */
 	TAILQ_ENTRY(client_req) all;
@@ -70,6 +76,15 @@ struct cfs_client {
 	 * the tail of the newest configuration are both up.
 	 */
 	int learning;
+	/*
+	 * Leases: lease_gen changes whenever the tail connection or the epoch
+	 * does, which ends every lease taken before (cfs_client_lease_gen);
+	 * lease_until is the end of the lease in the answer being delivered.
+	 */
+	uint64_t lease_gen;
+	uint64_t lease_until;
+	cfs_client_recall_fn recall;
+	void *recall_arg;
 };
 
 static void client_node_connect(struct client_node *);
@@ -158,6 +173,24 @@ client_patch_frame(struct cfs_client *cl, struct client_req *r)
 	}
 }
 
+/* Sends r unless it is on its node's current connection already, or cannot go now. */
+static void
+client_send(struct cfs_client *cl, struct client_req *r, uint64_t now)
+{
+	struct client_node *to = r->update ? cl->head : cl->tail;
+
+	/* An update's answer comes from the tail: send only while both are up. */
+	if (!to->ready || (r->update && !cl->tail->ready))
+		return;
+	if (r->sent_gen == to->gen || r->retry_at_ms > now)
+		return;
+	client_patch_frame(cl, r);
+	cfs_conn_send(to->c, r->frame.p, r->frame.len);
+	r->sent_gen = to->gen;
+	if (r->first_sent_ms == 0)
+		r->first_sent_ms = now;
+}
+
 /* Sends every request that is not on its node's current connection. */
 static void
 client_kick(struct cfs_client *cl)
@@ -167,18 +200,8 @@ client_kick(struct cfs_client *cl)
 
 	if (cl->head == NULL)
 		return;
-	TAILQ_FOREACH(r, &cl->reqs, all) {
-		struct client_node *to = r->update ? cl->head : cl->tail;
-
-		/* An update's answer comes from the tail: send only while both are up. */
-		if (!to->ready || (r->update && !cl->tail->ready))
-			continue;
-		if (r->sent_gen == to->gen || r->retry_at_ms > now)
-			continue;
-		client_patch_frame(cl, r);
-		cfs_conn_send(to->c, r->frame.p, r->frame.len);
-		r->sent_gen = to->gen;
-	}
+	TAILQ_FOREACH(r, &cl->reqs, all)
+		client_send(cl, r, now);
 }
 
 /* The slot for an address, added when new. */
@@ -245,6 +268,7 @@ client_adopt_config(struct cfs_client *cl, const struct cfs_hello_reply *hr)
 	cl->head = head;
 	cl->tail = tail;
 	cl->epoch = hr->epoch;
+	cl->lease_gen++;
 	log_debug("chain of %u nodes, epoch %llu: head %s, tail %s", hr->nnodes,
 		  (unsigned long long)cl->epoch, head->addr.name, tail->addr.name);
 	if (head->c == NULL)
@@ -275,6 +299,7 @@ client_conn_up(struct cfs_conn *c, void *arg)
 	memset(&h, 0, sizeof(h));
 	h.role = CFS_PEER_CLIENT;
 	h.client_id = s->cl->client_id;
+	h.lease_ms = s->cl->opts.lease_ms;
 	snprintf(h.name, sizeof(h.name), "%s", s->cl->name);
 	cfs_wbuf_init(&f);
 	start = cfs_frame_begin(&f, CFS_MSG_HELLO, 0, 0);
@@ -357,7 +382,41 @@ client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_h
 	default:
 		break;
 	}
+	/*
+	 * The tail granted the lease after it read the request, which was after
+	 * we first sent it: counted from then, ours runs out first.  Only the
+	 * tail's connection of this generation carries leases.
+	 */
+	cl->lease_until = 0;
+	if (rep.lease_ms > CLIENT_LEASE_MARGIN_MS && s == cl->tail && r->first_sent_ms != 0 &&
+	    cl->opts.lease_ms > 0)
+		cl->lease_until = r->first_sent_ms + rep.lease_ms - CLIENT_LEASE_MARGIN_MS;
 	client_finish(cl, r, &rep);
+	cl->lease_until = 0;
+	return 0;
+}
+
+/* A RECALL from the tail: the caller drops what it names, then acknowledges. */
+static int
+client_on_recall(struct cfs_client *cl, struct client_node *s, const struct cfs_header *h,
+		 const uint8_t *body)
+{
+	struct cfs_recall rc;
+	int err = cfs_recall_decode(body, h->length, &rc);
+
+	if (err != CFS_WIRE_OK) {
+		log_warnx("%s: bad RECALL: %s", s->c->peer, cfs_wire_strerror(err));
+		return -1;
+	}
+	/*
+	 * From a node that is no longer our tail: what it names is dropped all
+	 * the same, but not acknowledged (generation 0 is none): it waits for
+	 * the leases to run out, as for any holder it cannot reach.
+	 */
+	if (cl->recall != NULL)
+		cl->recall(cl->recall_arg, h->reqid, s == cl->tail ? s->gen : 0, &rc);
+	else if (s == cl->tail)
+		cfs_client_recall_ack(cl, h->reqid, s->gen);
 	return 0;
 }
 
@@ -410,6 +469,7 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		snprintf(s->addr.name, sizeof(s->addr.name), "%s", hr.name);
 		s->ready = 1;
 		s->gen = c->gen;
+		cl->lease_gen++;
 		s->backoff_ms = 0;
 		s->busy = 0;
 		client_clamp_timeout(cl, hr.session_ttl_s);
@@ -422,6 +482,8 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		client_kick(cl);
 		return 0;
 	}
+	if (h->type == CFS_MSG_RECALL)
+		return client_on_recall(cl, s, h, body);
 	if (h->type != CFS_MSG_REPLY) {
 		log_warnx("%s: unexpected %s", c->peer, cfs_msg_name(h->type));
 		return -1;
@@ -441,6 +503,8 @@ client_conn_down(struct cfs_conn *c, void *arg)
 		return;
 	s->c = NULL;
 	s->ready = 0;
+	if (s == s->cl->tail)
+		s->cl->lease_gen++;
 	if (s == s->cl->head || s == s->cl->tail)
 		client_learn(s->cl, "the head or the tail is unreachable");
 	if (!s->wanted)
@@ -576,7 +640,9 @@ cfs_client_submit(struct cfs_client *cl, const struct cfs_op *op, cfs_client_don
 		TAILQ_INSERT_TAIL(&cl->updates, r, upd);
 	TAILQ_INSERT_TAIL(&cl->buckets[r->seq % CLIENT_BUCKETS], r, bucket);
 	cl->nreqs++;
-	client_kick(cl);
+	/* Only the new one: the others were sent, or wait for a connection or a retry time. */
+	if (cl->head != NULL)
+		client_send(cl, r, cfs_now_ms());
 	return r->seq;
 }
 
@@ -635,4 +701,40 @@ int
 cfs_client_ready(const struct cfs_client *cl)
 {
 	return cl->head != NULL && cl->head->ready && cl->tail->ready;
+}
+
+uint64_t
+cfs_client_lease_gen(const struct cfs_client *cl)
+{
+	return cl->lease_gen;
+}
+
+uint64_t
+cfs_client_lease_until(const struct cfs_client *cl)
+{
+	return cl->lease_until;
+}
+
+void
+cfs_client_recall_ack(struct cfs_client *cl, uint64_t id, uint64_t gen)
+{
+	struct client_node *t = cl->tail;
+	struct cfs_wbuf f;
+	size_t start;
+
+	/* Only on the connection the recall came by: another tail numbers its own. */
+	if (gen == 0 || t == NULL || !t->ready || t->gen != gen)
+		return;
+	cfs_wbuf_init(&f);
+	start = cfs_frame_begin(&f, CFS_MSG_RECALL_ACK, id, cl->epoch);
+	cfs_frame_end(&f, start);
+	cfs_conn_send(t->c, f.p, f.len);
+	cfs_wbuf_free(&f);
+}
+
+void
+cfs_client_set_recall(struct cfs_client *cl, cfs_client_recall_fn fn, void *arg)
+{
+	cl->recall = fn;
+	cl->recall_arg = arg;
 }

@@ -34,7 +34,22 @@ struct cfs_client_opts {
 	const char *name;    /* for the nodes' logs */
 	uint64_t client_id;  /* 0: a random one */
 	unsigned timeout_ms; /* per request; 0: 30 s */
+	/*
+	 * Leases (DESIGN.md, "Coherent client caching"): how long the caller
+	 * wants to cache what the tail answers; 0: no leases.  A caller that
+	 * asks for them takes recalls (cfs_client_set_recall).
+	 */
+	uint32_t lease_ms;
 };
+
+/*
+ * What the tail tells a lease holder to drop.  fn runs on the loop; the
+ * caller drops what the items name, then calls cfs_client_recall_ack(id,
+ * gen), from the loop.  Until fn is set, recalls are acknowledged at once
+ * (nothing can be cached yet).
+ */
+typedef void (*cfs_client_recall_fn)(void *arg, uint64_t id, uint64_t gen,
+				     const struct cfs_recall *);
 
 /*
  * A request's answer.  rep->data points into the client's buffer and is
@@ -67,5 +82,16 @@ size_t cfs_client_outstanding(const struct cfs_client *);
 uint64_t cfs_client_id(const struct cfs_client *);
 /* 1 when connections to the head and the tail are up. */
 int cfs_client_ready(const struct cfs_client *);
+/*
+ * Leases.  While a request's callback runs, cfs_client_lease_until is the
+ * cfs_now_ms() at which the lease in its answer ends (0: none).  A lease
+ * holds only while cfs_client_lease_gen is what it was when it was taken:
+ * it changes when the tail's connection or the epoch does.
+ */
+uint64_t cfs_client_lease_until(const struct cfs_client *);
+uint64_t cfs_client_lease_gen(const struct cfs_client *);
+void cfs_client_set_recall(struct cfs_client *, cfs_client_recall_fn, void *arg);
+/* Acknowledges RECALL id that came on connection generation gen (dropped if it is gone). */
+void cfs_client_recall_ack(struct cfs_client *, uint64_t id, uint64_t gen);
 
 #endif

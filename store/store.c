@@ -309,6 +309,15 @@ store_sync(struct store *s)
 	return 0;
 }
 
+/* See store.h. */
+void
+store_track(struct store *s, struct store_changes *ch)
+{
+	if (ch != NULL)
+		memset(ch, 0, sizeof(*ch));
+	s->changes = ch;
+}
+
 /* Opens a batch: the following applies share one write transaction. */
 int
 store_batch_begin(struct store *s)

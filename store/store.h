@@ -192,6 +192,22 @@ int store_in_batch(const struct store *);
 int store_cluster_id(struct store *, uint64_t *id);
 int store_set_cluster_id(struct store *, uint64_t id);
 
+/*
+ * What applied entries changed, for the tail's recalls (replication/lease.h):
+ * every inode written or freed (a directory whose entries change is written
+ * too), as store_track collects them from then on.  Past STORE_CHANGES_MAX,
+ * overflow says "assume everything changed".  An entry whose effect was
+ * rolled back may still have left its changes here: too many, never too few.
+ */
+#define STORE_CHANGES_MAX 32
+struct store_changes {
+	uint32_t ninodes;
+	int overflow;
+	uint64_t inodes[STORE_CHANGES_MAX];
+};
+/* Starts collecting into ch (emptied first); NULL stops. */
+void store_track(struct store *, struct store_changes *ch);
+
 /* Flushes committed transactions to stable storage. */
 int store_sync(struct store *);
 

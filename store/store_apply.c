@@ -732,6 +732,7 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 	int32_t result = e->result;
 	MDB_txn *child, *parent;
 	MDB_val v;
+	struct cfs_entry plain;
 	uint8_t k[16];
 	int rc, st;
 
@@ -762,10 +763,17 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 		}
 		parent = tx.txn;
 		tx.txn = child;
+		if (e->op.flags & CFS_OP_RECALL_WRITER) {
+			/* The tail's business only: the op itself is applied without it. */
+			plain = *e;
+			plain.op.flags &= ~CFS_OP_RECALL_WRITER;
+			tx.e = &plain;
+		}
 		if (e->op.flags & CFS_OP_CHECK_PERM)
 			st = store_apply_checked(&tx);
 		else
 			st = store_apply_op(&tx);
+		tx.e = e;
 		tx.txn = parent;
 		if (st != 0) {
 			mdb_txn_abort(child);

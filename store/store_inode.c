@@ -75,6 +75,23 @@ bad:
 	return -EIO;
 }
 
+/* Notes that ino changed, for store_track. */
+void
+store_changed_inode(struct store *s, uint64_t ino)
+{
+	struct store_changes *ch = s->changes;
+
+	if (ch == NULL || ch->overflow)
+		return;
+	for (uint32_t i = 0; i < ch->ninodes; i++)
+		if (ch->inodes[i] == ino)
+			return;
+	if (ch->ninodes == STORE_CHANGES_MAX)
+		ch->overflow = 1;
+	else
+		ch->inodes[ch->ninodes++] = ino;
+}
+
 /* Writes inode n back and refreshes its derived fields. */
 int
 store_inode_put(struct store_tx *tx, struct store_inode *n)
@@ -82,6 +99,7 @@ store_inode_put(struct store_tx *tx, struct store_inode *n)
 	uint8_t k[8], rec[STORE_INODE_FIXED + CFS_PATH_MAX], *p = rec;
 
 	store_inode_blocks(n);
+	store_changed_inode(tx->s, n->a.ino);
 	store_put_be(k, n->a.ino, 8);
 	*p++ = STORE_INODE_FORMAT;
 	p = store_put_be(p, n->a.mode, 4);
@@ -197,6 +215,7 @@ store_dirent_set(struct store_tx *tx, uint64_t dir, const char *name, size_t len
 	uint8_t k[8 + CFS_NAME_MAX], v[16], ck[16];
 	int rc;
 
+	store_changed_inode(tx->s, dir);
 	store_key2(v, ino, cookie);
 	rc = store_db_put(tx->txn, tx->s->dbi[STORE_DB_DIRENTS], k,
 	                  store_key_name(k, dir, name, len), v, sizeof(v));
@@ -225,6 +244,7 @@ store_dirent_del(struct store_tx *tx, struct store_inode *d, const char *name, s
 	uint8_t k[8 + CFS_NAME_MAX], ck[16];
 	int rc;
 
+	store_changed_inode(tx->s, d->a.ino);
 	rc = store_db_del(tx->txn, tx->s->dbi[STORE_DB_DIRENTS], k,
 	                  store_key_name(k, d->a.ino, name, len));
 	if (rc == 0) {
@@ -247,6 +267,7 @@ store_inode_free(struct store_tx *tx, struct store_inode *n)
 	uint8_t k[8];
 	int rc = 0;
 
+	store_changed_inode(tx->s, n->a.ino);
 	if (S_ISREG(n->a.mode) && n->stored > 0)
 		rc = store_blocks_trunc(tx, n, 0);
 	if (rc == 0 && n->nxattrs > 0)

@@ -62,6 +62,7 @@ struct store {
 	uint64_t batch_applied_sn, batch_next_ino; /* the caches when it began */
 	uint8_t *buf; /* one block for read-modify-write */
 	unsigned ok_reads, fail_reads; /* fault injection (tests): after ok_reads, fail_reads fail */
+	struct store_changes *changes; /* store_track; NULL: not collecting */
 };
 
 /* An inode as the store keeps it. */
@@ -111,6 +112,7 @@ const uint8_t *store_attr_dec(const uint8_t *p, struct cfs_attr *a);
 /* store_inode.c: inode records, directory entries, names. */
 int store_inode_get(struct store_tx *tx, uint64_t ino, struct store_inode *n);
 int store_inode_put(struct store_tx *tx, struct store_inode *n);
+void store_changed_inode(struct store *s, uint64_t ino);
 int store_dir_get(struct store_tx *tx, uint64_t ino, struct store_inode *n);
 int store_name_check(const char *name, size_t len);
 void store_touch(struct store_tx *tx, struct cfs_attr *a, int atime, int mtime);

@@ -89,10 +89,11 @@ hello_body() {
 	printf "\\x$(printf %02x ${#name})\\x00"  # name length (u16)
 	printf '%s' "$name"
 	printf '\x00\x00\x00\x00\x00\x00\x00\x00' # applied_sn
+	printf '\x00\x00\x00\x00'                 # lease_ms
 }
 blen=$(hello_body | wc -c)
 {
-	printf 'CHFS\x04\x00\x01\x00\x00\x00\x00\x00'
+	printf 'CHFS\x05\x00\x01\x00\x00\x00\x00\x00' # protocol version 5, HELLO
 	printf "\\x$(printf %02x "$blen")\\x00\\x00\\x00"
 	printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
 	hello_body

@@ -166,7 +166,7 @@ fuzz_reply(const uint8_t *p, size_t len)
 	FUZZ_CHECK(cfs_reply_decode(w.p, w.len, &rp2) == CFS_WIRE_OK);
 	FUZZ_CHECK(rp2.status == rp.status && rp2.flags == rp.flags &&
 	           fuzz_attr_eq(&rp2.attr, &rp.attr) && rp2.value == rp.value &&
-	           rp2.datalen == rp.datalen && fuzz_mem_eq(rp2.data, rp.data, rp.datalen));
+	           rp2.lease_ms == rp.lease_ms && rp2.datalen == rp.datalen && fuzz_mem_eq(rp2.data, rp.data, rp.datalen));
 	cfs_wbuf_free(&w);
 }
 
@@ -204,6 +204,28 @@ fuzz_ack(const uint8_t *p, size_t len)
 	cfs_ack_encode(&w, sn);
 	fuzz_same_bytes(&w, p, len);
 	FUZZ_CHECK(cfs_ack_decode(w.p, w.len, &sn2) == CFS_WIRE_OK && sn2 == sn);
+	cfs_wbuf_free(&w);
+}
+
+/* RECALL body. */
+static void
+fuzz_recall(const uint8_t *p, size_t len)
+{
+	struct cfs_recall rc, rc2;
+	struct cfs_wbuf w;
+	size_t at;
+
+	if (cfs_recall_decode(p, len, &rc) != CFS_WIRE_OK)
+		return;
+	FUZZ_CHECK(rc.n <= CFS_RECALL_MAX);
+	cfs_wbuf_init(&w);
+	at = cfs_recall_begin(&w);
+	for (uint16_t i = 0; i < rc.n; i++)
+		cfs_recall_add(&w, at, rc.items[i].kind, rc.items[i].ino);
+	fuzz_same_bytes(&w, p, len);
+	FUZZ_CHECK(cfs_recall_decode(w.p, w.len, &rc2) == CFS_WIRE_OK && rc2.n == rc.n);
+	for (uint16_t i = 0; i < rc.n; i++)
+		FUZZ_CHECK(rc2.items[i].kind == rc.items[i].kind && rc2.items[i].ino == rc.items[i].ino);
 	cfs_wbuf_free(&w);
 }
 
@@ -323,6 +345,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_reply(body, len);
 	fuzz_entry(body, len);
 	fuzz_ack(body, len);
+	fuzz_recall(body, len);
 	fuzz_status(body, len);
 	fuzz_snapshot(body, len);
 	fuzz_statfs(body, len);

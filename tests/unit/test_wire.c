@@ -384,7 +384,7 @@ static void
 test_header_roundtrip(void **state)
 {
 	static const uint8_t want[CFS_HEADER_SIZE] = {
-	    'C',  'H',  'F',  'S',  4,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
+	    'C',  'H',  'F',  'S',  5,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
 	    0x20, 0x01, 0x00, 0x88, 0x77, 0x66, 0x55,          0x44, 0x33, 0x22, 0x11, 0x09, 0,
 	    0,    0,    0,    0,    0,    0x80,
 	};
@@ -467,7 +467,9 @@ test_header_reject(void **state)
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h.version = 3; /* version 3 HELLO_REPLYs had no session TTL */
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
-	h.version = 5;
+	h.version = 4; /* version 4 had no leases */
+	check_header_err(&h, CFS_WIRE_BAD_VERSION);
+	h.version = 6;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h = good;
 	h.type = 0;
@@ -545,17 +547,19 @@ test_hello_roundtrip(void **state)
 			h.role = role;
 			h.client_id = 0xfedcba9876543210ull + role;
 			h.applied_sn = 0x0123456789abcdefull - role;
+			h.lease_ms = longest ? UINT32_MAX : 5000;
 			if (longest)
 				memcpy(h.name, name255, CFS_NODE_NAME_MAX);
 			cfs_wbuf_init(&w);
 			cfs_hello_encode(&w, &h);
-			assert_int_equal(w.len, 1 + 8 + 2 + strlen(h.name) + 8);
+			assert_int_equal(w.len, 1 + 8 + 2 + strlen(h.name) + 8 + 4);
 			memset(&g, 0x55, sizeof(g));
 			assert_int_equal(cfs_hello_decode(w.p, w.len, &g), CFS_WIRE_OK);
 			assert_int_equal(g.role, role);
 			assert_true(g.client_id == h.client_id);
 			assert_string_equal(g.name, h.name);
 			assert_true(g.applied_sn == h.applied_sn);
+			assert_int_equal(g.lease_ms, h.lease_ms);
 			check_prefixes_and_trailing(dec_hello, w.p, w.len);
 			cfs_wbuf_free(&w);
 		}
@@ -851,17 +855,19 @@ test_reply_roundtrip(void **state)
 		rp.flags = i % 2 ? CFS_REPLY_ATTR : 0;
 		rp.attr = sample_attr(i + 100);
 		rp.value = UINT64_MAX - i;
+		rp.lease_ms = (uint32_t)(i * 2500);
 		rp.datalen = sizes[i];
 		rp.data = bigdata;
 		cfs_wbuf_init(&w);
 		cfs_reply_encode(&w, &rp);
-		assert_int_equal(w.len, 4 + 4 + 92 + 8 + 4 + sizes[i]);
+		assert_int_equal(w.len, 4 + 4 + 92 + 8 + 4 + 4 + sizes[i]);
 		memset(&got, 0x55, sizeof(got));
 		assert_int_equal(cfs_reply_decode(w.p, w.len, &got), CFS_WIRE_OK);
 		assert_int_equal(got.status, statuses[i]);
 		assert_int_equal(got.flags, rp.flags);
 		assert_attr_equal(&got.attr, &rp.attr);
 		assert_true(got.value == rp.value);
+		assert_int_equal(got.lease_ms, rp.lease_ms);
 		assert_int_equal(got.datalen, sizes[i]);
 		assert_points_into(got.data, w.p, w.len);
 		if (sizes[i] > 0)
@@ -886,11 +892,86 @@ test_reply_reject(void **state)
 	cfs_put_u32(&w, CFS_REPLY_ATTR);
 	cfs_attr_put(&w, &a);
 	cfs_put_u64(&w, 0);
+	cfs_put_u32(&w, 0);
 	cfs_put_u32(&w, n);
 	cfs_put_bytes(&w, bigdata, n);
 	assert_int_equal(cfs_reply_decode(w.p, w.len, &got), CFS_WIRE_TOO_LONG);
 	/* the same size claimed without the bytes is still too long, not short */
 	assert_int_equal(cfs_reply_decode(w.p, w.len - n, &got), CFS_WIRE_TOO_LONG);
+	cfs_wbuf_free(&w);
+}
+
+static int
+dec_recall(const void *p, size_t len)
+{
+	struct cfs_recall r;
+
+	return cfs_recall_decode(p, len, &r);
+}
+
+/* RECALL: the documented layout, up to the most items, and back. */
+static void
+test_recall_roundtrip(void **state)
+{
+	static const uint8_t want[] = {2, 0, 1, 7, 0, 0, 0, 0, 0, 0, 0, 1,
+				       0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11};
+	struct cfs_recall got;
+	struct cfs_wbuf w;
+	size_t at;
+
+	cfs_wbuf_init(&w);
+	at = cfs_recall_begin(&w);
+	cfs_recall_add(&w, at, CFS_RECALL_INODE, 7);
+	cfs_recall_add(&w, at, CFS_RECALL_INODE, 0x1122334455667788ull);
+	assert_int_equal(w.len, sizeof(want));
+	assert_memory_equal(w.p, want, sizeof(want));
+	assert_int_equal(cfs_recall_decode(w.p, w.len, &got), CFS_WIRE_OK);
+	assert_int_equal(got.n, 2);
+	assert_int_equal(got.items[0].kind, CFS_RECALL_INODE);
+	assert_true(got.items[0].ino == 7);
+	assert_true(got.items[1].ino == 0x1122334455667788ull);
+	check_prefixes_and_trailing(dec_recall, w.p, w.len);
+	cfs_wbuf_free(&w);
+
+	/* no items at all, and the most */
+	cfs_wbuf_init(&w);
+	at = cfs_recall_begin(&w);
+	assert_int_equal(cfs_recall_decode(w.p, w.len, &got), CFS_WIRE_OK);
+	assert_int_equal(got.n, 0);
+	for (uint64_t i = 0; i < CFS_RECALL_MAX; i++)
+		cfs_recall_add(&w, at, CFS_RECALL_INODE, i + 1);
+	assert_int_equal(cfs_recall_decode(w.p, w.len, &got), CFS_WIRE_OK);
+	assert_int_equal(got.n, CFS_RECALL_MAX);
+	for (uint64_t i = 0; i < CFS_RECALL_MAX; i++)
+		assert_true(got.items[i].ino == i + 1);
+	cfs_wbuf_free(&w);
+}
+
+/* RECALL refuses too many items and unknown kinds. */
+static void
+test_recall_reject(void **state)
+{
+	struct cfs_recall got;
+	struct cfs_wbuf w;
+
+	cfs_wbuf_init(&w);
+	cfs_put_u16(&w, CFS_RECALL_MAX + 1);
+	for (int i = 0; i <= CFS_RECALL_MAX; i++) {
+		cfs_put_u8(&w, CFS_RECALL_INODE);
+		cfs_put_u64(&w, 1);
+	}
+	assert_int_equal(cfs_recall_decode(w.p, w.len, &got), CFS_WIRE_BAD_FIELD);
+	assert_int_equal(got.n, 0);
+	cfs_wbuf_reset(&w);
+	cfs_put_u16(&w, 1);
+	cfs_put_u8(&w, 2);
+	cfs_put_u64(&w, 1);
+	assert_int_equal(cfs_recall_decode(w.p, w.len, &got), CFS_WIRE_BAD_FIELD);
+	cfs_wbuf_reset(&w);
+	cfs_put_u16(&w, 1);
+	cfs_put_u8(&w, 0);
+	cfs_put_u64(&w, 1);
+	assert_int_equal(cfs_recall_decode(w.p, w.len, &got), CFS_WIRE_BAD_FIELD);
 	cfs_wbuf_free(&w);
 }
 
@@ -1331,6 +1412,8 @@ main(void)
 	    cmocka_unit_test(test_request_reject),
 	    cmocka_unit_test(test_reply_roundtrip),
 	    cmocka_unit_test(test_reply_reject),
+	    cmocka_unit_test(test_recall_roundtrip),
+	    cmocka_unit_test(test_recall_reject),
 	    cmocka_unit_test(test_entry_roundtrip),
 	    cmocka_unit_test(test_entry_reject),
 	    cmocka_unit_test(test_ack),

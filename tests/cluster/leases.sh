@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Leases and recalls (DESIGN.md, "Coherent client caching"), on a fixed chain
+# of 3 with two mounts as two hosts, and a third mount without leases but
+# with attr_timeout=5 as the control that shows what a cache without recalls
+# does:
+#   - under a lease the kernel answers stat of an open file from its cache:
+#     the tail sees (almost) no GETATTR for 200 of them;
+#   - a change on m1 is recalled from m2 before chmod returns: m2's very
+#     next fstat shows it, 20 times in a row, where the control shows stale
+#     attributes;
+#   - a holder whose chainfs is stopped (SIGSTOP) delays the writer by at
+#     most its lease (5 s), never more, and sees the new state once it is
+#     continued;
+#   - the tail, restarted, answers only once the leases it granted before
+#     could have run out (its "leases" horizon file).
+. "${srcdir:-.}/tests/cluster/lib.sh"
+
+command -v curl >/dev/null 2>&1 || fail "curl is not installed (see tools/install-deps)"
+
+base=$(free_port_base 12)
+start_cluster c --nodes 3 --etcd 0 --mounts 2 --port-base "$base" --metrics-base $((base + 8))
+dir="$work/c"
+conf="$dir/chainfs.conf"
+m1="$dir/mnt/m1" m2="$dir/mnt/m2" m3="$work/m3"
+
+# tail_metric NAME: a value from the tail (n3).
+tail_metric() {
+	curl -sS --max-time 5 "http://127.0.0.1:$((base + 10))/metrics" 2>/dev/null |
+		awk -v m="$1" '$1 == m && !done { print $2; done = 1 }'
+}
+getattrs() { tail_metric 'chainfs_requests_total{op="getattr"}'; }
+
+# The control: caches attributes for 5 s with no lease, so nothing recalls them.
+mkdir -p "$m3"
+setsid "$top_builddir/chainfs" -f -o "conf=$conf,lease=0,attr_timeout=5" \
+	"127.0.0.1:$base" "$m3" >"$work/m3.log" 2>&1 </dev/null &
+procs+=($!)
+mounts+=("$m3")
+wait_for 10 mountpoint -q "$m3" || fail "the control mount did not come up: $(cat "$work/m3.log")"
+
+echo hello >"$m1/f"
+# Two holders keep f open on m2 and on the control: fstat through /proc does
+# no lookup, so it shows the kernel's cached attributes.  (Not this shell's
+# own descriptors: every child would inherit them, and closing one on exit
+# waits for the stopped m2.)
+sleep 600 <"$m2/f" &
+h2=$!
+procs+=($h2)
+sleep 600 <"$m3/f" &
+h3=$!
+procs+=($h3)
+# fmode HOLDER: the mode of f as the holder's kernel has it.
+fmode() { stat -L -c %a "/proc/$1/fd/0"; }
+holds() { [ "$(readlink "/proc/$1/fd/0")" = "$2" ]; }
+in_dir() { [ "$(readlink "/proc/$1/cwd")" = "$2" ]; }
+wait_for 10 holds $h2 "$m2/f" || fail "the holder on m2 did not open f"
+wait_for 10 holds $h3 "$m3/f" || fail "the holder on the control did not open f"
+
+# 1. Cached under the lease: 200 fstats, hardly a GETATTR at the tail.
+[ "$(fmode $h2)" = 644 ] || fail "m2 sees mode $(fmode $h2), not 644"
+before=$(getattrs)
+for ((i = 0; i < 200; i++)); do fmode $h2 >/dev/null; done
+after=$(getattrs)
+grants=$(tail_metric chainfs_lease_grants_total)
+note "200 fstats on m2 under a lease: $((after - before)) GETATTRs at the tail; $grants leases granted so far"
+# A lease lasts 5 s; 200 fstats need a few at most, even under ASan.
+[ $((after - before)) -le 20 ] || fail "$((after - before)) GETATTRs for 200 cached fstats"
+
+# 2. Recalled before the writer's chmod returns.
+acked0=$(tail_metric 'chainfs_recalls_total{outcome="acked"}')
+stale_control=0
+for ((i = 0; i < 20; i++)); do
+	mode=$(printf '%o' $((0600 + (i % 8) * 8)))
+	fmode $h3 >/dev/null # the control caches the old mode
+	chmod "$mode" "$m1/f"
+	got=$(fmode $h2)
+	[ "$got" = "$mode" ] || fail "round $i: m2 shows mode $got after m1's chmod $mode returned"
+	[ "$(fmode $h3)" = "$mode" ] || stale_control=$((stale_control + 1))
+done
+acked=$(($(tail_metric 'chainfs_recalls_total{outcome="acked"}') - acked0))
+note "20 chmods on m1: m2 fresh every time ($acked recalls acknowledged); the control without leases was stale $stale_control times"
+[ "$acked" -ge 20 ] || fail "only $acked recalls acknowledged for 20 changes m2 held"
+[ "$stale_control" -ge 10 ] || fail "the control was stale only $stale_control times: the test does not see the cache"
+
+# 3. A holder that is stopped delays the writer by at most its lease.
+fmode $h2 >/dev/null # m2 holds a lease again
+pid2=$(cat "$dir/m2.pid")
+ranout0=$(tail_metric 'chainfs_recalls_total{outcome="ran_out"}')
+kill -STOP "$pid2"
+t0=$(date +%s%N)
+timeout 30 chmod 600 "$m1/f" || { kill -CONT "$pid2"; fail "chmod did not finish with a holder stopped"; }
+t1=$(date +%s%N)
+kill -CONT "$pid2"
+waited=$(((t1 - t0) / 1000000))
+ranout=$(($(tail_metric 'chainfs_recalls_total{outcome="ran_out"}') - ranout0))
+note "m2 stopped: chmod on m1 waited $waited ms (lease 5000 ms); $ranout recall(s) ran out"
+[ "$ranout" -ge 1 ] || fail "no recall ran out while m2 was stopped"
+[ "$waited" -le 15000 ] || fail "the writer waited $waited ms, well past one lease"
+[ "$(fmode $h2)" = 600 ] || fail "m2, continued, shows mode $(fmode $h2) instead of 600"
+[ "$(cat "$m2/f")" = hello ] || fail "m2 cannot read the file after it was continued"
+
+# 4. An answer that changes nothing waits behind the recall it depends on:
+# m2 (stopped) holds directory d; a create of d/x on m1 waits for m2's lease,
+# and an O_EXCL create of the same name, answered EEXIST by the tail, must not
+# come back before it (it would show d/x to m1 while m2 still has the old d).
+mkdir "$m1/d"
+(cd "$m2/d" && exec sleep 600) &
+hd=$!
+procs+=($hd)
+wait_for 10 in_dir $hd "$m2/d" || fail "the holder of d did not start"
+stat -L -c %Y "/proc/$hd/cwd" >/dev/null # m2 leases d's attributes
+kill -STOP "$pid2"
+(timeout 30 touch "$m1/d/x"; date +%s%N >"$work/t_create") &
+create=$!
+sleep 0.5
+rc=0
+timeout 30 bash -c "set -o noclobber; echo >'$m1/d/x'" 2>/dev/null || rc=$?
+t_excl=$(date +%s%N)
+wait "$create" || true
+kill -CONT "$pid2"
+t_create=$(cat "$work/t_create")
+note "O_EXCL create behind a recalled create: exit $rc, $(((t_create - t_excl) / 1000000)) ms before the create"
+[ "$rc" -ne 0 ] || fail "the O_EXCL create of an existing name succeeded"
+[ "$t_excl" -ge $((t_create - 200000000)) ] ||
+	fail "EEXIST came $(((t_create - t_excl) / 1000000)) ms before the create it depends on"
+
+# 5. An update the client makes by itself (the hidden name of a file unlinked
+# while open, removed at its last close) is recalled from the client too: its
+# kernel cannot know that the directory changed.
+echo data >"$m1/d/o"
+sleep 600 <"$m1/d/o" &
+ho=$!
+(cd "$m1/d" && exec sleep 600) &
+hd1=$!
+procs+=($ho $hd1)
+wait_for 10 holds $ho "$m1/d/o" || fail "the holder of d/o did not start"
+wait_for 10 in_dir $hd1 "$m1/d" || fail "the holder of d on m1 did not start"
+rm "$m1/d/o" # hidden, as it is open
+stat -L -c %Y "/proc/$hd1/cwd" >/dev/null # m1 leases d after the hiding
+kill "$ho"
+hidden() { ls -a "$m2/d" | grep -q '^\.chainfs-open-'; }
+wait_for 20 eval '! hidden' || fail "the hidden name stayed after the last close"
+mt2=$(stat -c '%Y.%y' "$m2/d") mt1=$(stat -L -c '%Y.%y' "/proc/$hd1/cwd")
+note "after the hidden name went: d's mtime on m2 $mt2, on m1 $mt1"
+[ "$mt1" = "$mt2" ] || fail "m1 still shows d as before its own hidden name was removed"
+
+# 6. The tail restarted waits out the leases it granted before.
+fmode $h2 >/dev/null
+"$LC" restart "$dir" n3 >/dev/null
+wait_for 20 grep -q "answering once every lease an earlier tail could have granted ran out" \
+	"$dir/n3.log" || fail "the restarted tail did not wait for its old leases"
+chmod 640 "$m1/f"
+[ "$(fmode $h2)" = 640 ] || fail "m2 shows mode $(fmode $h2) after the restarted tail answered 640"
+wait_for 30 settled "$conf" || fail "the replicas do not agree"
+passed
