@@ -11,6 +11,9 @@
 #   - a holder whose chainfs is stopped (SIGSTOP) delays the writer by at
 #     most its lease (5 s), never more, and sees the new state once it is
 #     continued;
+#   - an answer that depends on a recalled change (EEXIST) waits for it;
+#     a client's own hidden-name removal is recalled from its kernel too;
+#   - readahead kept under a lease is dropped when another mount writes;
 #   - the tail, restarted, answers only once the leases it granted before
 #     could have run out (its "leases" horizon file).
 . "${srcdir:-.}/tests/cluster/lib.sh"
@@ -144,7 +147,29 @@ mt2=$(stat -c '%Y.%y' "$m2/d") mt1=$(stat -L -c '%Y.%y' "/proc/$hd1/cwd")
 note "after the hidden name went: d's mtime on m2 $mt2, on m1 $mt1"
 [ "$mt1" = "$mt2" ] || fail "m1 still shows d as before its own hidden name was removed"
 
-# 6. The tail restarted waits out the leases it granted before.
+# 6. Readahead under a lease: m2 reads a file in order in small reads (so
+# chunks are asked ahead), m1 overwrites a part it has read ahead, and m2,
+# reading on, sees the new bytes: the recall dropped its chunks.
+head -c $((4 << 20)) /dev/urandom >"$m1/ra"
+mkfifo "$work/go"
+{
+	dd bs=64k count=32 of="$work/ra.1" status=none
+	read -r _ <"$work/go"
+	dd bs=64k of="$work/ra.2" status=none
+} <"$m2/ra" &
+reader=$!
+procs+=($reader)
+has_size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -eq "$2" ]; }
+wait_for 20 has_size "$work/ra.1" $((2 << 20)) || fail "the reader on m2 did not read 2 MiB"
+head -c 65536 /dev/urandom | dd of="$m1/ra" bs=64k seek=48 conv=notrunc status=none
+echo go >"$work/go"
+wait "$reader" || fail "the reader on m2 failed"
+tail -c +$(((2 << 20) + 1)) "$m1/ra" >"$work/ra.want"
+cmp -s "$work/ra.2" "$work/ra.want" ||
+	fail "m2 read on past a write on m1 and got old bytes: $(cmp "$work/ra.2" "$work/ra.want" | head -1)"
+note "readahead on m2 dropped by m1's overwrite: the rest read as written"
+
+# 7. The tail restarted waits out the leases it granted before.
 fmode $h2 >/dev/null
 "$LC" restart "$dir" n3 >/dev/null
 wait_for 20 grep -q "answering once every lease an earlier tail could have granted ran out" \
