@@ -223,7 +223,8 @@ int
 fs_ra_read(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t off, size_t size)
 {
 	struct fs_inode *n = fs_inode(fs, ino, 0);
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	/* Copied: replying frees req, and its context with it. */
+	uint32_t uid = fuse_req_ctx(req)->uid, gid = fuse_req_ctx(req)->gid;
 	struct fs_ra *ra;
 	int in_order;
 
@@ -242,7 +243,7 @@ fs_ra_read(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t off, size_t siz
 			fs_ra_answer(req, c, off, size);
 			ra->pos = off + size;
 			fs->ra_hits++;
-			fs_ra_fill(fs, n, c->off + c->len, ctx->uid, ctx->gid);
+			fs_ra_fill(fs, n, c->off + c->len, uid, gid);
 			return 1;
 		}
 		if (c->state == RA_PENDING && off >= c->off && off + size <= c->off + c->len) {
@@ -255,7 +256,7 @@ fs_ra_read(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t off, size_t siz
 				tail = &(*tail)->next;
 			*tail = w;
 			fs->ra_hits++;
-			fs_ra_fill(fs, n, c->off + c->len, ctx->uid, ctx->gid);
+			fs_ra_fill(fs, n, c->off + c->len, uid, gid);
 			return 1;
 		}
 	}
@@ -268,7 +269,7 @@ fs_ra_read(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t off, size_t siz
 	 * wins), so they go to the tail as they come.
 	 */
 	if (in_order && off >= FS_RA_CHUNK && size <= FS_RA_CHUNK / 4)
-		fs_ra_fill(fs, n, off + size, ctx->uid, ctx->gid);
+		fs_ra_fill(fs, n, off + size, uid, gid);
 	return 0;
 }
 
