@@ -3,8 +3,9 @@
  * over the table of replication/lease.h:
  *
  *   - a read the tail answers (lookup, getattr, readdirplus, read) may
- *     carry a lease on the attributes or data it shows, an update's reply
- *     one for its writer; names are not leased (see node_lease_read);
+ *     carry a lease on the attributes or data it shows (a lookup's also on
+ *     its directory, for the client process to keep the name), an update's
+ *     reply one for its writer;
  *   - when the tail applies an entry, what the store says it changed is
  *     recalled from every other holder (RECALL, one frame per client and
  *     entry), the changed inodes are fenced, and the entry's reply is held
@@ -588,22 +589,38 @@ node_lease_read(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	}
 	/*
 	 * Leases on what the kernel caches: attributes (and with them the
-	 * page cache).  Names are not leased: dropping a name from a kernel
-	 * takes its directory's lock, which a local lookup or create holds
-	 * while it waits for this tail (DESIGN.md).
+	 * page cache).  Names are not leased to the kernel: dropping a name
+	 * from a kernel takes its directory's lock, which a local lookup or
+	 * create holds while it waits for this tail (DESIGN.md).
 	 */
-	grant = p->lease_ms > 0 && r->status == 0 &&
-		(op->type == CFS_OP_LOOKUP || op->type == CFS_OP_GETATTR ||
-		 op->type == CFS_OP_READ ||
-		 (op->type == CFS_OP_READDIR && (op->flags & CFS_READDIR_PLUS)));
+	grant = p->lease_ms > 0 &&
+		((op->type == CFS_OP_LOOKUP && (r->status == 0 || r->status == ENOENT)) ||
+		 (r->status == 0 &&
+		  (op->type == CFS_OP_GETATTR || op->type == CFS_OP_READ ||
+		   (op->type == CFS_OP_READDIR && (op->flags & CFS_READDIR_PLUS)))));
 	if (!grant)
 		return 0;
+	/*
+	 * A lookup's name is leased on its directory, whose inode every change
+	 * of its names writes: the client keeps the name (not its kernel, see
+	 * above) and answers the kernel's next lookups of it.
+	 */
+	if (op->type == CFS_OP_LOOKUP) {
+		if (node_batch_changed(lz, op->ino))
+			return 0;
+		ms = node_lease_grant(lz, p->client_id, p->lease_ms, op->ino, now);
+		if (ms == 0 || r->status != 0)
+			goto out;
+	}
 	/* A read's data is leased on its file (the client's readahead keeps it). */
 	gino = op->type == CFS_OP_READ ? op->ino : r->attr.ino;
 	if (gino != 0) {
+		uint32_t got;
+
 		if (node_batch_changed(lz, gino))
 			return 0;
-		ms = node_lease_grant(lz, p->client_id, p->lease_ms, gino, now);
+		got = node_lease_grant(lz, p->client_id, p->lease_ms, gino, now);
+		ms = got < ms ? got : ms;
 	}
 	if (op->type == CFS_OP_READDIR) {
 		cfs_rbuf_init(&rb, r->data, r->datalen);
@@ -617,6 +634,7 @@ node_lease_read(struct node *n, struct node_peer *p, const struct cfs_header *h,
 			ms = got < ms ? got : ms;
 		}
 	}
+out:
 	r->lease_ms = ms == UINT32_MAX ? 0 : ms;
 	return 0;
 }

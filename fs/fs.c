@@ -35,7 +35,9 @@ fs_inode(struct fs *fs, uint64_t ino, int create)
 void
 fs_inode_maybe_free(struct fs_inode *n)
 {
-	if (n->nlookup == 0 && n->writes == 0 && n->opens == 0 && TAILQ_EMPTY(&n->waiters)) {
+	if (n->nlookup == 0 && n->writes == 0 && n->opens == 0 && n->dir_opens == 0 &&
+	    n->upd_inflight == 0 &&
+	    TAILQ_EMPTY(&n->waiters) && n->names == NULL) {
 		LIST_REMOVE(n, hash);
 		free(n->orphan_name);
 		free(n);
@@ -119,13 +121,47 @@ fs_call(struct fs *fs, fuse_req_t req, uint64_t ino)
 	return c;
 }
 
+/* An update of ours in flight: its answer ends what fs_upd_begin began. */
+struct fs_upd {
+	struct fs *fs;
+	uint64_t ino, ino2;
+	uint16_t type;
+	cfs_client_done done;
+	void *arg;
+};
+
+static void
+fs_upd_done(void *arg, const struct cfs_reply *r)
+{
+	struct fs_upd *u = arg;
+
+	fs_upd_end(u->fs, u->ino, u->ino2, u->type);
+	u->done(u->arg, r);
+	free(u);
+}
+
 /* Sends op for call c, saying who asks. */
 void
 fs_submit(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call *c)
 {
+	struct fs_upd *u;
+
 	op->caller_uid = c->uid;
 	op->caller_gid = c->gid;
-	cfs_client_submit(fs->cl, op, done, c);
+	if (fs->o.lease_ms == 0 || !cfs_op_is_update(op->type)) {
+		cfs_client_submit(fs->cl, op, done, c);
+		return;
+	}
+	/* The tail never recalls from us what our own update changes: we forget it. */
+	u = xcalloc(1, sizeof(*u));
+	u->fs = fs;
+	u->ino = op->ino;
+	u->ino2 = op->ino2;
+	u->type = op->type;
+	u->done = done;
+	u->arg = c;
+	fs_upd_begin(fs, op);
+	cfs_client_submit(fs->cl, op, fs_upd_done, u);
 }
 
 /* An op with a name. */
@@ -224,15 +260,17 @@ fs_done_attr(void *arg, const struct cfs_reply *r)
 	struct stat st;
 
 	if (r->status == ENOENT && c->type == CFS_OP_GETATTR &&
-	    (n = fs_inode(c->fs, c->ino, 0)) != NULL && n->opens > 0 && n->last.ino == c->ino) {
+	    (n = fs_inode(c->fs, c->ino, 0)) != NULL && (n->opens > 0 || n->dir_opens > 0) &&
+	    (n->last.ino == c->ino || n->lease_attr.ino == c->ino)) {
 		/*
-		 * Another host removed a file this mount has open.  Answer as a
+		 * Another host removed a file or directory this mount has open
+		 * (or this mount removed a directory it has open).  Answer as a
 		 * local filesystem does for an open unlinked file (its last
 		 * attributes, no links) rather than ESTALE: the kernel checks a
 		 * file it has just created with a getattr, and an ESTALE there
 		 * makes it run the whole open() again, creating a second file.
 		 */
-		fs_stat(&n->last, &st);
+		fs_stat(n->last.ino == c->ino ? &n->last : &n->lease_attr, &st);
 		st.st_nlink = 0;
 		fuse_reply_attr(c->req, &st, 0);
 	} else if (r->status != 0) {
@@ -272,6 +310,8 @@ fs_forget_one(struct fs *fs, uint64_t ino, uint64_t nlookup)
 	if (n == NULL)
 		return;
 	n->nlookup = nlookup >= n->nlookup ? 0 : n->nlookup - nlookup;
+	if (n->nlookup == 0)
+		fs_names_free(fs, n); /* no lookup comes in a directory the kernel forgot */
 	fs_inode_maybe_free(n);
 }
 
@@ -402,6 +442,7 @@ fs_free(struct fs *fs)
 				free(w);
 			}
 			fs_ra_teardown(fs, n);
+			fs_names_free(fs, n);
 			LIST_REMOVE(n, hash);
 			free(n->orphan_name);
 			free(n);

@@ -16,8 +16,11 @@
 void
 fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs *fs = fuse_req_userdata(req); /* replying frees req */
+
 	fi->cache_readdir = 0;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) == 0)
+		fs_inode(fs, ino, 1)->dir_opens++; /* see fs_done_attr */
 }
 
 /* Completion: readdir and readdirplus, records packed as the kernel wants them. */
@@ -129,6 +132,12 @@ fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void
 fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs_inode *n = fs_inode(fuse_req_userdata(req), ino, 0);
+
+	if (n != NULL && n->dir_opens > 0) {
+		n->dir_opens--;
+		fs_inode_maybe_free(n);
+	}
 	fuse_reply_err(req, 0);
 }
 

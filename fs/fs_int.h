@@ -49,6 +49,7 @@ struct fs_wait;
 struct fs_call;
 struct fs_recaller;
 struct fs_ra;
+struct fs_names;
 TAILQ_HEAD(fs_wait_list, fs_wait);
 
 /*
@@ -64,11 +65,18 @@ struct fs_inode {
 	uint64_t version; /* data version at the last open; 0: unknown */
 	struct cfs_attr last; /* attributes at the last create or getattr (last.ino 0: none) */
 	uint32_t opens;	  /* open file handles of this mount */
+	uint32_t dir_opens; /* open directory handles of this mount */
 	uint64_t orphan_dir; /* unlinked while open: hidden under this name until released */
 	char *orphan_name;
 	uint32_t orphan_uid, orphan_gid; /* who unlinked it: the hidden name is removed as them */
 	/* A lease on its attributes and data (fs_lease.c): until, taken in gen, of version. */
 	uint64_t lease_until, lease_gen, lease_version;
+	struct cfs_attr lease_attr; /* the attributes that came with it */
+	uint64_t lease_ns;	    /* fs->ns_gen then: see fs_names_lookup */
+	/* A directory: names looked up under a lease on it (fs_lease.c), until. */
+	uint64_t names_until, names_gen;
+	struct fs_names *names;
+	uint32_t upd_inflight; /* updates of ours naming it, sent and not answered */
 	struct fs_ra *ra; /* readahead of an open direct-I/O file (fs_ra.c); NULL: none */
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
 	LIST_ENTRY(fs_inode) hash;
@@ -102,6 +110,14 @@ struct fs {
 	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */
 	uint64_t recalls;	     /* recalls taken */
 	uint64_t ra_bytes;	     /* readahead chunks asked or held, all files */
+	uint64_t nnames;	     /* names cached, all directories (fs_lease.c) */
+	uint64_t names_hits;	     /* lookups answered from them */
+	/*
+	 * Changes with each unlink, rmdir and rename of ours, sent or answered:
+	 * they change inodes the op does not name (the one removed or moved),
+	 * whose attributes this mount was not recalled for.
+	 */
+	uint64_t ns_gen;
 	uint64_t ra_asked, ra_hits;  /* chunks asked ahead; reads they answered */
 };
 
@@ -149,6 +165,11 @@ void fs_call_free(struct fs_call *);
 double fs_attr_ttl(struct fs *);
 void fs_lease_note(struct fs *, const struct cfs_attr *);
 int fs_lease_valid(struct fs *, const struct fs_inode *);
+void fs_upd_begin(struct fs *, const struct cfs_op *);
+void fs_upd_end(struct fs *, uint64_t ino, uint64_t ino2, uint16_t type);
+void fs_names_note(struct fs *, uint64_t dir, const char *name, const struct cfs_reply *);
+int fs_names_lookup(struct fs *, fuse_req_t, uint64_t dir, const char *name);
+void fs_names_free(struct fs *, struct fs_inode *);
 void fs_lease_init(struct fs *);
 void fs_lease_free(struct fs *);
 

@@ -57,6 +57,24 @@ fs_attr_ttl(struct fs *fs)
 	return fs->o.attr_timeout;
 }
 
+/* Names cached per directory, and in all (fs_names_note). */
+#define FS_NAMES_BUCKETS 128
+#define FS_NAMES_PER_DIR 4096
+#define FS_NAMES_MAX 65536
+
+/* One name of a directory: the inode it names, or 0 for none. */
+struct fs_name {
+	uint64_t ino;
+	struct fs_name *next;
+	uint16_t len;
+	char name[];
+};
+
+struct fs_names {
+	uint32_t n;
+	struct fs_name *b[FS_NAMES_BUCKETS];
+};
+
 /* Notes the lease on inode a that came with the answer being delivered. */
 void
 fs_lease_note(struct fs *fs, const struct cfs_attr *a)
@@ -66,13 +84,182 @@ fs_lease_note(struct fs *fs, const struct cfs_attr *a)
 
 	if (n == NULL)
 		return;
-	if (until > cfs_now_ms()) {
+	/* An update of ours on it is on its way: what this shows may be older. */
+	if (until > cfs_now_ms() && n->upd_inflight == 0) {
 		n->lease_until = until;
 		n->lease_gen = cfs_client_lease_gen(fs->cl);
 		n->lease_version = a->version;
+		n->lease_attr = *a;
+		n->lease_ns = fs->ns_gen;
 	} else {
 		n->lease_until = 0;
 	}
+}
+
+/* Drops every name cached in directory n. */
+void
+fs_names_free(struct fs *fs, struct fs_inode *n)
+{
+	struct fs_names *ns = n->names;
+
+	n->names_until = 0;
+	if (ns == NULL)
+		return;
+	for (unsigned i = 0; i < FS_NAMES_BUCKETS; i++)
+		while (ns->b[i] != NULL) {
+			struct fs_name *e = ns->b[i];
+
+			ns->b[i] = e->next;
+			free(e);
+		}
+	fs->nnames -= ns->n;
+	free(ns);
+	n->names = NULL;
+}
+
+static unsigned
+fs_names_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 16777619u;
+	return h % FS_NAMES_BUCKETS;
+}
+
+static struct fs_name *
+fs_names_find(const struct fs_names *ns, const char *name, size_t len)
+{
+	struct fs_name *e;
+
+	for (e = ns->b[fs_names_hash(name, len)]; e != NULL; e = e->next)
+		if (e->len == len && memcmp(e->name, name, len) == 0)
+			return e;
+	return NULL;
+}
+
+/*
+ * A lookup's answer came with a lease on its directory (and on the inode it
+ * found): the name is kept until the tail recalls the directory, whose
+ * inode every change of its names writes.
+ */
+void
+fs_names_note(struct fs *fs, uint64_t dir, const char *name, const struct cfs_reply *r)
+{
+	uint64_t until = cfs_client_lease_until(fs->cl), gen = cfs_client_lease_gen(fs->cl);
+	size_t len = strlen(name);
+	struct fs_inode *d;
+	struct fs_name *e;
+
+	if (until <= cfs_now_ms() || (r->status != 0 && r->status != ENOENT))
+		return;
+	d = fs_inode(fs, dir, 1);
+	if (d->upd_inflight > 0)
+		return; /* our own change of its names is on its way */
+	if (d->names == NULL || d->names_gen != gen || d->names_until <= cfs_now_ms()) {
+		fs_names_free(fs, d); /* what was kept under an older lease goes */
+		d->names = xcalloc(1, sizeof(*d->names));
+	}
+	d->names_until = until;
+	d->names_gen = gen;
+	if ((e = fs_names_find(d->names, name, len)) != NULL) {
+		e->ino = r->status == 0 ? r->attr.ino : 0;
+		return;
+	}
+	if (d->names->n >= FS_NAMES_PER_DIR || fs->nnames >= FS_NAMES_MAX)
+		return;
+	e = xmalloc(sizeof(*e) + len);
+	e->ino = r->status == 0 ? r->attr.ino : 0;
+	e->len = (uint16_t)len;
+	memcpy(e->name, name, len);
+	e->next = d->names->b[fs_names_hash(name, len)];
+	d->names->b[fs_names_hash(name, len)] = e;
+	d->names->n++;
+	fs->nnames++;
+}
+
+/*
+ * Answers a lookup from the names of dir when this mount holds a lease on
+ * it and on the inode the name leads to: returns 1 when it answered.
+ */
+int
+fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
+{
+	struct fs_inode *d = fs_inode(fs, dir, 0), *n;
+	uint64_t now = cfs_now_ms(), gen = cfs_client_lease_gen(fs->cl);
+	struct fuse_entry_param e;
+	struct fs_name *ent;
+
+	if (d == NULL || d->names == NULL || d->names_until <= now || d->names_gen != gen ||
+	    d->upd_inflight > 0 || (ent = fs_names_find(d->names, name, strlen(name))) == NULL)
+		return 0;
+	if (ent->ino == 0) {
+		fs->names_hits++;
+		fuse_reply_err(req, ENOENT); /* no negative entry: the kernel asks again */
+		return 1;
+	}
+	n = fs_inode(fs, ent->ino, 0);
+	/*
+	 * Its attributes as leased, unless something of ours since may have
+	 * changed them unseen: its own updates (writes too), or an unlink,
+	 * rmdir or rename of ours, which change an inode they do not name.
+	 */
+	if (n == NULL || n->lease_until <= now || n->lease_gen != gen || n->upd_inflight > 0 ||
+	    n->writes > 0 || n->lease_ns != fs->ns_gen)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	e.ino = n->ino;
+	e.generation = 1;
+	fs_stat(&n->lease_attr, &e.attr);
+	e.attr_timeout = (double)(n->lease_until - now) / 1000.0;
+	e.entry_timeout = fs->o.entry_timeout;
+	if (fuse_reply_entry(req, &e) == 0)
+		n->nlookup++;
+	fs->names_hits++;
+	return 1;
+}
+
+/* An update of ours is sent: what it names is not to be trusted from our leases. */
+void
+fs_upd_begin(struct fs *fs, const struct cfs_op *op)
+{
+	uint64_t inos[2] = {op->ino, op->ino2};
+
+	for (int i = 0; i < 2; i++) {
+		struct fs_inode *n;
+
+		if (inos[i] == 0 || (i == 1 && inos[1] == inos[0]))
+			continue;
+		n = fs_inode(fs, inos[i], 1);
+		n->upd_inflight++;
+		n->lease_until = 0;
+		fs_names_free(fs, n);
+	}
+	if (op->type == CFS_OP_UNLINK || op->type == CFS_OP_RMDIR || op->type == CFS_OP_RENAME)
+		fs->ns_gen++;
+}
+
+/* Its answer came (before its own completion runs). */
+void
+fs_upd_end(struct fs *fs, uint64_t ino, uint64_t ino2, uint16_t type)
+{
+	uint64_t inos[2] = {ino, ino2};
+
+	for (int i = 0; i < 2; i++) {
+		struct fs_inode *n;
+
+		if (inos[i] == 0 || (i == 1 && inos[1] == inos[0]) ||
+		    (n = fs_inode(fs, inos[i], 0)) == NULL)
+			continue;
+		if (n->upd_inflight > 0)
+			n->upd_inflight--;
+		/* A lookup answered meanwhile may predate the update: forget it again. */
+		n->lease_until = 0;
+		fs_names_free(fs, n);
+		fs_inode_maybe_free(n);
+	}
+	if (type == CFS_OP_UNLINK || type == CFS_OP_RMDIR || type == CFS_OP_RENAME)
+		fs->ns_gen++;
 }
 
 /* Whether this mount holds a lease on n's attributes and data now. */
@@ -177,6 +364,7 @@ fs_recall(void *arg, uint64_t id, uint64_t gen, const struct cfs_recall *r)
 
 		if (n != NULL) {
 			n->lease_until = 0;
+			fs_names_free(fs, n);
 			fs_ra_recalled(fs, n);
 		}
 	}

@@ -22,6 +22,12 @@ fs_done_lookup(void *arg, const struct cfs_reply *r)
 	struct fs_call *c = arg;
 	struct fs_inode *n;
 
+	if (c->name != NULL) {
+		fs_names_note(c->fs, c->ino, c->name, r);
+		free(c->name);
+		c->name = NULL;
+	}
+
 	if (r->status == 0 && c->buf != NULL && (n = fs_inode(c->fs, r->attr.ino, 0)) != NULL &&
 	    n->writes > 0) {
 		/* The size it carries may predate our own writes: ask once they are in. */
@@ -49,6 +55,8 @@ fs_lookup_submit(struct fs *fs, fuse_req_t req, uint64_t parent, const char *nam
 	/* Only the first answer may be held back, so a busy writer cannot starve a lookup. */
 	if (first)
 		c->buf = (uint8_t *)xstrdup(name);
+	if (fs->o.lease_ms > 0)
+		c->name = xstrdup(name); /* kept under the lease that may come with the answer */
 	fs_submit(fs, &op, fs_done_lookup, c);
 }
 
@@ -62,9 +70,13 @@ fs_lookup_run(struct fs *fs, struct fs_wait *w)
 void
 fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct fs *fs = fuse_req_userdata(req);
+
 	if (!fs_name_ok(req, name))
 		return;
-	fs_lookup_submit(fuse_req_userdata(req), req, parent, name, 1);
+	if (fs_names_lookup(fs, req, parent, name))
+		return; /* under leases on the directory and on what the name leads to */
+	fs_lookup_submit(fs, req, parent, name, 1);
 }
 
 /* getattr, once the inode's own writes are in. */
