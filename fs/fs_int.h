@@ -197,7 +197,7 @@ void fs_link(fuse_req_t, fuse_ino_t, fuse_ino_t, const char *);
 void fs_open(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_create(fuse_req_t, fuse_ino_t, const char *, mode_t, struct fuse_file_info *);
 void fs_read(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
-void fs_done_read(void *, const struct cfs_reply *);
+void fs_read_submit(struct fs *, fuse_req_t, uint64_t ino, uint64_t off, size_t size);
 void fs_write(fuse_req_t, fuse_ino_t, const char *, size_t, off_t, struct fuse_file_info *);
 void fs_flush(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_release(fuse_req_t, fuse_ino_t, struct fuse_file_info *);

@@ -166,7 +166,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 }
 
 /* Completion: read. */
-void
+static void
 fs_done_read(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
@@ -178,18 +178,24 @@ fs_done_read(void *arg, const struct cfs_reply *r)
 	free(c);
 }
 
+/* Asks the tail for a read of req. */
+void
+fs_read_submit(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t off, size_t size)
+{
+	struct cfs_op op;
+
+	fs_op_name(&op, CFS_OP_READ, ino, NULL);
+	op.offset = off;
+	op.length = size > CFS_MAX_IO ? CFS_MAX_IO : size;
+	fs_submit(fs, &op, fs_done_read, fs_call(fs, req, ino));
+}
+
 /* read, once the inode's own writes are in. */
 static void
 fs_read_run(struct fs *fs, struct fs_wait *w)
 {
-	struct cfs_op op;
-
-	if (fs_ra_read(fs, w->req, w->ino, (uint64_t)w->off, w->size))
-		return;
-	fs_op_name(&op, CFS_OP_READ, w->ino, NULL);
-	op.offset = (uint64_t)w->off;
-	op.length = w->size > CFS_MAX_IO ? CFS_MAX_IO : w->size;
-	fs_submit(fs, &op, fs_done_read, fs_call(fs, w->req, w->ino));
+	if (!fs_ra_read(fs, w->req, w->ino, (uint64_t)w->off, w->size))
+		fs_read_submit(fs, w->req, w->ino, (uint64_t)w->off, w->size);
 }
 
 void

@@ -61,18 +61,6 @@ struct fs_ra_call {
 
 static void fs_ra_fill(struct fs *, struct fs_inode *, uint64_t from, uint32_t uid, uint32_t gid);
 
-/* A plain read of the tail for a request (fs_io.c's). */
-static void
-fs_ra_plain(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t off, size_t size)
-{
-	struct cfs_op op;
-
-	fs_op_name(&op, CFS_OP_READ, ino, NULL);
-	op.offset = off;
-	op.length = size > CFS_MAX_IO ? CFS_MAX_IO : size;
-	fs_submit(fs, &op, fs_done_read, fs_call(fs, req, ino));
-}
-
 /* Answers a read from chunk c, which covers its start. */
 static void
 fs_ra_answer(fuse_req_t req, const struct fs_ra_chunk *c, uint64_t off, size_t size)
@@ -102,7 +90,7 @@ fs_ra_clear(struct fs *fs, uint64_t ino, struct fs_ra_chunk *c)
 
 	while ((w = c->waiters) != NULL) {
 		c->waiters = w->next;
-		fs_ra_plain(fs, w->req, ino, w->off, w->size);
+		fs_read_submit(fs, w->req, ino, w->off, w->size);
 		free(w);
 	}
 	if (c->data != NULL) {
