@@ -454,20 +454,30 @@ node_ack_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Appends to w the record of a reply to (client_id, seq) as pend_reply keeps
- * them: client id u64, req_start u64, req_op u16, length u32, REPLY frame.
+ * Appends the head of a record as pend_reply keeps them (client id u64,
+ * req_start u64, req_op u16, length u32, then the frame); returns where
+ * the length is.
  */
+static size_t
+node_record_head(struct cfs_wbuf *w, uint64_t id, uint64_t start, uint16_t op, uint32_t len)
+{
+	size_t at;
+
+	cfs_put_u64(w, id);
+	cfs_put_u64(w, start);
+	cfs_put_u16(w, op);
+	at = w->len;
+	cfs_put_u32(w, len);
+	return at;
+}
+
+/* Appends to w the record of a reply to (client_id, seq), its length patched in. */
 void
 node_reply_record(struct node *n, struct cfs_wbuf *w, uint64_t client_id, uint64_t seq,
 		  const struct cfs_reply *r)
 {
-	size_t start, at;
+	size_t at = node_record_head(w, client_id, n->req_start, n->req_op, 0), start;
 
-	cfs_put_u64(w, client_id);
-	cfs_put_u64(w, n->req_start);
-	cfs_put_u16(w, n->req_op);
-	at = w->len;
-	cfs_put_u32(w, 0);
 	start = cfs_frame_begin(w, CFS_MSG_REPLY, seq, n->chain.epoch);
 	cfs_reply_encode(w, r);
 	cfs_frame_end(w, start);
@@ -515,16 +525,12 @@ node_queue_records(struct node *n, const uint8_t *p, size_t len)
 
 /* See node_int.h. */
 void
-node_queue_frame(struct node *n, uint64_t id, uint64_t start, uint16_t op, const uint8_t *frame,
-		 size_t len)
+node_queue_frame(struct node *n, uint64_t id, const uint8_t *frame, size_t len)
 {
 	struct node_peer *peer;
 
 	if (n->batch_open) {
-		cfs_put_u64(&n->pend_reply, id);
-		cfs_put_u64(&n->pend_reply, start);
-		cfs_put_u16(&n->pend_reply, op);
-		cfs_put_u32(&n->pend_reply, (uint32_t)len);
+		(void)node_record_head(&n->pend_reply, id, 0, 0, (uint32_t)len);
 		cfs_put_bytes(&n->pend_reply, frame, len);
 		return;
 	}

@@ -48,12 +48,11 @@ void node_reply_record(struct node *, struct cfs_wbuf *w, uint64_t client_id, ui
 /* Sends reply records, after the open batch's commit when one is open. */
 void node_queue_records(struct node *, const uint8_t *p, size_t len);
 /*
- * Sends a whole frame to client id (dropped when it is not connected):
- * after the open batch's commit, in order with its replies, or at once
- * when no batch is open.  start/op time a reply for the metrics (0: none).
+ * Sends a whole frame (not a reply: a recall) to client id, dropped when it
+ * is not connected: after the open batch's commit, in order with its
+ * replies, or at once when no batch is open.
  */
-void node_queue_frame(struct node *, uint64_t id, uint64_t start, uint16_t op,
-		      const uint8_t *frame, size_t len);
+void node_queue_frame(struct node *, uint64_t id, const uint8_t *frame, size_t len);
 
 /* node_lease.c: see there. */
 void node_lease_start(struct node *);

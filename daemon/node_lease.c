@@ -97,7 +97,6 @@ struct node_leases {
 	struct node_parked_list parked;
 	uint32_t nparked;
 	struct event *timer;
-	uint64_t fence_until; /* lease_fence_all's, for rerunning parked reads after it */
 	uint64_t start_fence_ms; /* restart in a fixed chain: wait this long (from the horizon) */
 	char horizon_path[PATH_MAX];
 	uint64_t horizon_real_ms; /* no lease this node granted ends later (wall clock) */
@@ -304,8 +303,6 @@ node_lease_arm(struct node *n)
 	uint64_t at = lease_next_deadline(lz->t), now = cfs_now_ms();
 	struct timeval tv;
 
-	if (lz->fence_until > now && (at == 0 || lz->fence_until < at))
-		at = lz->fence_until;
 	if (at == 0) {
 		evtimer_del(lz->timer);
 		return;
@@ -362,7 +359,6 @@ node_lease_view(struct node *n, int was_tail, int is_tail)
 	if (!is_tail) {
 		node_lease_clear(lz);
 		store_track(n->st, NULL);
-		lz->fence_until = 0;
 		evtimer_del(lz->timer);
 		return;
 	}
@@ -390,7 +386,6 @@ node_lease_view(struct node *n, int was_tail, int is_tail)
 			 "out (%llu ms)",
 			 (unsigned long long)(until - now));
 		lease_fence_all(lz->t, until);
-		lz->fence_until = until;
 		node_lease_arm(n);
 	}
 }
@@ -471,9 +466,7 @@ node_lease_applied(struct node *n, const struct cfs_entry *e)
 		log_info("sn %llu changed too much to recall by name: waiting out every lease",
 			 (unsigned long long)e->sn);
 		lz->batch_all = 1;
-		if (lz->fence_until < now + lz->max_ms)
-			lz->fence_until = now + lz->max_ms;
-		lease_fence_all(lz->t, lz->fence_until);
+		lease_fence_all(lz->t, now + lz->max_ms); /* it only ever lengthens the fence */
 	}
 	r = xcalloc(1, sizeof(*r));
 	cfs_wbuf_init(&r->held);
@@ -498,7 +491,7 @@ node_lease_applied(struct node *n, const struct cfs_entry *e)
 		struct node_recall_to *to = &r->to[i];
 
 		cfs_frame_end(&to->frame, to->start);
-		node_queue_frame(n, to->client, 0, 0, to->frame.p, to->frame.len);
+		node_queue_frame(n, to->client, to->frame.p, to->frame.len);
 	}
 	lz->cur = r;
 	node_lease_arm(n);
@@ -685,14 +678,12 @@ node_lease_progress(struct node *n)
 {
 	struct node_leases *lz = n->lz;
 	uint64_t g, now = cfs_now_ms();
-	int any = 0;
 
 	if (lz == NULL)
 		return;
 	while ((g = lease_next_released(lz->t, now)) != 0) {
 		struct node_recall *r = node_recall_find(lz, g, 1);
 
-		any = 1;
 		if (r == NULL)
 			continue;
 		if (lz->cur == r)
@@ -700,11 +691,8 @@ node_lease_progress(struct node *n)
 		node_queue_records(n, r->held.p, r->held.len);
 		node_recall_free(r);
 	}
-	if (lz->fence_until != 0 && lz->fence_until <= now) {
-		lz->fence_until = 0;
-		any = 1;
-	}
-	if (any && lz->nparked > 0)
+	/* A read whose inode a release or the fence's end freed runs again. */
+	if (lz->nparked > 0)
 		node_lease_unpark(n);
 	node_lease_arm(n);
 }
@@ -733,8 +721,7 @@ node_lease_resend(void *arg, uint64_t g)
 		return;
 	for (size_t i = 0; i < r->nto; i++)
 		if (r->to[i].client == ctx->client)
-			node_queue_frame(ctx->n, ctx->client, 0, 0, r->to[i].frame.p,
-					 r->to[i].frame.len);
+			node_queue_frame(ctx->n, ctx->client, r->to[i].frame.p, r->to[i].frame.len);
 }
 
 void
