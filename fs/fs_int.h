@@ -53,15 +53,25 @@ struct fs_names;
 TAILQ_HEAD(fs_wait_list, fs_wait);
 
 /*
+ * An open file (fi->fh): the first error of the pipelined writes made through
+ * it, which its next flush (close), fsync or release reports.  Per open file,
+ * as Linux reports write errors: a close never reports another opener's
+ * failed write, so a close that fails tells its caller that its own write
+ * did not land.
+ */
+struct fs_handle {
+	int err;
+};
+
+/*
  * What the client knows of an inode the kernel holds: its lookup count (it
- * is forgotten when the kernel forgets it), its pipelined writes, the first
- * error among them, and the data version seen at the last open.
+ * is forgotten when the kernel forgets it), its pipelined writes, and the
+ * data version seen at the last open.
  */
 struct fs_inode {
 	uint64_t ino;
 	uint64_t nlookup;
 	uint32_t writes;  /* WRITE requests not acknowledged yet */
-	int err;	  /* first error of a pipelined write; flush/fsync return it */
 	uint64_t version; /* data version at the last open; 0: unknown */
 	struct cfs_attr last; /* attributes at the last create or getattr (last.ino 0: none) */
 	uint32_t opens;	  /* open file handles of this mount */
@@ -94,6 +104,7 @@ struct fs_wait {
 	int flags;
 	char *name;	      /* lookup: the name, owned */
 	struct fs_call *call; /* copy_file_range: the call in progress */
+	struct fs_handle *h;  /* flush, fsync, release: the open file */
 	TAILQ_ENTRY(fs_wait) entry;
 };
 
@@ -130,6 +141,7 @@ struct fs_call {
 	size_t size;
 	int plus;
 	struct fuse_file_info fi;
+	struct fs_handle *h; /* write, fsync: the open file its error goes to */
 	/* unlink/rename of a name that may be open here: the names, owned */
 	uint16_t type;
 	uint64_t parent2;

@@ -33,6 +33,31 @@ fs_open_mode(struct fs *fs, struct fs_inode *n, const struct cfs_attr *a,
 	n->version = a->version;
 }
 
+/* Answers an open (or, with e, a create) with a fresh handle; counts it once the kernel has it. */
+static void
+fs_reply_opened(struct fs *fs, fuse_req_t req, struct fs_inode *n, struct fuse_file_info *fi,
+		const struct fuse_entry_param *e)
+{
+	struct fs_handle *h = xcalloc(1, sizeof(*h));
+	int rc;
+
+	fi->fh = (uint64_t)(uintptr_t)h;
+	rc = e != NULL ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	if (rc != 0) {
+		free(h); /* the opener was interrupted: no release will come */
+		return;
+	}
+	n->opens++;
+	fs->nopen++;
+}
+
+/* The handle of an open file. */
+static struct fs_handle *
+fs_handle(const struct fuse_file_info *fi)
+{
+	return (struct fs_handle *)(uintptr_t)fi->fh;
+}
+
 /* Completion of open's revalidation: keep the page cache only for an unchanged version. */
 static void
 fs_done_open(void *arg, const struct cfs_reply *r)
@@ -48,10 +73,7 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 	n = fs_inode(c->fs, c->ino, 1);
 	fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	fs_lease_note(c->fs, &r->attr);
-	if (fuse_reply_open(c->req, &c->fi) == 0) {
-		n->opens++; /* a release will come for it */
-		c->fs->nopen++;
-	}
+	fs_reply_opened(c->fs, c->req, n, &c->fi, NULL);
 	fs_inode_maybe_free(n);
 	free(c);
 }
@@ -72,10 +94,7 @@ fs_open_run(struct fs *fs, struct fs_wait *w)
 		memset(&fi, 0, sizeof(fi));
 		fi.flags = w->flags;
 		fi.keep_cache = 1;
-		if (fuse_reply_open(w->req, &fi) == 0) {
-			n->opens++;
-			fs->nopen++;
-		}
+		fs_reply_opened(fs, w->req, n, &fi, NULL);
 		return;
 	}
 	c = fs_call(fs, w->req, w->ino);
@@ -103,12 +122,10 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		 */
 		fi->direct_io = 1;
 		fi->keep_cache = 0;
-		if (fuse_reply_open(req, fi) == 0) {
-			n = fs_inode(fs, ino, 1);
-			n->version = 0;
-			n->opens++;
-			fs->nopen++;
-		}
+		n = fs_inode(fs, ino, 1);
+		n->version = 0;
+		fs_reply_opened(fs, req, n, fi, NULL);
+		fs_inode_maybe_free(n);
 		return;
 	}
 	w = fs_wait(fs_open_run, req, ino);
@@ -134,10 +151,7 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 	/* O_CREAT of an existing file opens it: its cache is as good as its version. */
 	fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	fs_entry(c->fs, &r->attr, &e);
-	if (fuse_reply_create(c->req, &e, &c->fi) == 0) {
-		n->opens++;
-		c->fs->nopen++;
-	}
+	fs_reply_opened(c->fs, c->req, n, &c->fi, &e);
 	free(c);
 }
 
@@ -226,8 +240,8 @@ fs_done_write(void *arg, const struct cfs_reply *r)
 			fuse_reply_err(c->req, err);
 		else
 			fuse_reply_write(c->req, r->value);
-	} else if (err != 0 && n->err == 0) {
-		n->err = err; /* for the next flush or fsync */
+	} else if (err != 0 && c->h->err == 0) {
+		c->h->err = err; /* for the next flush, fsync or release of its file */
 		log_warnx("write to inode %llu failed: %s; reported at close",
 			  (unsigned long long)c->ino, strerror(err));
 	}
@@ -267,6 +281,7 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	if (fuse_req_ctx(req)->uid != 0)
 		op.valid |= CFS_SET_KILL_SUID;
 	c->size = size;
+	c->h = fs_handle(fi); /* lives until release, which waits for this write */
 	n->writes++;
 	n->version = 0; /* our own write: the cache is ours, but others may interleave */
 	fs->inflight += size;
@@ -283,26 +298,32 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	}
 }
 
-/* flush/release: answer once every write of the inode is in, with the first error. */
+/* flush/release: answer once every write of the inode is in, with the file's first error. */
 static void
 fs_flush_run(struct fs *fs, struct fs_wait *w)
 {
-	struct fs_inode *n = fs_inode(fs, w->ino, 0);
-	int err = 0;
+	int err = w->h->err;
 
-	if (n != NULL) {
-		err = n->err;
-		n->err = 0;
-	}
+	(void)fs;
+	w->h->err = 0;
 	fuse_reply_err(w->req, err);
-	if (n != NULL)
-		fs_inode_maybe_free(n);
+}
+
+/* A wait for an open file's writes (flush, fsync, release). */
+static struct fs_wait *
+fs_wait_file(void (*run)(struct fs *, struct fs_wait *), fuse_req_t req, fuse_ino_t ino,
+	     const struct fuse_file_info *fi)
+{
+	struct fs_wait *w = fs_wait(run, req, ino);
+
+	w->h = fs_handle(fi);
+	return w;
 }
 
 void
 fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_flush_run, req, ino));
+	fs_after_writes(fuse_req_userdata(req), fs_wait_file(fs_flush_run, req, ino, fi));
 }
 
 /* Completion of removing a hidden open-unlinked file. */
@@ -341,12 +362,15 @@ fs_release_run(struct fs *fs, struct fs_wait *w)
 		}
 	}
 	fs_flush_run(fs, w);
+	free(w->h); /* every write through it is in: fs_after_writes */
+	if (n != NULL)
+		fs_inode_maybe_free(n);
 }
 
 void
 fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_release_run, req, ino));
+	fs_after_writes(fuse_req_userdata(req), fs_wait_file(fs_release_run, req, ino, fi));
 }
 
 /* Completion: fsync, with a pipelined write's error first. */
@@ -354,16 +378,13 @@ static void
 fs_done_fsync(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
-	struct fs_inode *n = fs_inode(c->fs, c->ino, 0);
 	int err = fs_errno_ino(r->status);
 
-	if (n != NULL && n->err != 0) {
-		err = n->err;
-		n->err = 0;
+	if (c->h != NULL && c->h->err != 0) { /* fsyncdir has no file handle */
+		err = c->h->err;
+		c->h->err = 0;
 	}
 	fuse_reply_err(c->req, err);
-	if (n != NULL)
-		fs_inode_maybe_free(n);
 	free(c);
 }
 
@@ -373,14 +394,17 @@ fs_fsync_run(struct fs *fs, struct fs_wait *w)
 {
 	struct cfs_op op;
 
+	struct fs_call *c = fs_call(fs, w->req, w->ino);
+
+	c->h = w->h;
 	fs_op_name(&op, CFS_OP_FSYNC, w->ino, NULL);
-	fs_submit(fs, &op, fs_done_fsync, fs_call(fs, w->req, w->ino));
+	fs_submit(fs, &op, fs_done_fsync, c);
 }
 
 void
 fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_fsync_run, req, ino));
+	fs_after_writes(fuse_req_userdata(req), fs_wait_file(fs_fsync_run, req, ino, fi));
 }
 
 void
