@@ -389,7 +389,7 @@ lincheck_build(struct lincheck_search *ks, const struct linhist *h, const struct
 	for (size_t i = 0; i < n; i++) {
 		const struct linhist_op *op = &h->ops[hops[i]];
 
-		if (st[i] == LINHIST_DROPPED)
+		if (st[i] == LINHIST_DROPPED || st[i] == LINHIST_NOEFFECT)
 			continue;
 		so[m].t0 = op->t0;
 		so[m].t1 = st[i] == LINHIST_INDET && !op->settled ? LINHIST_NEVER : op->t1;
@@ -1318,6 +1318,7 @@ lincheck_key(struct lincheck_report *r, const struct linhist *h, const struct li
 		kr->ok += op->status == LINHIST_OK;
 		kr->expected += op->status == LINHIST_EXPECTED;
 		kr->indet += op->status == LINHIST_INDET;
+		kr->noeffect += op->status == LINHIST_NOEFFECT;
 		if (op->status == LINHIST_DROPPED) {
 			kr->dropped++;
 			lincheck_count_dropped(r, op->res);
@@ -1435,6 +1436,7 @@ lincheck_run(const struct linhist *h, const struct lincheck_opts *o)
 		r->total.expected += kr->expected;
 		r->total.indet += kr->indet;
 		r->total.dropped += kr->dropped;
+		r->total.noeffect += kr->noeffect;
 		r->total.reads += kr->reads;
 		r->total.nobody_wrote += kr->nobody_wrote;
 		r->total.violations += kr->violations;
@@ -1500,6 +1502,8 @@ lincheck_print(FILE *f, const struct linhist *h, const struct lincheck_report *r
 		lincheck_put_row(f, h->keys[order[k]].name, &r->keys[order[k]]);
 	lincheck_put_row(f, "total", &r->total);
 	fprintf(f, "indeterminate operations: %zu\n", r->total.indet);
+	fprintf(f, "writes, appends and truncs that found their file gone (ESTALE, no effect): %zu\n",
+	        r->total.noeffect);
 	fputs("failed reads by errno:", f);
 	if (r->ndropped == 0)
 		fputs(" none", f);

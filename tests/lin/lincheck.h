@@ -62,6 +62,7 @@ struct lincheck_violation {
 
 struct lincheck_keyres {
 	size_t ops, ok, expected, indet, dropped;
+	size_t noeffect; /* writes, appends, truncs that found their file gone (ESTALE) */
 	size_t reads, nobody_wrote; /* successful reads; of them, with bytes nobody wrote */
 	size_t violations;          /* incidents */
 	enum lincheck_verdict verdict;

@@ -203,7 +203,7 @@ linhist_number(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
-/* True for "ok" or an errno-like name (E followed by capitals and digits). */
+/* True for "ok" or an errno-like name (E followed by capitals, digits and '_'). */
 static int
 linhist_valid_res(const char *s, size_t len)
 {
@@ -212,7 +212,7 @@ linhist_valid_res(const char *s, size_t len)
 	if (len < 2 || len >= sizeof(((struct linhist_op *)0)->res) || s[0] != 'E')
 		return 0;
 	for (size_t i = 1; i < len; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			return 0;
 	return 1;
 }
@@ -593,6 +593,12 @@ linhist_finish(struct linhist_pctx *pc)
 		enum linhist_kind k = op->kind;
 		int done = op->t1 != LINHIST_NEVER;
 		int ok = done && strcmp(op->res, "ok") == 0;
+		/*
+		 * A write, append or trunc that failed with ESTALE did nothing: the
+		 * op's one request found its inode gone (linwork names an ESTALE
+		 * of a later call, fsync or fstat, ESTALE_LATE).
+		 */
+		int stale = done && strcmp(op->res, "ESTALE") == 0;
 		const char *exp = linhist_expected_errno(k);
 		int wants_val = k == LINHIST_WRITE || k == LINHIST_APPEND || k == LINHIST_PUT;
 		int ino_input = wants_val || k == LINHIST_READ || k == LINHIST_TRUNC_DATA;
@@ -617,6 +623,8 @@ linhist_finish(struct linhist_pctx *pc)
 			op->status = LINHIST_OK;
 		else if (done && exp != NULL && strcmp(op->res, exp) == 0)
 			op->status = LINHIST_EXPECTED;
+		else if (stale && (k == LINHIST_WRITE || k == LINHIST_APPEND || k == LINHIST_TRUNC))
+			op->status = LINHIST_NOEFFECT;
 		else if (linhist_kind_mutates(k))
 			op->status = LINHIST_INDET;
 		else
@@ -627,7 +635,8 @@ linhist_finish(struct linhist_pctx *pc)
 		 * did before it returned.  A timeout (EIO) may leave a request in
 		 * flight, to be applied later: that one stays open-ended.
 		 */
-		op->settled = op->status == LINHIST_INDET && done && strcmp(op->res, "ESTALE") == 0;
+		op->settled = op->status == LINHIST_INDET &&
+		              (stale || (done && strcmp(op->res, "ESTALE_LATE") == 0));
 		if (op->t0 < h->tmin)
 			h->tmin = op->t0;
 		if (op->t0 > h->tmax)

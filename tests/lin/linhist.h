@@ -38,6 +38,8 @@ enum linhist_status {
 	LINHIST_INDET,    /* a mutation that failed otherwise or never returned: it took
 	                     effect at some point after its invocation, or never */
 	LINHIST_DROPPED,  /* a read-only op that failed otherwise: it claims nothing */
+	LINHIST_NOEFFECT, /* a write, append or trunc whose own call found its file gone
+	                     (ESTALE): it did nothing, and is left out like a failed read */
 };
 
 /* t1 of an operation that never returned. */

@@ -244,20 +244,35 @@ linwork_want_fsync(struct linwork_child *c)
 	return c->o->fsync_pct > 0 && linwork_below(c, 100) < c->o->fsync_pct;
 }
 
-/* Opens key and reads its inode number; -1 with *err set when either fails. */
+/*
+ * The result name of an ESTALE from a call made after the op's effect (fstat
+ * after an open that may have created or truncated, fsync after a write): the
+ * op may have acted before its object went away.  A plain ESTALE is the op's
+ * own call finding its object gone: it did nothing.
+ */
+#define LINWORK_ESTALE_LATE "ESTALE_LATE"
+
+/*
+ * Opens key and reads its inode number; -1 with *err set when either fails,
+ * and *res set to LINWORK_ESTALE_LATE when fstat found the opened file gone.
+ */
 static int
-linwork_open(struct linwork_child *c, const char *key, int flags, uint64_t *ino, int *err)
+linwork_open(struct linwork_child *c, const char *key, int flags, uint64_t *ino, int *err,
+             const char **res)
 {
 	struct stat st;
 	int fd = openat(c->dirfd, key, flags | O_CLOEXEC, 0644);
 
 	*err = 0;
+	*res = NULL;
 	if (fd < 0) {
 		*err = errno;
 		return -1;
 	}
 	if (fstat(fd, &st) != 0) {
 		*err = errno;
+		if (*err == ESTALE)
+			*res = LINWORK_ESTALE_LATE;
 		close(fd);
 		return -1;
 	}
@@ -278,8 +293,11 @@ linwork_write_close(struct linwork_child *c, int fd, const char *v, off_t off, c
 		err = errno;
 	else if ((size_t)k != len)
 		*res = "ESHORT";
-	if (err == 0 && *res == NULL && linwork_want_fsync(c) && fsync(fd) != 0)
+	if (err == 0 && *res == NULL && linwork_want_fsync(c) && fsync(fd) != 0) {
 		err = errno;
+		if (err == ESTALE)
+			*res = LINWORK_ESTALE_LATE; /* the write may have landed first */
+	}
 	/* chainfs reports a pipelined write's failure at close. */
 	if (close(fd) != 0 && err == 0 && *res == NULL)
 		err = errno;
@@ -314,7 +332,7 @@ linwork_do_read(struct linwork_child *c, const char *key)
 	int fd, err;
 
 	linwork_begin(c, &r, key, "open_r");
-	fd = linwork_open(c, key, O_RDONLY, &ino, &err);
+	fd = linwork_open(c, key, O_RDONLY, &ino, &err, &r.res);
 	r.has_ino = fd >= 0;
 	r.ino = ino;
 	linwork_end(c, &r, err);
@@ -367,7 +385,7 @@ linwork_do_rewrite(struct linwork_child *c, const char *key)
 
 	linwork_begin(c, &r, key, "trunc");
 	linwork_emit(c, &r);
-	fd = linwork_open(c, key, O_WRONLY | O_CREAT | O_TRUNC, &ino, &err);
+	fd = linwork_open(c, key, O_WRONLY | O_CREAT | O_TRUNC, &ino, &err, &r.res);
 	r.has_ino = fd >= 0;
 	r.ino = ino;
 	linwork_end(c, &r, err);
@@ -405,7 +423,7 @@ linwork_do_put(struct linwork_child *c, const char *key)
 
 	linwork_begin(c, &r, key, "put");
 	r.v = linwork_value(c, r.n);
-	fd = linwork_open(c, c->tmp, O_WRONLY | O_CREAT | O_TRUNC, &ino, &err);
+	fd = linwork_open(c, c->tmp, O_WRONLY | O_CREAT | O_TRUNC, &ino, &err, &res);
 	linwork_note_tmp(c, &r, fd >= 0 ? ino : 0, err);
 	if (fd < 0)
 		return;
@@ -432,7 +450,7 @@ linwork_do_creat(struct linwork_child *c, const char *key)
 
 	linwork_begin(c, &r, key, "creat_excl");
 	linwork_emit(c, &r);
-	fd = linwork_open(c, key, O_WRONLY | O_CREAT | O_EXCL, &ino, &err);
+	fd = linwork_open(c, key, O_WRONLY | O_CREAT | O_EXCL, &ino, &err, &r.res);
 	r.has_ino = fd >= 0;
 	r.ino = ino;
 	linwork_end(c, &r, err);
@@ -450,7 +468,7 @@ linwork_do_append(struct linwork_child *c, const char *key)
 	int fd, err;
 
 	linwork_begin(c, &r, key, "open_a");
-	fd = linwork_open(c, key, O_WRONLY | O_APPEND, &ino, &err);
+	fd = linwork_open(c, key, O_WRONLY | O_APPEND, &ino, &err, &r.res);
 	r.has_ino = fd >= 0;
 	r.ino = ino;
 	linwork_end(c, &r, err);

@@ -405,10 +405,12 @@ test_trunc_after_rename_away(void **unused)
 }
 
 /*
- * A mutation that failed with ESTALE is indeterminate but settled: whatever it
- * did, it did before it returned (the chain answered).  One that failed with
- * EIO may still be in flight and take effect later.  The same history is fine
- * with EIO and a violation with ESTALE.
+ * A write, append or trunc that failed with ESTALE found its file gone and did
+ * nothing.  One whose later call failed (ESTALE_LATE: fsync after the write,
+ * fstat after the open) is indeterminate but settled: whatever it did, it did
+ * before it returned.  One that failed with EIO may still be in flight and
+ * take effect later.  The same history is fine with EIO, a violation with
+ * ESTALE_LATE (too late) and with ESTALE (never).
  */
 static void
 test_settled_indet(void **unused)
@@ -420,23 +422,46 @@ test_settled_indet(void **unused)
 	                                 "p=3 m=3 n=3 k=f0 op=open_r ino=1 t0=40 t1=41 res=ok\n"
 	                                 "p=3 m=3 n=4 k=f0 op=read ino=1 t0=42 t1=43 res=ok "
 	                                 "data:BBBB\n";
+	static const char *const after = "p=1 m=1 n=1 k=f0 op=put ino=1 v=AAAA t0=0 t1=10 res=ok\n"
+	                                  "p=2 m=2 n=1 k=f0 op=write ino=1 v=BBBB t0=5 t1=20 res=%s\n"
+	                                  "p=3 m=3 n=1 k=f0 op=open_r ino=1 t0=30 t1=31 res=ok\n"
+	                                  "p=3 m=3 n=2 k=f0 op=read ino=1 t0=32 t1=33 res=ok "
+	                                  "data:%s\n";
 	char h[1024];
+	struct test_run t;
 
 	snprintf(h, sizeof(h), "%sp=2 m=2 n=1 k=f0 op=write ino=1 v=BBBB t0=12 t1=20 res=EIO\n",
 	         base);
 	test_linearizable(h);
-	snprintf(h, sizeof(h), "%sp=2 m=2 n=1 k=f0 op=write ino=1 v=BBBB t0=12 t1=20 res=ESTALE\n",
-	         base);
+	snprintf(h, sizeof(h),
+	         "%sp=2 m=2 n=1 k=f0 op=write ino=1 v=BBBB t0=12 t1=20 res=ESTALE_LATE\n", base);
 	test_violation(h, LINCHECK_NO_ORDER, 3, 4);
-	/* Settled and never done, or done within its window: both fine. */
+	/* Settled: never done, or done within its window; both fine. */
 	test_linearizable("p=1 m=1 n=1 k=f0 op=put ino=1 v=AAAA t0=0 t1=10 res=ok\n"
-	                  "p=2 m=2 n=1 k=f0 op=trunc t0=5 t1=20 res=ESTALE\n"
+	                  "p=2 m=2 n=1 k=f0 op=trunc t0=5 t1=20 res=ESTALE_LATE\n"
 	                  "p=3 m=3 n=1 k=f0 op=open_r ino=1 t0=30 t1=31 res=ok\n"
 	                  "p=3 m=3 n=2 k=f0 op=read ino=1 t0=32 t1=33 res=ok data:AAAA\n");
+	snprintf(h, sizeof(h), after, "ESTALE_LATE", "BBBB");
+	test_linearizable(h);
+	snprintf(h, sizeof(h), after, "ESTALE_LATE", "AAAA");
+	test_linearizable(h);
+	/* Found its file gone: it did nothing, and is counted apart. */
+	snprintf(h, sizeof(h), after, "ESTALE", "AAAA");
+	test_check(&t, h, 0);
+	assert_true(t.parsed);
+	assert_int_equal(t.r->verdict, LINCHECK_LINEARIZABLE);
+	assert_int_equal(t.r->total.noeffect, 1);
+	assert_int_equal(t.r->total.indet, 0);
+	test_done(&t);
+	snprintf(h, sizeof(h), after, "ESTALE", "BBBB");
+	test_check(&t, h, 0);
+	assert_true(t.parsed);
+	assert_int_equal(t.r->verdict, LINCHECK_VIOLATION);
+	test_done(&t);
+	/* Other mutations failing with ESTALE stay settled, not "did nothing". */
 	test_linearizable("p=1 m=1 n=1 k=f0 op=put ino=1 v=AAAA t0=0 t1=10 res=ok\n"
-	                  "p=2 m=2 n=1 k=f0 op=write ino=1 v=BBBB t0=5 t1=20 res=ESTALE\n"
-	                  "p=3 m=3 n=1 k=f0 op=open_r ino=1 t0=30 t1=31 res=ok\n"
-	                  "p=3 m=3 n=2 k=f0 op=read ino=1 t0=32 t1=33 res=ok data:BBBB\n");
+	                  "p=2 m=2 n=1 k=f0 op=unlink t0=5 t1=20 res=ESTALE\n"
+	                  "p=3 m=3 n=1 k=f0 op=open_r t0=30 t1=31 res=ENOENT\n");
 }
 
 /* Several anomalies on one key are all reported; ESTALE reads are counted, not judged. */
