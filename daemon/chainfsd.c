@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <stdio.h>
@@ -86,6 +87,16 @@ main(int argc, char **argv)
 	const char *name = NULL;
 	char err[512];
 	int ch, level = LOG_LEVEL_INFO, to_syslog = 0, status = 1;
+
+	/*
+	 * Every entry is applied in a nested LMDB transaction, and each one
+	 * allocates its dirty-page list (2 MiB) and free-page list (1 MiB) and
+	 * frees them at its commit.  With glibc's defaults that was a brk up and
+	 * down and fresh page faults per update: a third of a lone node's CPU.
+	 * Keep such blocks in the heap, and up to 16 MiB of free heap top.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 16 << 20);
 
 	while ((ch = getopt(argc, argv, "c:hl:n:s")) != -1) {
 		switch (ch) {
