@@ -425,15 +425,22 @@ node_io_room(void *arg)
 	       cfs_conn_outq(n->succ) + n->pend_fwd.len < CFS_CONN_HIGH_WATER;
 }
 
-/* chain_io: acknowledge upstream, coalesced to one ACK per loop turn. */
+/*
+ * chain_io: acknowledge upstream, coalesced to one ACK per NODE_ACK_DELAY_US.
+ * Acknowledgements only let the predecessors trim their logs and keep their
+ * windows open (NODE_MAX_UNACKED): nobody waits for one to answer a client,
+ * so they need not cost a wake-up of every node upstream for every update.
+ */
 static void
 node_io_ack(void *arg, uint64_t sn)
 {
 	struct node *n = arg;
+	const struct timeval delay = {0, NODE_ACK_DELAY_US};
 
 	if (sn > n->ack_pending)
 		n->ack_pending = sn;
-	event_active(n->ack_ev, EV_TIMEOUT, 0);
+	if (!evtimer_pending(n->ack_ev, NULL))
+		evtimer_add(n->ack_ev, &delay);
 }
 
 /* Sends the newest pending ACK to the predecessor. */

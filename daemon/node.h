@@ -64,6 +64,8 @@
 #define NODE_CLIENT_UPDATE_WINDOW 8192
 /* Unacknowledged entries at which a node stops reading new work (below CHAIN_MAX_SENT_ENTRIES). */
 #define NODE_MAX_UNACKED 100000
+/* Acknowledgements upstream are coalesced over this long (microseconds). */
+#define NODE_ACK_DELAY_US 2000
 
 /* What an accepted peer said it is in its HELLO. */
 enum node_peer_state {
