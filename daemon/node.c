@@ -1463,19 +1463,26 @@ node_succ_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Gives the memory of many closed connections back to the system: glibc
- * keeps freed TLS and buffer memory in its arenas otherwise, and a flood of
- * connections would leave the node holding it.  Only after NODE_TRIM_AFTER
- * closes or NODE_TRIM_BYTES of dropped output.
+ * Gives the memory of closed connections back to the system: glibc keeps
+ * freed TLS and buffer memory in its heap (up to 16 MiB of it at the top:
+ * chainfsd.c), and a flood of connections would leave the node holding it.
+ * During a flood after NODE_TRIM_AFTER closes or NODE_TRIM_BYTES of dropped
+ * output, and once more in the first second without a close.
  */
 #define NODE_TRIM_AFTER 256
 #define NODE_TRIM_BYTES (8u << 20)
 static void
 node_trim(struct node *n)
 {
-	if (n->closed_since_trim < NODE_TRIM_AFTER && n->freed_since_trim < NODE_TRIM_BYTES)
+	int flood = n->closed_since_trim >= NODE_TRIM_AFTER ||
+		    n->freed_since_trim >= NODE_TRIM_BYTES;
+	int over = n->closed_since_trim > 0 && n->closed_since_trim == n->trim_closed_seen;
+
+	n->trim_closed_seen = n->closed_since_trim;
+	if (!flood && !over)
 		return;
 	n->closed_since_trim = 0;
+	n->trim_closed_seen = 0;
 	n->freed_since_trim = 0;
 	malloc_trim(0);
 }

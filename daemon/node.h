@@ -118,6 +118,7 @@ struct node {
 	/* Lines about clients that misbehave (not reading, too much in flight). */
 	struct log_limit client_log;
 	uint64_t closed_since_trim; /* node_trim */
+	uint64_t trim_closed_seen;  /* closed_since_trim at the last tick: a quiet second */
 	uint64_t second_ms;	    /* node_each_second's last turn */
 	uint64_t freed_since_trim;		/* bytes of queued output dropped at closes */
 	uint64_t out_queued;			/* bytes queued to all accepted peers */
