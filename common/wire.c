@@ -588,6 +588,11 @@ cfs_reply_encode(struct cfs_wbuf *w, const struct cfs_reply *rp)
 	cfs_attr_put(w, &rp->attr);
 	cfs_put_u64(w, rp->value);
 	cfs_put_u32(w, rp->lease_ms);
+	if (rp->ndirs > CFS_REPLY_DIRS_MAX)
+		fatalx("%s: %u directories", __func__, rp->ndirs);
+	cfs_put_u8(w, rp->ndirs);
+	for (unsigned i = 0; i < rp->ndirs; i++)
+		cfs_attr_put(w, &rp->dirs[i]);
 	cfs_put_u32(w, rp->datalen);
 	cfs_put_bytes(w, rp->data, rp->datalen);
 }
@@ -605,6 +610,13 @@ cfs_reply_decode(const void *p, size_t len, struct cfs_reply *rp)
 	cfs_attr_get(&r, &rp->attr);
 	rp->value = cfs_get_u64(&r);
 	rp->lease_ms = cfs_get_u32(&r);
+	rp->ndirs = cfs_get_u8(&r);
+	if (rp->ndirs > CFS_REPLY_DIRS_MAX) {
+		rp->ndirs = 0;
+		return r.err != CFS_WIRE_OK ? r.err : CFS_WIRE_TOO_LONG;
+	}
+	for (unsigned i = 0; i < rp->ndirs; i++)
+		cfs_attr_get(&r, &rp->dirs[i]);
 	rp->datalen = cfs_get_u32(&r);
 	if (rp->datalen > CFS_REPLY_DATA_MAX) {
 		rp->datalen = 0;

@@ -23,9 +23,10 @@
 /*
  * 2: entries carry their epoch; HELLO_REPLY and STATUS grew.  3: HELLO
  * carries applied_sn.  4: ops carry their caller.  5: leases (HELLO asks,
- * REPLY grants) and recalls.
+ * REPLY grants) and recalls.  6: REPLY carries the directories a namespace
+ * update left, for its writer's lease.
  */
-#define CFS_PROTOCOL_VERSION 5
+#define CFS_PROTOCOL_VERSION 6
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_MAX_BODY (CFS_MAX_IO + 64 * 1024) /* largest body of any frame */
@@ -266,6 +267,7 @@ struct cfs_entry {
 /* Reply flags */
 #define CFS_REPLY_ATTR 0x1 /* attr is valid */
 
+#define CFS_REPLY_DIRS_MAX 2
 struct cfs_reply {
 	int32_t status; /* 0, a positive errno, or a negative CFS_ERR_* */
 	uint32_t flags;
@@ -279,6 +281,15 @@ struct cfs_reply {
 	 * Set by the tail as it sends the reply; never stored.
 	 */
 	uint32_t lease_ms;
+	/*
+	 * A namespace update's directories (its parent; a rename's two, a
+	 * link's new parent) as the update left them, leased to the writer
+	 * with lease_ms (ndirs 0 without a lease).  Set by the tail as it
+	 * sends the reply, from what the store reported; never stored, so
+	 * a retry answered from the result table has none.
+	 */
+	uint8_t ndirs;
+	struct cfs_attr dirs[CFS_REPLY_DIRS_MAX];
 };
 
 /*
@@ -313,6 +324,15 @@ struct cfs_hello {
 	 * node: how long the leases it granted as a tail may still run.
 	 */
 	uint32_t lease_ms;
+	/*
+	 * A namespace update's directories (its parent; a rename's two, a
+	 * link's new parent) as the update left them, leased to the writer
+	 * with lease_ms (ndirs 0 without a lease).  Set by the tail as it
+	 * sends the reply, from what the store reported; never stored, so
+	 * a retry answered from the result table has none.
+	 */
+	uint8_t ndirs;
+	struct cfs_attr dirs[CFS_REPLY_DIRS_MAX];
 };
 
 struct cfs_hello_reply {

@@ -502,20 +502,43 @@ node_lease_hold(struct node *n, uint64_t client_id, uint64_t seq, struct cfs_rep
 {
 	struct node_leases *lz = n->lz;
 	struct node_peer *p;
+	uint32_t ms = UINT32_MAX, got;
+	uint64_t now;
 
-	if (lz == NULL)
+	if (lz == NULL) {
+		r->ndirs = 0; /* they come with a lease only */
 		return 0;
+	}
 	if (lz->cur != NULL) {
 		/* No lease in a held reply: a later recall could overtake it. */
 		r->lease_ms = 0;
+		r->ndirs = 0;
 		node_reply_record(n, &lz->cur->held, client_id, seq, r);
 		return 1;
 	}
-	if (r->status != 0 || r->attr.ino == 0 || lz->cur_no_lease ||
-	    (p = node_find_client(n, client_id)) == NULL || p->lease_ms == 0)
+	if (r->status != 0 || lz->cur_no_lease || (p = node_find_client(n, client_id)) == NULL ||
+	    p->lease_ms == 0) {
+		r->ndirs = 0;
 		return 0;
-	/* The writer may cache the attributes its own update shows: the next change recalls them. */
-	r->lease_ms = node_lease_grant(lz, client_id, p->lease_ms, r->attr.ino, cfs_now_ms());
+	}
+	/*
+	 * The writer may cache the attributes its own update shows, and the
+	 * directories it changed as it left them: the next change recalls them.
+	 */
+	now = cfs_now_ms();
+	if (r->attr.ino != 0)
+		ms = node_lease_grant(lz, client_id, p->lease_ms, r->attr.ino, now);
+	for (unsigned i = 0; i < r->ndirs && ms > 0; i++) {
+		got = node_lease_grant(lz, client_id, p->lease_ms, r->dirs[i].ino, now);
+		if (got == 0) {
+			r->ndirs = 0; /* refused: none of them, the reply's own lease may stay */
+			break;
+		}
+		ms = got < ms ? got : ms;
+	}
+	r->lease_ms = ms == UINT32_MAX ? 0 : ms;
+	if (r->lease_ms == 0)
+		r->ndirs = 0;
 	return 0;
 }
 

@@ -722,6 +722,51 @@ store_apply_finish(struct store_tx *tx, struct cfs_entry *e, unsigned flags, str
 	return 0;
 }
 
+/*
+ * After a namespace update: the directories it changed as it left them, for
+ * the tail to lease to the writer with its reply (wire.h).  0, or a negative
+ * errno for a bad record.
+ */
+static int
+store_reply_dirs(struct store_tx *tx)
+{
+	const struct cfs_op *op = &tx->e->op;
+	uint64_t dirs[CFS_REPLY_DIRS_MAX] = {0, 0};
+	struct store_inode n;
+	int rc;
+
+	switch (op->type) {
+	case CFS_OP_CREATE:
+	case CFS_OP_MKNOD:
+	case CFS_OP_MKDIR:
+	case CFS_OP_SYMLINK:
+	case CFS_OP_UNLINK:
+	case CFS_OP_RMDIR:
+		dirs[0] = op->ino;
+		break;
+	case CFS_OP_LINK:
+		dirs[0] = op->ino2;
+		break;
+	case CFS_OP_RENAME:
+		dirs[0] = op->ino;
+		if (op->ino2 != op->ino)
+			dirs[1] = op->ino2;
+		break;
+	default:
+		return 0;
+	}
+	tx->res->ndirs = 0;
+	for (int i = 0; i < CFS_REPLY_DIRS_MAX && dirs[i] != 0; i++) {
+		rc = store_inode_get(tx, dirs[i], &n);
+		if (rc == ENOENT)
+			continue; /* not reached: a directory an update changed is there */
+		if (rc != 0)
+			return rc < 0 ? rc : -EIO;
+		tx->res->dirs[tx->res->ndirs++] = n.a;
+	}
+	return 0;
+}
+
 /* Applies one entry in one write transaction; see store.h. */
 int
 store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbuf *body,
@@ -785,6 +830,8 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 			}
 		} else if ((rc = mdb_txn_commit(child)) != 0) {
 			rc = store_mdb_fail(__func__, "mdb_txn_commit (child)", rc);
+			goto fail;
+		} else if ((rc = store_reply_dirs(&tx)) != 0) {
 			goto fail;
 		}
 		res->status = st;

@@ -384,7 +384,7 @@ static void
 test_header_roundtrip(void **state)
 {
 	static const uint8_t want[CFS_HEADER_SIZE] = {
-	    'C',  'H',  'F',  'S',  5,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
+	    'C',  'H',  'F',  'S',  6,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
 	    0x20, 0x01, 0x00, 0x88, 0x77, 0x66, 0x55,          0x44, 0x33, 0x22, 0x11, 0x09, 0,
 	    0,    0,    0,    0,    0,    0x80,
 	};
@@ -469,7 +469,9 @@ test_header_reject(void **state)
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h.version = 4; /* version 4 had no leases */
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
-	h.version = 6;
+	h.version = 5; /* version 5 REPLYs had no directories */
+	check_header_err(&h, CFS_WIRE_BAD_VERSION);
+	h.version = 7;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h = good;
 	h.type = 0;
@@ -856,11 +858,14 @@ test_reply_roundtrip(void **state)
 		rp.attr = sample_attr(i + 100);
 		rp.value = UINT64_MAX - i;
 		rp.lease_ms = (uint32_t)(i * 2500);
+		rp.ndirs = (uint8_t)(i % (CFS_REPLY_DIRS_MAX + 1));
+		for (unsigned d = 0; d < rp.ndirs; d++)
+			rp.dirs[d] = sample_attr(i + 200 + d);
 		rp.datalen = sizes[i];
 		rp.data = bigdata;
 		cfs_wbuf_init(&w);
 		cfs_reply_encode(&w, &rp);
-		assert_int_equal(w.len, 4 + 4 + 92 + 8 + 4 + 4 + sizes[i]);
+		assert_int_equal(w.len, 4 + 4 + 92 + 8 + 4 + 1 + 92 * rp.ndirs + 4 + sizes[i]);
 		memset(&got, 0x55, sizeof(got));
 		assert_int_equal(cfs_reply_decode(w.p, w.len, &got), CFS_WIRE_OK);
 		assert_int_equal(got.status, statuses[i]);
@@ -868,6 +873,9 @@ test_reply_roundtrip(void **state)
 		assert_attr_equal(&got.attr, &rp.attr);
 		assert_true(got.value == rp.value);
 		assert_int_equal(got.lease_ms, rp.lease_ms);
+		assert_int_equal(got.ndirs, rp.ndirs);
+		for (unsigned d = 0; d < rp.ndirs; d++)
+			assert_attr_equal(&got.dirs[d], &rp.dirs[d]);
 		assert_int_equal(got.datalen, sizes[i]);
 		assert_points_into(got.data, w.p, w.len);
 		if (sizes[i] > 0)
@@ -893,11 +901,27 @@ test_reply_reject(void **state)
 	cfs_attr_put(&w, &a);
 	cfs_put_u64(&w, 0);
 	cfs_put_u32(&w, 0);
+	cfs_put_u8(&w, 0);
 	cfs_put_u32(&w, n);
 	cfs_put_bytes(&w, bigdata, n);
 	assert_int_equal(cfs_reply_decode(w.p, w.len, &got), CFS_WIRE_TOO_LONG);
 	/* the same size claimed without the bytes is still too long, not short */
 	assert_int_equal(cfs_reply_decode(w.p, w.len - n, &got), CFS_WIRE_TOO_LONG);
+	cfs_wbuf_free(&w);
+
+	/* more directories than a rename has */
+	cfs_wbuf_init(&w);
+	cfs_put_u32(&w, 0);
+	cfs_put_u32(&w, CFS_REPLY_ATTR);
+	cfs_attr_put(&w, &a);
+	cfs_put_u64(&w, 0);
+	cfs_put_u32(&w, 0);
+	cfs_put_u8(&w, CFS_REPLY_DIRS_MAX + 1);
+	for (int d = 0; d <= CFS_REPLY_DIRS_MAX; d++)
+		cfs_attr_put(&w, &a);
+	cfs_put_u32(&w, 0);
+	assert_int_equal(cfs_reply_decode(w.p, w.len, &got), CFS_WIRE_TOO_LONG);
+	assert_int_equal(got.ndirs, 0);
 	cfs_wbuf_free(&w);
 }
 
