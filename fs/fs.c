@@ -121,22 +121,26 @@ fs_call(struct fs *fs, fuse_req_t req, uint64_t ino)
 	return c;
 }
 
-/* An update of ours in flight: its answer ends what fs_upd_begin began. */
-struct fs_upd {
-	struct fs *fs;
-	uint64_t ino, ino2;
-	uint16_t type;
-	cfs_client_done done;
-	void *arg;
-};
-
 static void
 fs_upd_done(void *arg, const struct cfs_reply *r)
 {
 	struct fs_upd *u = arg;
 
-	fs_upd_end(u->fs, u->ino, u->ino2, u->type);
+	fs_upd_end(u->fs, u, r);
+	/*
+	 * What it left, under a lease, until another host changes it (which
+	 * recalls the lease): the attributes it shows (a write's too), and the
+	 * directories it changed, so that paths through them are walked here.
+	 */
+	if (r->status == 0 && r->lease_ms > 0) {
+		if ((r->flags & CFS_REPLY_ATTR) && r->attr.ino != 0)
+			fs_lease_note(u->fs, &r->attr);
+		for (unsigned i = 0; i < r->ndirs; i++)
+			fs_lease_note(u->fs, &r->dirs[i]);
+	}
 	u->done(u->arg, r);
+	free(u->name);
+	free(u->name2);
 	free(u);
 }
 
@@ -158,9 +162,14 @@ fs_submit(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call
 	u->ino = op->ino;
 	u->ino2 = op->ino2;
 	u->type = op->type;
+	if (op->name != NULL && op->namelen <= CFS_NAME_MAX)
+		u->name = xstrdup(op->name);
+	if (op->name2 != NULL && op->name2len <= CFS_NAME_MAX)
+		u->name2 = xstrdup(op->name2);
+	u->flags = op->flags;
 	u->done = done;
 	u->arg = c;
-	fs_upd_begin(fs, op);
+	fs_upd_begin(fs, u, op);
 	cfs_client_submit(fs->cl, op, fs_upd_done, u);
 }
 

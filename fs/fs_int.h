@@ -177,8 +177,21 @@ void fs_call_free(struct fs_call *);
 double fs_attr_ttl(struct fs *);
 void fs_lease_note(struct fs *, const struct cfs_attr *);
 int fs_lease_valid(struct fs *, const struct fs_inode *);
-void fs_upd_begin(struct fs *, const struct cfs_op *);
-void fs_upd_end(struct fs *, uint64_t ino, uint64_t ino2, uint16_t type);
+/* An update of ours in flight (fs_submit): its answer ends what fs_upd_begin began. */
+struct fs_upd {
+	struct fs *fs;
+	uint64_t ino, ino2;
+	uint16_t type;
+	char *name, *name2; /* owned: the op's names, for the names of its directories */
+	uint32_t flags;
+	/* unlink, rmdir, rename: the inodes its names led to (0: none), if known */
+	uint64_t victims[2];
+	int victims_known;
+	cfs_client_done done;
+	void *arg;
+};
+void fs_upd_begin(struct fs *, struct fs_upd *, const struct cfs_op *);
+void fs_upd_end(struct fs *, const struct fs_upd *, const struct cfs_reply *);
 void fs_names_note(struct fs *, uint64_t dir, const char *name, const struct cfs_reply *);
 int fs_names_lookup(struct fs *, fuse_req_t, uint64_t dir, const char *name);
 void fs_names_free(struct fs *, struct fs_inode *);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,6 +73,12 @@ struct fs_name {
 
 struct fs_names {
 	uint32_t n;
+	/*
+	 * Every name of the directory is here, so a name that is not has no
+	 * inode: kept from the mkdir of ours that made it empty, through our
+	 * own changes of it, while its lease holds.
+	 */
+	int complete;
 	struct fs_name *b[FS_NAMES_BUCKETS];
 };
 
@@ -139,6 +146,43 @@ fs_names_find(const struct fs_names *ns, const char *name, size_t len)
 }
 
 /*
+ * Keeps name -> ino (0: no such name) in d's names, under a lease of the
+ * directory until `until` (generation gen).  What was kept under a lease
+ * that ran out before this one began goes first: the directory may have
+ * changed unseen in between.
+ */
+static void
+fs_names_put(struct fs *fs, struct fs_inode *d, const char *name, uint64_t ino, uint64_t until,
+	     uint64_t gen)
+{
+	size_t len = strlen(name);
+	struct fs_name *e;
+
+	if (d->names == NULL || d->names_gen != gen || d->names_until <= cfs_now_ms()) {
+		fs_names_free(fs, d);
+		d->names = xcalloc(1, sizeof(*d->names));
+	}
+	d->names_until = until;
+	d->names_gen = gen;
+	if ((e = fs_names_find(d->names, name, len)) != NULL) {
+		e->ino = ino;
+		return;
+	}
+	if (d->names->n >= FS_NAMES_PER_DIR || fs->nnames >= FS_NAMES_MAX) {
+		d->names->complete = 0; /* a name left out must not read as none */
+		return;
+	}
+	e = xmalloc(sizeof(*e) + len);
+	e->ino = ino;
+	e->len = (uint16_t)len;
+	memcpy(e->name, name, len);
+	e->next = d->names->b[fs_names_hash(name, len)];
+	d->names->b[fs_names_hash(name, len)] = e;
+	d->names->n++;
+	fs->nnames++;
+}
+
+/*
  * A lookup's answer came with a lease on its directory (and on the inode it
  * found): the name is kept until the tail recalls the directory, whose
  * inode every change of its names writes.
@@ -147,35 +191,14 @@ void
 fs_names_note(struct fs *fs, uint64_t dir, const char *name, const struct cfs_reply *r)
 {
 	uint64_t until = cfs_client_lease_until(fs->cl), gen = cfs_client_lease_gen(fs->cl);
-	size_t len = strlen(name);
 	struct fs_inode *d;
-	struct fs_name *e;
 
 	if (until <= cfs_now_ms() || (r->status != 0 && r->status != ENOENT))
 		return;
 	d = fs_inode(fs, dir, 1);
 	if (d->upd_inflight > 0)
 		return; /* our own change of its names is on its way */
-	if (d->names == NULL || d->names_gen != gen || d->names_until <= cfs_now_ms()) {
-		fs_names_free(fs, d); /* what was kept under an older lease goes */
-		d->names = xcalloc(1, sizeof(*d->names));
-	}
-	d->names_until = until;
-	d->names_gen = gen;
-	if ((e = fs_names_find(d->names, name, len)) != NULL) {
-		e->ino = r->status == 0 ? r->attr.ino : 0;
-		return;
-	}
-	if (d->names->n >= FS_NAMES_PER_DIR || fs->nnames >= FS_NAMES_MAX)
-		return;
-	e = xmalloc(sizeof(*e) + len);
-	e->ino = r->status == 0 ? r->attr.ino : 0;
-	e->len = (uint16_t)len;
-	memcpy(e->name, name, len);
-	e->next = d->names->b[fs_names_hash(name, len)];
-	d->names->b[fs_names_hash(name, len)] = e;
-	d->names->n++;
-	fs->nnames++;
+	fs_names_put(fs, d, name, r->status == 0 ? r->attr.ino : 0, until, gen);
 }
 
 /*
@@ -191,9 +214,12 @@ fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
 	struct fs_name *ent;
 
 	if (d == NULL || d->names == NULL || d->names_until <= now || d->names_gen != gen ||
-	    d->upd_inflight > 0 || (ent = fs_names_find(d->names, name, strlen(name))) == NULL)
+	    d->upd_inflight > 0)
 		return 0;
-	if (ent->ino == 0) {
+	ent = fs_names_find(d->names, name, strlen(name));
+	if (ent == NULL && !d->names->complete)
+		return 0;
+	if (ent == NULL || ent->ino == 0) {
 		fs->names_hits++;
 		fuse_reply_err(req, ENOENT); /* no negative entry: the kernel asks again */
 		return 1;
@@ -219,33 +245,157 @@ fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
 	return 1;
 }
 
-/* An update of ours is sent: what it names is not to be trusted from our leases. */
+/*
+ * The inode `name` leads to in dir, as its kept names say: 1 with *ino
+ * (0: no such name) when they know, 0 when they do not.
+ */
+static int
+fs_names_known(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino)
+{
+	struct fs_inode *d = fs_inode(fs, dir, 0);
+	struct fs_name *e;
+
+	if (d == NULL || d->names == NULL || d->names_until <= cfs_now_ms() ||
+	    d->names_gen != cfs_client_lease_gen(fs->cl) || d->upd_inflight > 0 || name == NULL)
+		return 0;
+	e = fs_names_find(d->names, name, strlen(name));
+	if (e == NULL && !d->names->complete)
+		return 0;
+	*ino = e != NULL ? e->ino : 0;
+	return 1;
+}
+
+/* Counts an update of ours on n: its leased attributes are not used meanwhile. */
+static void
+fs_upd_hold(struct fs *fs, uint64_t ino)
+{
+	struct fs_inode *n = fs_inode(fs, ino, 1);
+
+	n->upd_inflight++;
+	n->lease_until = 0;
+}
+
+/*
+ * An update of ours is sent: what it names is not to be trusted from our
+ * leases, and the names of a directory it changes are not used, until its
+ * answer comes (fs_upd_end).  An unlink, rmdir or rename also changes the
+ * inodes its names lead to (their links, their ctime): known from the names
+ * kept here, they are held the same way; unknown, every leased attribute
+ * of this mount is distrusted (ns_gen).
+ */
 void
-fs_upd_begin(struct fs *fs, const struct cfs_op *op)
+fs_upd_begin(struct fs *fs, struct fs_upd *u, const struct cfs_op *op)
 {
 	uint64_t inos[2] = {op->ino, op->ino2};
+	int known = 1;
 
+	if (op->type == CFS_OP_UNLINK || op->type == CFS_OP_RMDIR || op->type == CFS_OP_RENAME) {
+		known = fs_names_known(fs, op->ino, op->name, &u->victims[0]) &&
+			(op->type != CFS_OP_RENAME ||
+			 fs_names_known(fs, op->ino2, op->name2, &u->victims[1]));
+		if (!known)
+			u->victims[0] = u->victims[1] = 0;
+	}
+	u->victims_known = known;
 	for (int i = 0; i < 2; i++) {
-		struct fs_inode *n;
-
 		if (inos[i] == 0 || (i == 1 && inos[1] == inos[0]))
 			continue;
-		n = fs_inode(fs, inos[i], 1);
-		n->upd_inflight++;
-		n->lease_until = 0;
-		fs_names_free(fs, n);
+		fs_upd_hold(fs, inos[i]);
 	}
-	if (op->type == CFS_OP_UNLINK || op->type == CFS_OP_RMDIR || op->type == CFS_OP_RENAME)
+	for (int i = 0; i < 2; i++)
+		if (u->victims[i] != 0)
+			fs_upd_hold(fs, u->victims[i]);
+	if (!known)
 		fs->ns_gen++;
+}
+
+/*
+ * Brings directory d's names up to date with our update u, answered by r:
+ * 1 when done, 0 when they must go.  Only an answer that leased d to us
+ * (its attributes in r->dirs) does: every later change of d by another
+ * host recalls it, and the names kept before stay true if their lease held
+ * until the tail applied u (it ends after now, and u was applied before
+ * its answer came).  A rename's are known only when the inodes its names
+ * led to were (fs_upd_begin).
+ */
+static int
+fs_names_own(struct fs *fs, struct fs_inode *d, const struct fs_upd *u, const struct cfs_reply *r)
+{
+	uint64_t dir, target, until = cfs_client_lease_until(fs->cl);
+	uint64_t gen = cfs_client_lease_gen(fs->cl);
+	int leased = 0;
+
+	if (r->status != 0 || r->lease_ms == 0 || d->upd_inflight > 0 || u->name == NULL)
+		return 0;
+	for (unsigned i = 0; i < r->ndirs; i++)
+		leased |= r->dirs[i].ino == d->ino;
+	if (!leased)
+		return 0;
+	if (u->type == CFS_OP_RENAME) {
+		/* The source name now leads to nothing (or, exchanged, to the target's inode). */
+		/* Two links of one inode: rename(2) leaves both. */
+		if (!u->victims_known || u->victims[0] == 0 || u->name2 == NULL ||
+		    u->victims[0] == u->victims[1])
+			return 0;
+		if (d->ino == u->ino)
+			fs_names_put(fs, d, u->name,
+				     (u->flags & RENAME_EXCHANGE) ? u->victims[1] : 0, until, gen);
+		if (d->ino == u->ino2)
+			fs_names_put(fs, d, u->name2, u->victims[0], until, gen);
+		return 1;
+	}
+	switch (u->type) {
+	case CFS_OP_CREATE:
+	case CFS_OP_MKNOD:
+	case CFS_OP_MKDIR:
+	case CFS_OP_SYMLINK:
+		dir = u->ino;
+		target = r->attr.ino;
+		break;
+	case CFS_OP_LINK:
+		dir = u->ino2;
+		target = r->attr.ino;
+		break;
+	case CFS_OP_UNLINK:
+	case CFS_OP_RMDIR:
+		dir = u->ino;
+		target = 0;
+		break;
+	default:
+		return 0;
+	}
+	if (dir != d->ino || (target == 0 && u->type != CFS_OP_UNLINK && u->type != CFS_OP_RMDIR))
+		return 0;
+	fs_names_put(fs, d, u->name, target, until, gen);
+	return 1;
+}
+
+/*
+ * Our mkdir made directory ino, leased to us with its answer: it is empty,
+ * and stays as our own changes make it until another host's recalls it.
+ */
+static void
+fs_names_made(struct fs *fs, uint64_t ino)
+{
+	struct fs_inode *d = fs_inode(fs, ino, 1);
+	uint64_t until = cfs_client_lease_until(fs->cl);
+
+	if (until <= cfs_now_ms() || d->upd_inflight > 0 || fs->nnames >= FS_NAMES_MAX)
+		return;
+	fs_names_free(fs, d);
+	d->names = xcalloc(1, sizeof(*d->names));
+	d->names->complete = 1;
+	d->names_until = until;
+	d->names_gen = cfs_client_lease_gen(fs->cl);
 }
 
 /* Its answer came (before its own completion runs). */
 void
-fs_upd_end(struct fs *fs, uint64_t ino, uint64_t ino2, uint16_t type)
+fs_upd_end(struct fs *fs, const struct fs_upd *u, const struct cfs_reply *r)
 {
-	uint64_t inos[2] = {ino, ino2};
+	uint64_t inos[4] = {u->ino, u->ino2, u->victims[0], u->victims[1]};
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 4; i++) {
 		struct fs_inode *n;
 
 		if (inos[i] == 0 || (i == 1 && inos[1] == inos[0]) ||
@@ -255,11 +405,15 @@ fs_upd_end(struct fs *fs, uint64_t ino, uint64_t ino2, uint16_t type)
 			n->upd_inflight--;
 		/* A lookup answered meanwhile may predate the update: forget it again. */
 		n->lease_until = 0;
-		fs_names_free(fs, n);
+		if (i >= 2 || !fs_names_own(fs, n, u, r))
+			fs_names_free(fs, n); /* a victim directory (rmdir, rename): nothing left */
 		fs_inode_maybe_free(n);
 	}
-	if (type == CFS_OP_UNLINK || type == CFS_OP_RMDIR || type == CFS_OP_RENAME)
+	if ((u->type == CFS_OP_UNLINK || u->type == CFS_OP_RMDIR || u->type == CFS_OP_RENAME) &&
+	    !u->victims_known)
 		fs->ns_gen++;
+	if (u->type == CFS_OP_MKDIR && r->status == 0 && r->lease_ms > 0 && r->attr.ino != 0)
+		fs_names_made(fs, r->attr.ino);
 }
 
 /* Whether this mount holds a lease on n's attributes and data now. */

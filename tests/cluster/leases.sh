@@ -14,6 +14,9 @@
 #   - an answer that depends on a recalled change (EEXIST) waits for it;
 #     a client's own hidden-name removal is recalled from its kernel too;
 #   - readahead kept under a lease is dropped when another mount writes;
+#   - names in a directory m1 made and changed itself are answered by m1
+#     (hardly a LOOKUP at the tail for 50 creates), and a change on m2 is
+#     seen by m1 at once: created, removed and renamed names;
 #   - the tail, restarted, answers only once the leases it granted before
 #     could have run out (its "leases" horizon file).
 . "${srcdir:-.}/tests/cluster/lib.sh"
@@ -168,6 +171,39 @@ tail -c +$(((2 << 20) + 1)) "$m1/ra" >"$work/ra.want"
 cmp -s "$work/ra.2" "$work/ra.want" ||
 	fail "m2 read on past a write on m1 and got old bytes: $(cmp "$work/ra.2" "$work/ra.want" | head -1)"
 note "readahead on m2 dropped by m1's overwrite: the rest read as written"
+
+# 6b. Names under our own changes: m1 makes a directory and creates 50 files
+# in it, asking for each first; the tail sees hardly a lookup, since m1
+# knows the directory it made is empty and what its own creates put there.
+# (It is made in a directory no other mount holds: a reply held for a
+# recall from other holders carries no lease.)  Each change on m2 is seen
+# by m1 right after it returns.
+lookups() { tail_metric 'chainfs_requests_total{op="lookup"}'; }
+o1="$m1/mine/own" o2="$m2/mine/own"
+mkdir "$m1/mine" "$o1"
+l0=$(lookups)
+for i in $(seq 1 50); do
+	[ -e "$o1/f$i" ] || echo "$i" >"$o1/f$i"
+done
+l1=$(lookups)
+note "50 stat+create in a directory m1 made: $((l1 - l0)) lookups at the tail"
+[ $((l1 - l0)) -lt 10 ] || fail "$((l1 - l0)) lookups at the tail for 50 creates in m1's own directory"
+[ "$(cat "$o1/f7")" = 7 ] || fail "m1 reads own/f7 as '$(cat "$o1/f7")'"
+echo two >"$o2/from2"
+[ -e "$o1/from2" ] || fail "m1 does not see own/from2 right after m2 created it"
+rm "$o2/f1"
+[ ! -e "$o1/f1" ] || fail "m1 still sees own/f1 after m2 removed it"
+mv "$o2/f2" "$o2/g2"
+[ ! -e "$o1/f2" ] && [ "$(cat "$o1/g2")" = 2 ] ||
+	fail "m1 does not see m2's rename of own/f2 to own/g2"
+mv "$o1/f3" "$o1/g3"
+rm "$o1/f4"
+[ ! -e "$o2/f3" ] && [ "$(cat "$o2/g3")" = 3 ] && [ ! -e "$o2/f4" ] ||
+	fail "m2 does not see m1's rename of own/f3 and removal of own/f4"
+[ ! -e "$o1/f3" ] && [ -e "$o1/g3" ] && [ ! -e "$o1/f4" ] ||
+	fail "m1 does not see its own rename of own/f3 and removal of own/f4"
+[ "$(ls "$o1" | wc -l)" = 49 ] || fail "m1 lists $(ls "$o1" | wc -l) names in own, not 49"
+note "names kept by m1 for its own directory: m2's create, removal and rename seen at once"
 
 # 7. The tail restarted waits out the leases it granted before.
 fmode $h2 >/dev/null
