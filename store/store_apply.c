@@ -387,6 +387,11 @@ store_op_rename(struct store_tx *tx)
 		store_dir_changed(tx, d2);
 		rc = store_inode_put(tx, d2);
 	}
+	if (rc == 0) {
+		/* The inode that moved, as it is now: the writer may keep it (leases). */
+		tx->res->attr = src.a;
+		tx->res->flags |= CFS_REPLY_ATTR;
+	}
 	return rc;
 }
 
