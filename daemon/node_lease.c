@@ -639,14 +639,24 @@ node_lease_read(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		ms = got < ms ? got : ms;
 	}
 	if (op->type == CFS_OP_READDIR) {
+		uint32_t got;
+
+		/*
+		 * The directory's names too, as for a lookup: the client keeps the
+		 * page's names, and a listing read to its end under the lease
+		 * tells it every name there is.
+		 */
+		if (node_batch_changed(lz, op->ino))
+			return 0;
 		cfs_rbuf_init(&rb, r->data, r->datalen);
 		while (rb.off < rb.len && cfs_dirent_get(&rb, &d, 1) == CFS_WIRE_OK)
 			if (node_batch_changed(lz, d.ino))
 				return 0;
+		got = node_lease_grant(lz, p->client_id, p->lease_ms, op->ino, now);
+		ms = got < ms ? got : ms;
 		cfs_rbuf_init(&rb, r->data, r->datalen);
 		while (ms > 0 && rb.off < rb.len && cfs_dirent_get(&rb, &d, 1) == CFS_WIRE_OK) {
-			uint32_t got = node_lease_grant(lz, p->client_id, p->lease_ms, d.ino, now);
-
+			got = node_lease_grant(lz, p->client_id, p->lease_ms, d.ino, now);
 			ms = got < ms ? got : ms;
 		}
 	}

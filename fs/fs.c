@@ -167,6 +167,8 @@ fs_submit(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call
 	if (op->name2 != NULL && op->name2len <= CFS_NAME_MAX)
 		u->name2 = xstrdup(op->name2);
 	u->flags = op->flags;
+	u->uid = op->caller_uid;
+	u->gid = op->caller_gid;
 	u->done = done;
 	u->arg = c;
 	fs_upd_begin(fs, u, op);

@@ -31,7 +31,9 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 	struct cfs_rbuf rb;
 	struct cfs_dirent d;
 	char *buf, name[CFS_NAME_MAX + 1];
-	size_t pos = 0;
+	size_t pos = 0, nsent = 0;
+	struct fs_inode *names = NULL;
+	uint64_t last = 0;
 
 	if (r->status == ENOENT) {
 		/* An open directory that was removed reads as empty, as on Linux. */
@@ -45,6 +47,9 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 		return;
 	}
 	buf = xmalloc(c->size);
+	/* Under a lease on the directory, its names are kept here (fs_names_page). */
+	if (c->plus && r->lease_ms > 0)
+		names = fs_names_page(c->fs, c->ino, c->cookie);
 	cfs_rbuf_init(&rb, r->data, r->datalen);
 	while (rb.off < rb.len) {
 		size_t need;
@@ -79,7 +84,11 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 			if (!dot) {
 				fs_inode(c->fs, d.attr.ino, 1)->nlookup++;
 				fs_lease_note(c->fs, &d.attr);
+				if (names != NULL)
+					fs_names_page_add(c->fs, names, name, d.attr.ino);
 			}
+			last = d.cookie;
+			nsent++;
 		} else {
 			struct stat st;
 
@@ -93,9 +102,71 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 		}
 		pos += need;
 	}
+	if (names != NULL)
+		fs_names_page_end(names, last, r->datalen == 0 && nsent == 0);
 	fuse_reply_buf(c->req, buf, pos);
 	free(buf);
 	free(c);
+}
+
+/*
+ * Completion of fs_names_fill: the page's names are kept under its lease;
+ * an empty page ends the listing, which makes them complete.
+ */
+static void
+fs_done_fill(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs_inode *names = NULL;
+	struct cfs_rbuf rb;
+	struct cfs_dirent d;
+	char name[CFS_NAME_MAX + 1];
+	uint64_t last = c->cookie;
+	size_t others = 0;
+
+	if (r->status == 0 && r->lease_ms > 0)
+		names = fs_names_page(c->fs, c->ino, c->cookie);
+	if (names != NULL) {
+		cfs_rbuf_init(&rb, r->data, r->datalen);
+		while (rb.off < rb.len && cfs_dirent_get(&rb, &d, 1) == CFS_WIRE_OK) {
+			memcpy(name, d.name, d.namelen);
+			name[d.namelen] = '\0';
+			last = d.cookie;
+			if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+				continue;
+			fs_names_page_add(c->fs, names, name, d.attr.ino);
+			others++;
+		}
+		fs_names_page_end(names, last, r->datalen == 0);
+		/* "." and ".." only: the next page says whether that was all. */
+		if (r->datalen > 0 && others == 0 && c->done < 2)
+			fs_names_fill(c->fs, c->ino, last, c->uid, c->gid, c->done + 1);
+	}
+	free(c);
+}
+
+/*
+ * Lists directory ino from cookie, as uid/gid, for the names only (the
+ * kernel asked nothing): after a mkdir of ours whose answer carried no
+ * lease (it waited for a recall), so that the names not made in the new
+ * directory since are known to be missing.  pages: how many came before.
+ */
+void
+fs_names_fill(struct fs *fs, uint64_t ino, uint64_t cookie, uint32_t uid, uint32_t gid,
+	      size_t pages)
+{
+	struct fs_call *c = fs_call(fs, NULL, ino);
+	struct cfs_op op;
+
+	c->uid = uid;
+	c->gid = gid;
+	c->cookie = cookie;
+	c->done = pages;
+	fs_op_name(&op, CFS_OP_READDIR, ino, NULL);
+	op.offset = cookie;
+	op.length = 4096;
+	op.flags = CFS_READDIR_PLUS;
+	fs_submit(fs, &op, fs_done_fill, c);
 }
 
 /* Reads a directory page from cookie off. */
@@ -113,6 +184,7 @@ fs_readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int pl
 	op.flags = plus ? CFS_READDIR_PLUS : 0;
 	c->size = size;
 	c->plus = plus;
+	c->cookie = (uint64_t)off;
 	fs_submit(fs, &op, fs_done_readdir, c);
 }
 

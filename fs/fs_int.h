@@ -142,6 +142,7 @@ struct fs_call {
 	int plus;
 	struct fuse_file_info fi;
 	struct fs_handle *h; /* write, fsync: the open file its error goes to */
+	uint64_t cookie;     /* readdir: where the page starts */
 	/* unlink/rename of a name that may be open here: the names, owned */
 	uint16_t type;
 	uint64_t parent2;
@@ -184,6 +185,7 @@ struct fs_upd {
 	uint16_t type;
 	char *name, *name2; /* owned: the op's names, for the names of its directories */
 	uint32_t flags;
+	uint32_t uid, gid; /* the caller */
 	/* unlink, rmdir, rename: the inodes its names led to (0: none), if known */
 	uint64_t victims[2];
 	int victims_known;
@@ -195,6 +197,11 @@ void fs_upd_end(struct fs *, const struct fs_upd *, const struct cfs_reply *);
 void fs_names_note(struct fs *, uint64_t dir, const char *name, const struct cfs_reply *);
 int fs_names_lookup(struct fs *, fuse_req_t, uint64_t dir, const char *name);
 void fs_names_free(struct fs *, struct fs_inode *);
+struct fs_inode *fs_names_page(struct fs *, uint64_t dir, uint64_t off);
+void fs_names_page_add(struct fs *, struct fs_inode *, const char *name, uint64_t ino);
+void fs_names_page_end(struct fs_inode *, uint64_t last, int eof);
+void fs_names_fill(struct fs *, uint64_t ino, uint64_t cookie, uint32_t uid, uint32_t gid,
+		   size_t pages);
 void fs_lease_init(struct fs *);
 void fs_lease_free(struct fs *);
 

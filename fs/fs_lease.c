@@ -79,6 +79,9 @@ struct fs_names {
 	 * own changes of it, while its lease holds.
 	 */
 	int complete;
+	/* A listing read in order from cookie 0 (fs_names_page): where it goes on. */
+	int listing;
+	uint64_t listing_next;
 	struct fs_name *b[FS_NAMES_BUCKETS];
 };
 
@@ -180,6 +183,63 @@ fs_names_put(struct fs *fs, struct fs_inode *d, const char *name, uint64_t ino, 
 	d->names->b[fs_names_hash(name, len)] = e;
 	d->names->n++;
 	fs->nnames++;
+}
+
+/*
+ * A page of directory dir read from cookie off came with a lease on the
+ * directory (readdirplus): returns the directory whose names it is to go
+ * into (fs_names_page_add, then fs_names_page_end), or NULL.  Pages read
+ * in order from cookie 0 to the end, with the lease held throughout (a
+ * change recalls it, which drops the names), make the names complete.
+ */
+struct fs_inode *
+fs_names_page(struct fs *fs, uint64_t dir, uint64_t off)
+{
+	uint64_t until = cfs_client_lease_until(fs->cl), gen = cfs_client_lease_gen(fs->cl);
+	uint64_t now = cfs_now_ms();
+	struct fs_inode *d = fs_inode(fs, dir, off == 0);
+
+	if (d == NULL || until <= now || d->upd_inflight > 0)
+		return NULL;
+	if (d->names == NULL || d->names_gen != gen || d->names_until <= now) {
+		if (off != 0)
+			return NULL;
+		fs_names_free(fs, d);
+		if (fs->nnames >= FS_NAMES_MAX)
+			return NULL;
+		d->names = xcalloc(1, sizeof(*d->names));
+	}
+	d->names_until = until;
+	d->names_gen = gen;
+	if (off == 0) {
+		d->names->listing = 1;
+		d->names->listing_next = 0;
+	} else if (!d->names->listing || d->names->listing_next != off) {
+		d->names->listing = 0; /* out of order, or another reader's: no end to count on */
+	}
+	return d;
+}
+
+/* One name of the page (not "." or ".."). */
+void
+fs_names_page_add(struct fs *fs, struct fs_inode *d, const char *name, uint64_t ino)
+{
+	if (d->names != NULL)
+		fs_names_put(fs, d, name, ino, d->names_until, d->names_gen);
+}
+
+/* The page ended after cookie `last`; eof: it was empty, the listing is over. */
+void
+fs_names_page_end(struct fs_inode *d, uint64_t last, int eof)
+{
+	if (d->names == NULL || !d->names->listing)
+		return;
+	if (eof) {
+		d->names->complete = 1;
+		d->names->listing = 0;
+	} else {
+		d->names->listing_next = last;
+	}
 }
 
 /*
@@ -412,8 +472,12 @@ fs_upd_end(struct fs *fs, const struct fs_upd *u, const struct cfs_reply *r)
 	if ((u->type == CFS_OP_UNLINK || u->type == CFS_OP_RMDIR || u->type == CFS_OP_RENAME) &&
 	    !u->victims_known)
 		fs->ns_gen++;
-	if (u->type == CFS_OP_MKDIR && r->status == 0 && r->lease_ms > 0 && r->attr.ino != 0)
-		fs_names_made(fs, r->attr.ino);
+	if (u->type == CFS_OP_MKDIR && r->status == 0 && r->attr.ino != 0 && fs->o.lease_ms > 0) {
+		if (r->lease_ms > 0)
+			fs_names_made(fs, r->attr.ino);
+		else
+			fs_names_fill(fs, r->attr.ino, 0, u->uid, u->gid, 0); /* held: list it */
+	}
 }
 
 /* Whether this mount holds a lease on n's attributes and data now. */

@@ -17,6 +17,9 @@
 #   - names in a directory m1 made and changed itself are answered by m1
 #     (hardly a LOOKUP at the tail for 50 creates), and a change on m2 is
 #     seen by m1 at once: created, removed and renamed names;
+#   - a directory listed to its end by m1 tells it every name there is:
+#     existing and missing names are answered without the tail, and m2's
+#     changes are seen at once;
 #   - the tail, restarted, answers only once the leases it granted before
 #     could have run out (its "leases" horizon file).
 . "${srcdir:-.}/tests/cluster/lib.sh"
@@ -204,6 +207,25 @@ rm "$o1/f4"
 	fail "m1 does not see its own rename of own/f3 and removal of own/f4"
 [ "$(ls "$o1" | wc -l)" = 49 ] || fail "m1 lists $(ls "$o1" | wc -l) names in own, not 49"
 note "names kept by m1 for its own directory: m2's create, removal and rename seen at once"
+
+# 6c. A listing read to its end under the lease: m2 fills a directory, m1
+# lists it (several pages), then asks for 200 names there and 200 that are
+# not; the tail sees no lookup.  m2's changes are seen by m1 at once.
+mkdir "$m2/listed"
+for i in $(seq 1 200); do echo "$i" >"$m2/listed/f$i"; done
+[ "$(ls "$m1/listed" | wc -l)" = 200 ] || fail "m1 lists $(ls "$m1/listed" | wc -l) names, not 200"
+l0=$(lookups)
+for i in $(seq 1 200); do
+	[ -e "$m1/listed/f$i" ] || fail "m1 does not see listed/f$i"
+	[ ! -e "$m1/listed/g$i" ] || fail "m1 sees listed/g$i, which nobody made"
+done
+l1=$(lookups)
+note "400 stats in a directory m1 listed: $((l1 - l0)) lookups at the tail"
+[ $((l1 - l0)) -lt 10 ] || fail "$((l1 - l0)) lookups at the tail for 400 stats after a listing"
+echo new >"$m2/listed/g1"
+[ "$(cat "$m1/listed/g1")" = new ] || fail "m1 does not see listed/g1 right after m2 made it"
+rm "$m2/listed/f9"
+[ ! -e "$m1/listed/f9" ] || fail "m1 still sees listed/f9 after m2 removed it"
 
 # 7. The tail restarted waits out the leases it granted before.
 fmode $h2 >/dev/null
