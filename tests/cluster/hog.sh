@@ -95,7 +95,7 @@ grep -q "hog-updates .*disconnected: 8192 updates in flight and no answer acknow
 # Memory: the budget, one connection past it, and room for TLS buffers.
 # AddressSanitizer keeps freed memory in its quarantine, so only a plain
 # build is held to it (distcheck runs this test in one).
-if ! ldd "$CHAINFS_BINDIR/chainfsd" 2>/dev/null | grep -q libasan; then
+if ! sanitized_build; then
 	[ "$max_rss" -lt $((rss_before + (BUDGET_MB + MAX_MB + 24) * 1024)) ] ||
 		fail "the tail's resident memory grew from $rss_before to $max_rss kB"
 fi
@@ -104,7 +104,7 @@ wait_for 60 settled "$conf" || { "$CTL" -c "$conf" status; fail "not settled aft
 sleep 2 # the node gives dropped output back at most once a second
 rss_after=$(rss_kb)
 note "tail afterwards: $rss_after kB resident ($rss_before before the hogs)"
-if ! ldd "$CHAINFS_BINDIR/chainfsd" 2>/dev/null | grep -q libasan; then
+if ! sanitized_build; then
 	[ "$rss_after" -lt $((rss_before + 16384)) ] ||
 		fail "the tail kept its memory: $rss_before kB before, $rss_after kB after"
 fi

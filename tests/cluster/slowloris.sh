@@ -116,7 +116,7 @@ opened=$(awk '{ print $2 }' "$work/trickle.out")
 # gives it back, by design: the memory bounds are checked in a plain build
 # (distcheck runs this test in one).
 sanitized=0
-ldd "$CHAINFS_BINDIR/chainfsd" 2>/dev/null | grep -q libasan && sanitized=1
+sanitized_build && sanitized=1
 [ $sanitized -eq 1 ] || [ "$max_rss" -lt $((rss_before + 65536)) ] ||
 	fail "resident memory grew from $rss_before to $max_rss kB"
 ! grep -q "Too many open files" "$log" || fail "the tail ran out of descriptors"
