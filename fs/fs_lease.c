@@ -172,7 +172,9 @@ fs_names_put(struct fs *fs, struct fs_inode *d, const char *name, uint64_t ino, 
 		return;
 	}
 	if (d->names->n >= FS_NAMES_PER_DIR || fs->nnames >= FS_NAMES_MAX) {
-		d->names->complete = 0; /* a name left out must not read as none */
+		/* A name left out must not read as none, now or at a listing's end. */
+		d->names->complete = 0;
+		d->names->listing = 0;
 		return;
 	}
 	e = xmalloc(sizeof(*e) + len);

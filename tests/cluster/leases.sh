@@ -227,6 +227,16 @@ echo new >"$m2/listed/g1"
 rm "$m2/listed/f9"
 [ ! -e "$m1/listed/f9" ] || fail "m1 still sees listed/f9 after m2 removed it"
 
+# 6d. A directory with more names than m1 keeps for one (4,096): listed to
+# its end, it must not be taken as complete; every name is still found.
+mkdir "$m2/big"
+(cd "$m2/big" && seq 1 4200 | sed 's/^/n/' | xargs touch)
+[ "$(ls "$m1/big" | wc -l)" = 4200 ] || fail "m1 lists $(ls "$m1/big" | wc -l) names in big, not 4200"
+for i in $(seq 1 4200); do
+	[ -e "$m1/big/n$i" ] || fail "m1 does not find big/n$i after listing big"
+done
+note "a listing of 4200 names, more than are kept: every name still found"
+
 # 7. The tail restarted waits out the leases it granted before.
 fmode $h2 >/dev/null
 "$LC" restart "$dir" n3 >/dev/null
