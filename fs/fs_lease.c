@@ -201,8 +201,17 @@ fs_names_page(struct fs *fs, uint64_t dir, uint64_t off)
 	uint64_t now = cfs_now_ms();
 	struct fs_inode *d = fs_inode(fs, dir, off == 0);
 
-	if (d == NULL || until <= now || d->upd_inflight > 0)
+	if (d == NULL)
 		return NULL;
+	/*
+	 * Not for a directory the kernel forgot (a listing of ours that came
+	 * after an rmdir, say): no lookup comes there, and no forget would
+	 * ever drop the names.
+	 */
+	if (until <= now || d->upd_inflight > 0 || (d->nlookup == 0 && dir != FUSE_ROOT_ID)) {
+		fs_inode_maybe_free(d);
+		return NULL;
+	}
 	if (d->names == NULL || d->names_gen != gen || d->names_until <= now) {
 		if (off != 0)
 			return NULL;
