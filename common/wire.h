@@ -324,15 +324,6 @@ struct cfs_hello {
 	 * node: how long the leases it granted as a tail may still run.
 	 */
 	uint32_t lease_ms;
-	/*
-	 * A namespace update's directories (its parent; a rename's two, a
-	 * link's new parent) as the update left them, leased to the writer
-	 * with lease_ms (ndirs 0 without a lease).  Set by the tail as it
-	 * sends the reply, from what the store reported; never stored, so
-	 * a retry answered from the result table has none.
-	 */
-	uint8_t ndirs;
-	struct cfs_attr dirs[CFS_REPLY_DIRS_MAX];
 };
 
 struct cfs_hello_reply {
