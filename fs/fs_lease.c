@@ -148,6 +148,22 @@ fs_names_find(const struct fs_names *ns, const char *name, size_t len)
 	return NULL;
 }
 
+/* Whether d's kept names are still under the lease they came with. */
+static int
+fs_names_held(struct fs *fs, const struct fs_inode *d)
+{
+	return d->names != NULL && d->names_gen == cfs_client_lease_gen(fs->cl) &&
+	       d->names_until > cfs_now_ms();
+}
+
+/* Drops d's kept names and starts an empty table (not known complete). */
+static void
+fs_names_new(struct fs *fs, struct fs_inode *d)
+{
+	fs_names_free(fs, d);
+	d->names = xcalloc(1, sizeof(*d->names));
+}
+
 /*
  * Keeps name -> ino (0: no such name) in d's names, under a lease of the
  * directory until `until` (generation gen).  What was kept under a lease
@@ -161,10 +177,8 @@ fs_names_put(struct fs *fs, struct fs_inode *d, const char *name, uint64_t ino, 
 	size_t len = strlen(name);
 	struct fs_name *e;
 
-	if (d->names == NULL || d->names_gen != gen || d->names_until <= cfs_now_ms()) {
-		fs_names_free(fs, d);
-		d->names = xcalloc(1, sizeof(*d->names));
-	}
+	if (!fs_names_held(fs, d) || d->names_gen != gen)
+		fs_names_new(fs, d);
 	d->names_until = until;
 	d->names_gen = gen;
 	if ((e = fs_names_find(d->names, name, len)) != NULL) {
@@ -212,13 +226,13 @@ fs_names_page(struct fs *fs, uint64_t dir, uint64_t off)
 		fs_inode_maybe_free(d);
 		return NULL;
 	}
-	if (d->names == NULL || d->names_gen != gen || d->names_until <= now) {
+	if (!fs_names_held(fs, d)) {
 		if (off != 0)
 			return NULL;
 		fs_names_free(fs, d);
 		if (fs->nnames >= FS_NAMES_MAX)
 			return NULL;
-		d->names = xcalloc(1, sizeof(*d->names));
+		fs_names_new(fs, d);
 	}
 	d->names_until = until;
 	d->names_gen = gen;
@@ -273,29 +287,43 @@ fs_names_note(struct fs *fs, uint64_t dir, const char *name, const struct cfs_re
 }
 
 /*
+ * The inode `name` leads to in dir, as its kept names say: 1 with *ino
+ * (0: no such name) when they know, 0 when they do not.
+ */
+static int
+fs_names_known(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino)
+{
+	struct fs_inode *d = fs_inode(fs, dir, 0);
+	struct fs_name *e;
+
+	if (d == NULL || !fs_names_held(fs, d) || d->upd_inflight > 0 || name == NULL)
+		return 0;
+	e = fs_names_find(d->names, name, strlen(name));
+	if (e == NULL && !d->names->complete)
+		return 0;
+	*ino = e != NULL ? e->ino : 0;
+	return 1;
+}
+
+/*
  * Answers a lookup from the names of dir when this mount holds a lease on
  * it and on the inode the name leads to: returns 1 when it answered.
  */
 int
 fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
 {
-	struct fs_inode *d = fs_inode(fs, dir, 0), *n;
-	uint64_t now = cfs_now_ms(), gen = cfs_client_lease_gen(fs->cl);
+	uint64_t now = cfs_now_ms(), gen = cfs_client_lease_gen(fs->cl), ino;
 	struct fuse_entry_param e;
-	struct fs_name *ent;
+	struct fs_inode *n;
 
-	if (d == NULL || d->names == NULL || d->names_until <= now || d->names_gen != gen ||
-	    d->upd_inflight > 0)
+	if (!fs_names_known(fs, dir, name, &ino))
 		return 0;
-	ent = fs_names_find(d->names, name, strlen(name));
-	if (ent == NULL && !d->names->complete)
-		return 0;
-	if (ent == NULL || ent->ino == 0) {
+	if (ino == 0) {
 		fs->names_hits++;
 		fuse_reply_err(req, ENOENT); /* no negative entry: the kernel asks again */
 		return 1;
 	}
-	n = fs_inode(fs, ent->ino, 0);
+	n = fs_inode(fs, ino, 0);
 	/*
 	 * Its attributes as leased, unless something of ours since may have
 	 * changed them unseen: its own updates (writes too), or an unlink,
@@ -313,26 +341,6 @@ fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
 	if (fuse_reply_entry(req, &e) == 0)
 		n->nlookup++;
 	fs->names_hits++;
-	return 1;
-}
-
-/*
- * The inode `name` leads to in dir, as its kept names say: 1 with *ino
- * (0: no such name) when they know, 0 when they do not.
- */
-static int
-fs_names_known(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino)
-{
-	struct fs_inode *d = fs_inode(fs, dir, 0);
-	struct fs_name *e;
-
-	if (d == NULL || d->names == NULL || d->names_until <= cfs_now_ms() ||
-	    d->names_gen != cfs_client_lease_gen(fs->cl) || d->upd_inflight > 0 || name == NULL)
-		return 0;
-	e = fs_names_find(d->names, name, strlen(name));
-	if (e == NULL && !d->names->complete)
-		return 0;
-	*ino = e != NULL ? e->ino : 0;
 	return 1;
 }
 
@@ -453,8 +461,7 @@ fs_names_made(struct fs *fs, uint64_t ino)
 
 	if (until <= cfs_now_ms() || d->upd_inflight > 0 || fs->nnames >= FS_NAMES_MAX)
 		return;
-	fs_names_free(fs, d);
-	d->names = xcalloc(1, sizeof(*d->names));
+	fs_names_new(fs, d);
 	d->names->complete = 1;
 	d->names_until = until;
 	d->names_gen = cfs_client_lease_gen(fs->cl);
