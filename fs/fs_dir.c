@@ -23,6 +23,15 @@ fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_inode(fs, ino, 1)->dir_opens++; /* see fs_done_attr */
 }
 
+/* Copies a record's name into name (NUL-terminated); 1 for "." and "..". */
+static int
+fs_dirent_name(const struct cfs_dirent *d, char name[CFS_NAME_MAX + 1])
+{
+	memcpy(name, d->name, d->namelen);
+	name[d->namelen] = '\0';
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
 /* Completion: readdir and readdirplus, records packed as the kernel wants them. */
 static void
 fs_done_readdir(void *arg, const struct cfs_reply *r)
@@ -31,7 +40,7 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 	struct cfs_rbuf rb;
 	struct cfs_dirent d;
 	char *buf, name[CFS_NAME_MAX + 1];
-	size_t pos = 0, nsent = 0;
+	size_t pos = 0;
 	struct fs_inode *names = NULL;
 	uint64_t last = 0;
 
@@ -60,9 +69,7 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 				  (unsigned long long)c->ino);
 			break;
 		}
-		memcpy(name, d.name, d.namelen);
-		name[d.namelen] = '\0';
-		dot = strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+		dot = fs_dirent_name(&d, name);
 		if (c->plus) {
 			struct fuse_entry_param e;
 
@@ -88,7 +95,6 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 					fs_names_page_add(c->fs, names, name, d.attr.ino);
 			}
 			last = d.cookie;
-			nsent++;
 		} else {
 			struct stat st;
 
@@ -103,7 +109,7 @@ fs_done_readdir(void *arg, const struct cfs_reply *r)
 		pos += need;
 	}
 	if (names != NULL)
-		fs_names_page_end(names, last, r->datalen == 0 && nsent == 0);
+		fs_names_page_end(names, last, r->datalen == 0);
 	fuse_reply_buf(c->req, buf, pos);
 	free(buf);
 	free(c);
@@ -129,10 +135,8 @@ fs_done_fill(void *arg, const struct cfs_reply *r)
 	if (names != NULL) {
 		cfs_rbuf_init(&rb, r->data, r->datalen);
 		while (rb.off < rb.len && cfs_dirent_get(&rb, &d, 1) == CFS_WIRE_OK) {
-			memcpy(name, d.name, d.namelen);
-			name[d.namelen] = '\0';
 			last = d.cookie;
-			if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			if (fs_dirent_name(&d, name))
 				continue;
 			fs_names_page_add(c->fs, names, name, d.attr.ino);
 			others++;
