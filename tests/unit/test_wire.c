@@ -886,7 +886,21 @@ test_reply_roundtrip(void **state)
 	}
 }
 
-/* REPLY rejects data over its limit. */
+/* Writes a REPLY body by hand up to its directory count, with ndirs copies of a. */
+static void
+put_reply_head(struct cfs_wbuf *w, const struct cfs_attr *a, uint8_t ndirs)
+{
+	cfs_put_u32(w, 0);
+	cfs_put_u32(w, CFS_REPLY_ATTR);
+	cfs_attr_put(w, a);
+	cfs_put_u64(w, 0);
+	cfs_put_u32(w, 0);
+	cfs_put_u8(w, ndirs);
+	for (unsigned d = 0; d < ndirs; d++)
+		cfs_attr_put(w, a);
+}
+
+/* REPLY rejects data over its limit, and more directories than a rename has. */
 static void
 test_reply_reject(void **state)
 {
@@ -896,12 +910,7 @@ test_reply_reject(void **state)
 	uint32_t n = CFS_MAX_IO + CFS_XATTR_SIZE_MAX + 1;
 
 	cfs_wbuf_init(&w);
-	cfs_put_u32(&w, 0);
-	cfs_put_u32(&w, CFS_REPLY_ATTR);
-	cfs_attr_put(&w, &a);
-	cfs_put_u64(&w, 0);
-	cfs_put_u32(&w, 0);
-	cfs_put_u8(&w, 0);
+	put_reply_head(&w, &a, 0);
 	cfs_put_u32(&w, n);
 	cfs_put_bytes(&w, bigdata, n);
 	assert_int_equal(cfs_reply_decode(w.p, w.len, &got), CFS_WIRE_TOO_LONG);
@@ -911,14 +920,7 @@ test_reply_reject(void **state)
 
 	/* more directories than a rename has */
 	cfs_wbuf_init(&w);
-	cfs_put_u32(&w, 0);
-	cfs_put_u32(&w, CFS_REPLY_ATTR);
-	cfs_attr_put(&w, &a);
-	cfs_put_u64(&w, 0);
-	cfs_put_u32(&w, 0);
-	cfs_put_u8(&w, CFS_REPLY_DIRS_MAX + 1);
-	for (int d = 0; d <= CFS_REPLY_DIRS_MAX; d++)
-		cfs_attr_put(&w, &a);
+	put_reply_head(&w, &a, CFS_REPLY_DIRS_MAX + 1);
 	cfs_put_u32(&w, 0);
 	assert_int_equal(cfs_reply_decode(w.p, w.len, &got), CFS_WIRE_TOO_LONG);
 	assert_int_equal(got.ndirs, 0);
