@@ -13,9 +13,10 @@
  * With -e, the exit status is 0 exactly when the last word is EXPECTED;
  * without it, 0 when every operation succeeded.  Usage errors exit 2.
  *
- * Data arguments are literal strings, or "@LEN:SEED" for LEN pattern bytes
- * whose values depend only on SEED and the file offset they are written at,
- * so a checksum of any range can be recomputed with "hash".  Sizes and
+ * Data arguments are literal strings, "hex:HH..." for bytes given in hex, or
+ * "@LEN:SEED" for LEN pattern bytes whose values depend only on SEED and the
+ * file offset they are written at, so a checksum of any range can be
+ * recomputed with "hash".  Sizes and
  * offsets accept K, M and G suffixes (powers of 1024); modes are octal.
  *
  * Only libc.  Allocation failure ends the program: it is a test helper.
@@ -380,8 +381,9 @@ pc_fnv(uint64_t h, const unsigned char *p, size_t n)
 #define PC_FNV_INIT 0xcbf29ce484222325ULL
 
 /*
- * Turns a data argument into bytes: a literal, or "@LEN:SEED" pattern bytes
- * as they belong at file offset off.  The caller frees *buf.
+ * Turns a data argument into bytes: a literal, "hex:HH..." bytes in hex, or
+ * "@LEN:SEED" pattern bytes as they belong at file offset off.  The caller
+ * frees *buf.
  */
 static size_t
 pc_data(const char *s, uint64_t off, unsigned char **buf)
@@ -404,6 +406,22 @@ pc_data(const char *s, uint64_t off, unsigned char **buf)
 		n = (size_t)l;
 		*buf = pc_alloc(n);
 		pc_pattern_fill(*buf, n, (uint64_t)seed, off);
+		return n;
+	}
+	if (strncmp(s, "hex:", 4) == 0) {
+		s += 4;
+		n = strlen(s) / 2;
+		if (strlen(s) % 2 != 0 || n > PC_MAX_CHUNK)
+			pc_usage("bad hex data");
+		*buf = pc_alloc(n + 1);
+		for (size_t i = 0; i < n; i++) {
+			unsigned v;
+
+			if (!isxdigit((unsigned char)s[2 * i]) ||
+			    !isxdigit((unsigned char)s[2 * i + 1]) || sscanf(s + 2 * i, "%2x", &v) != 1)
+				pc_usage("bad hex data");
+			(*buf)[i] = (unsigned char)v;
+		}
 		return n;
 	}
 	n = strlen(s);
