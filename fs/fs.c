@@ -38,6 +38,7 @@ fs_inode_maybe_free(struct fs_inode *n)
 	if (n->nlookup == 0 && n->writes == 0 && n->opens == 0 && n->dir_opens == 0 &&
 	    n->upd_inflight == 0 &&
 	    TAILQ_EMPTY(&n->waiters) && n->names == NULL) {
+		fs_dc_drop(n);
 		LIST_REMOVE(n, hash);
 		free(n->orphan_name);
 		free(n);
@@ -424,6 +425,7 @@ fs_new(struct event_base *base, struct cfs_client *cl, const struct fs_opts *o)
 		fs->o.max_inflight = 64u << 20;
 	for (size_t i = 0; i < FS_BUCKETS; i++)
 		LIST_INIT(&fs->inodes[i]);
+	TAILQ_INIT(&fs->dc_lru);
 	fs_lease_init(fs);
 	return fs;
 }
@@ -454,6 +456,7 @@ fs_free(struct fs *fs)
 			}
 			fs_ra_teardown(fs, n);
 			fs_names_free(fs, n);
+			fs_dc_drop(n);
 			LIST_REMOVE(n, hash);
 			free(n->orphan_name);
 			free(n);

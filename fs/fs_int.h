@@ -15,6 +15,7 @@
  *   fs_lease.c  leases: kernel timeouts from them, recalls carried out
  *               by a worker thread
  *   fs_ra.c     readahead of direct-I/O files under leases
+ *   fs_dc.c     the content of small files kept under leases
  *
  * Helpers used by one file only stay static there.
  */
@@ -43,6 +44,9 @@
 #define FS_RA_CHUNKS 4
 #define FS_RA_CHUNK CFS_MAX_IO
 #define FS_RA_TOTAL (32u << 20)
+/* Kept content of small files (fs_dc.c): per file, and all files' bytes. */
+#define FS_DC_MAX (64u << 10)
+#define FS_DC_TOTAL (16u << 20)
 #define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
 
 struct fs_wait;
@@ -50,7 +54,9 @@ struct fs_call;
 struct fs_recaller;
 struct fs_ra;
 struct fs_names;
+struct fs_dc;
 TAILQ_HEAD(fs_wait_list, fs_wait);
+TAILQ_HEAD(fs_dc_list, fs_dc);
 
 /*
  * An open file (fi->fh): the first error of the pipelined writes made through
@@ -88,6 +94,15 @@ struct fs_inode {
 	struct fs_names *names;
 	uint32_t upd_inflight; /* updates of ours naming it, sent and not answered */
 	struct fs_ra *ra; /* readahead of an open direct-I/O file (fs_ra.c); NULL: none */
+	/*
+	 * What is kept of it under an unbroken hold of leases (fs_dc.c): the
+	 * hold's end, generation and id (a new hold, a new id), its whole
+	 * content (NULL: not kept) and whether it has no security.capability.
+	 */
+	uint64_t hold_until, hold_gen, hold_id;
+	struct fs_dc *dc;
+	int nocap;
+	uint64_t dc_seq;  /* changes with each update of ours on it and each recall */
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
 	LIST_ENTRY(fs_inode) hash;
 };
@@ -130,6 +145,8 @@ struct fs {
 	 */
 	uint64_t ns_gen;
 	uint64_t ra_asked, ra_hits;  /* chunks asked ahead; reads they answered */
+	struct fs_dc_list dc_lru;    /* kept contents, least recently used first */
+	uint64_t dc_bytes, dc_hits;  /* their bytes; reads they answered */
 };
 
 /* The context of one chain request made for a kernel request. */
@@ -153,6 +170,8 @@ struct fs_call {
 	off_t off_in, off_out;
 	size_t done;
 	uint8_t *buf;
+	/* read, getxattr: where, and the inode's hold_id and dc_seq when it was sent */
+	uint64_t off, hold, seq;
 };
 
 /* fs.c: the inode table, errno mapping, calls, waiters, shared completions. */
@@ -210,6 +229,20 @@ int fs_ra_read(struct fs *, fuse_req_t, uint64_t ino, uint64_t off, size_t size)
 void fs_ra_drop(struct fs *, struct fs_inode *);
 void fs_ra_recalled(struct fs *, struct fs_inode *);
 void fs_ra_free(struct fs *, struct fs_inode *);
+
+/* fs_dc.c: kept content of small files. */
+void fs_dc_note(struct fs *, struct fs_inode *, const struct cfs_attr *, uint64_t until);
+int fs_dc_read(struct fs *, fuse_req_t, struct fs_inode *, uint64_t off, size_t size);
+void fs_dc_read_done(struct fs *, uint64_t ino, uint64_t seq, uint64_t off, size_t asked,
+		     const struct cfs_reply *);
+void fs_dc_write(struct fs *, struct fs_inode *, uint64_t off, const void *, size_t, int append);
+void fs_dc_update(struct fs_inode *, const struct cfs_op *);
+void fs_dc_recalled(struct fs_inode *);
+void fs_dc_drop(struct fs_inode *);
+int fs_dc_iscap(const char *);
+int fs_dc_nocap(struct fs *, fuse_req_t, struct fs_inode *, const char *);
+void fs_dc_nocap_done(struct fs *, uint64_t ino, uint64_t hold, uint64_t seq,
+		      const struct cfs_reply *);
 void fs_ra_teardown(struct fs *, struct fs_inode *);
 
 /* fs_names.c: the operations on names and attributes. */

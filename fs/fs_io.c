@@ -148,6 +148,9 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 	}
 	n = fs_inode(c->fs, r->attr.ino, 1);
 	n->last = r->attr;
+	/* The new inode was not known when the answer's lease was noted (fs_upd_done). */
+	if (r->lease_ms > 0)
+		fs_lease_note(c->fs, &r->attr);
 	/* O_CREAT of an existing file opens it: its cache is as good as its version. */
 	fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	fs_entry(c->fs, &r->attr, &e);
@@ -189,6 +192,7 @@ fs_done_read(void *arg, const struct cfs_reply *r)
 		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	else
 		fuse_reply_buf(c->req, (const char *)r->data, r->datalen);
+	fs_dc_read_done(c->fs, c->ino, c->seq, c->off, c->size, r);
 	free(c);
 }
 
@@ -197,17 +201,26 @@ void
 fs_read_submit(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t off, size_t size)
 {
 	struct cfs_op op;
+	struct fs_inode *n = fs_inode(fs, ino, 0);
+	struct fs_call *c = fs_call(fs, req, ino);
 
 	fs_op_name(&op, CFS_OP_READ, ino, NULL);
 	op.offset = off;
 	op.length = size > CFS_MAX_IO ? CFS_MAX_IO : size;
-	fs_submit(fs, &op, fs_done_read, fs_call(fs, req, ino));
+	c->off = off;
+	c->size = op.length;
+	c->seq = n != NULL ? n->dc_seq : 0;
+	fs_submit(fs, &op, fs_done_read, c);
 }
 
 /* read, once the inode's own writes are in. */
 static void
 fs_read_run(struct fs *fs, struct fs_wait *w)
 {
+	struct fs_inode *n = fs_inode(fs, w->ino, 0);
+
+	if (n != NULL && fs_dc_read(fs, w->req, n, (uint64_t)w->off, w->size))
+		return;
 	if (!fs_ra_read(fs, w->req, w->ino, (uint64_t)w->off, w->size))
 		fs_read_submit(fs, w->req, w->ino, (uint64_t)w->off, w->size);
 }
@@ -280,6 +293,7 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	 */
 	if (fuse_req_ctx(req)->uid != 0)
 		op.valid |= CFS_SET_KILL_SUID;
+	fs_dc_write(fs, n, op.offset, buf, size, (op.flags & CFS_WRITE_APPEND) != 0);
 	c->size = size;
 	c->h = fs_handle(fi); /* lives until release, which waits for this write */
 	n->writes++;
@@ -511,6 +525,7 @@ fs_done_copy_read(void *arg, const struct cfs_reply *r)
 	op.offset = (uint64_t)c->off_out;
 	op.data = c->buf;
 	op.datalen = r->datalen;
+	fs_dc_write(c->fs, fs_inode(c->fs, c->ino_out, 1), op.offset, op.data, op.datalen, 0);
 	fs_submit(c->fs, &op, fs_done_copy_write, c);
 }
 

@@ -104,6 +104,9 @@ fs_lease_note(struct fs *fs, const struct cfs_attr *a)
 	} else {
 		n->lease_until = 0;
 	}
+	/* The tail's record of it holds on all the same: what is kept under it does too. */
+	if (until > cfs_now_ms())
+		fs_dc_note(fs, n, a, until);
 }
 
 /* Drops every name cached in directory n. */
@@ -380,6 +383,7 @@ fs_upd_begin(struct fs *fs, struct fs_upd *u, const struct cfs_op *op)
 		if (inos[i] == 0 || (i == 1 && inos[1] == inos[0]))
 			continue;
 		fs_upd_hold(fs, inos[i]);
+		fs_dc_update(fs_inode(fs, inos[i], 0), op);
 	}
 	for (int i = 0; i < 2; i++)
 		if (u->victims[i] != 0)
@@ -481,6 +485,8 @@ fs_upd_end(struct fs *fs, const struct fs_upd *u, const struct cfs_reply *r)
 			continue;
 		if (n->upd_inflight > 0)
 			n->upd_inflight--;
+		if (r->status != 0 && i < 2)
+			fs_dc_drop(n); /* it may have been applied, or in part */
 		/* A lookup answered meanwhile may predate the update: forget it again. */
 		n->lease_until = 0;
 		if (i >= 2 || !fs_names_own(fs, n, u, r))
@@ -602,6 +608,7 @@ fs_recall(void *arg, uint64_t id, uint64_t gen, const struct cfs_recall *r)
 			n->lease_until = 0;
 			fs_names_free(fs, n);
 			fs_ra_recalled(fs, n);
+			fs_dc_recalled(n);
 		}
 	}
 	if (fs->se == NULL) {

@@ -20,6 +20,9 @@
 #   - a directory listed to its end by m1 tells it every name there is:
 #     existing and missing names are answered without the tail, and m2's
 #     changes are seen at once;
+#   - small files' content is kept under a lease: read back without the
+#     tail, and a change on either mount is seen by the other at once (also
+#     by a holder that was stopped); so is the absence of a capability;
 #   - the tail, restarted, answers only once the leases it granted before
 #     could have run out (its "leases" horizon file).
 . "${srcdir:-.}/tests/cluster/lib.sh"
@@ -236,6 +239,67 @@ for i in $(seq 1 4200); do
 	[ -e "$m1/big/n$i" ] || fail "m1 does not find big/n$i after listing big"
 done
 note "a listing of 4200 names, more than are kept: every name still found"
+
+# 6e. The content of small files, kept under a lease: m1 reads back 50 files
+# it wrote and m2 reads one twice, without asking the tail; a change on
+# either mount (a rewrite, an append, a truncate) is seen by the other at
+# once.
+reads() { tail_metric 'chainfs_requests_total{op="read"}'; }
+mkdir "$m1/kept"
+for i in $(seq 1 50); do echo "content $i" >"$m1/kept/f$i"; done
+r0=$(reads)
+for i in $(seq 1 50); do
+	[ "$(cat "$m1/kept/f$i")" = "content $i" ] || fail "m1 reads kept/f$i as '$(cat "$m1/kept/f$i")'"
+done
+r1=$(reads)
+note "50 small files m1 wrote, read back by m1: $((r1 - r0)) reads at the tail"
+[ $((r1 - r0)) -lt 5 ] || fail "$((r1 - r0)) reads at the tail for 50 files m1 wrote itself"
+[ "$(cat "$m2/kept/f1")" = "content 1" ] || fail "m2 reads kept/f1 as '$(cat "$m2/kept/f1")'"
+r0=$(reads)
+[ "$(cat "$m2/kept/f1")" = "content 1" ] || fail "m2 reads kept/f1 again as '$(cat "$m2/kept/f1")'"
+r1=$(reads)
+[ $((r1 - r0)) = 0 ] || fail "m2 asked the tail $((r1 - r0)) times to read kept/f1 again"
+echo changed >"$m1/kept/f1"
+[ "$(cat "$m2/kept/f1")" = changed ] || fail "m2 reads kept/f1 as '$(cat "$m2/kept/f1")' after m1 rewrote it"
+echo more >>"$m2/kept/f1"
+[ "$(cat "$m1/kept/f1")" = "$(printf 'changed\nmore')" ] ||
+	fail "m1 reads kept/f1 as '$(cat "$m1/kept/f1")' after m2 appended"
+truncate -s 3 "$m2/kept/f2"
+[ "$(cat "$m1/kept/f2")" = con ] || fail "m1 reads kept/f2 as '$(cat "$m1/kept/f2")' after m2 truncated it"
+echo "content 3" >"$work/f3"
+for f in "$m1/kept/f3" "$work/f3"; do
+	dd if=/dev/zero of="$f" bs=1 seek=20 count=1 conv=notrunc status=none
+done
+cmp -s "$m2/kept/f3" "$work/f3" ||
+	fail "m2 reads kept/f3 as '$(od -An -c "$m2/kept/f3")' after m1 wrote past its end"
+# The holder of kept content stopped: the writer waits at most its lease,
+# and the holder, continued, reads the new content.
+[ "$(cat "$m2/kept/f4")" = "content 4" ] || fail "m2 reads kept/f4 as '$(cat "$m2/kept/f4")'"
+kill -STOP "$pid2"
+timeout 30 sh -c "echo rewritten >'$m1/kept/f4'" || { kill -CONT "$pid2"; fail "the rewrite of kept/f4 did not finish with m2 stopped"; }
+kill -CONT "$pid2"
+[ "$(cat "$m2/kept/f4")" = rewritten ] || fail "m2, continued, reads kept/f4 as '$(cat "$m2/kept/f4")'"
+note "small files' content kept: read back without the tail, changes seen at once, also by a holder that was stopped"
+
+# 6f. The absence of security.capability, kept under the lease too (the
+# kernel asks for it before every truncate and write): five truncates on m1
+# ask the tail once; a capability m2 then sets is seen by m1 at once, and
+# m1's next truncate removes it, as m2 sees.
+PC="$top_builddir/posixcheck"
+cap=hex:0000000200040000000000000000000000000000
+getxattrs() { tail_metric 'chainfs_requests_total{op="getxattr"}'; }
+g0=$(getxattrs)
+for i in 1 2 3 4 5; do truncate -s $i "$m1/kept/f5"; done
+g1=$(getxattrs)
+note "5 truncates on m1 of a file it holds: $((g1 - g0)) getxattr(security.capability) at the tail"
+[ $((g1 - g0)) -le 1 ] || fail "$((g1 - g0)) getxattrs at the tail for 5 truncates of a file m1 holds"
+"$PC" setxattr "$m2/kept/f5" security.capability "$cap" 0 >/dev/null ||
+	fail "m2 cannot set a capability on kept/f5"
+[ "$("$PC" getxattr "$m1/kept/f5" security.capability 0)" = 20 ] ||
+	fail "m1 does not see the capability m2 set on kept/f5"
+truncate -s 0 "$m1/kept/f5"
+[ "$("$PC" getxattr "$m2/kept/f5" security.capability 0)" = ENODATA ] ||
+	fail "m2 still sees a capability on kept/f5 after m1 truncated it"
 
 # 7. The tail restarted waits out the leases it granted before.
 fmode $h2 >/dev/null
