@@ -5,7 +5,7 @@
  * did not bypass it.
  *
  * The content is learned from a read of the tail that reached the file's
- * end and came with a lease, from a create or truncate that left the file
+ * end (a short read, or the size in its attributes) and came with a lease, from a create or truncate that left the file
  * empty under a lease, and from this mount's own writes, applied here in
  * the order they are sent (the order the chain takes them; reads wait for
  * them anyway, fs_after_writes).  It stays true while this mount's lease on
@@ -63,6 +63,14 @@ fs_dc_free(struct fs_inode *n)
 	free(dc->data);
 	free(dc);
 	n->dc = NULL;
+}
+
+/* Forgets n's content: an update of ours changes it in a way not applied here. */
+void
+fs_dc_forget(struct fs_inode *n)
+{
+	n->dc_seq++;
+	fs_dc_free(n);
 }
 
 /* Drops everything kept of n; what is learned next starts a new hold. */
@@ -223,8 +231,10 @@ fs_dc_read_done(struct fs *fs, uint64_t ino, uint64_t seq, uint64_t off, size_t 
 	    until <= cfs_now_ms() || (n = fs_inode(fs, ino, 0)) == NULL)
 		return;
 	fs_dc_hold(fs, n, until);
-	if (off == 0 && r->datalen < asked && r->datalen <= FS_DC_MAX && n->dc_seq == seq &&
-	    fs_dc_settled(n))
+	/* The end of the file: a short read, or the size in the answer's attributes. */
+	if (off == 0 && r->datalen <= FS_DC_MAX && n->dc_seq == seq && fs_dc_settled(n) &&
+	    (r->datalen < asked ||
+	     ((r->flags & CFS_REPLY_ATTR) && r->attr.ino == ino && r->attr.size == r->datalen)))
 		fs_dc_start(fs, n, r->data, r->datalen);
 }
 
@@ -333,7 +343,7 @@ fs_dc_nocap_done(struct fs *fs, uint64_t ino, uint64_t hold, uint64_t seq,
 {
 	struct fs_inode *n = fs_inode(fs, ino, 0);
 
-	if (n != NULL && r->status == ENODATA &&
-	    n->hold_id == hold && n->dc_seq == seq && fs_dc_held(fs, n))
+	if (n != NULL && r->status == ENODATA && n->hold_id == hold && n->dc_seq == seq &&
+	    fs_dc_settled(n) && fs_dc_held(fs, n))
 		n->nocap = 1;
 }

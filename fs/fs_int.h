@@ -239,6 +239,7 @@ void fs_dc_write(struct fs *, struct fs_inode *, uint64_t off, const void *, siz
 void fs_dc_update(struct fs_inode *, const struct cfs_op *);
 void fs_dc_recalled(struct fs_inode *);
 void fs_dc_drop(struct fs_inode *);
+void fs_dc_forget(struct fs_inode *);
 int fs_dc_iscap(const char *);
 int fs_dc_nocap(struct fs *, fuse_req_t, struct fs_inode *, const char *);
 void fs_dc_nocap_done(struct fs *, uint64_t ino, uint64_t hold, uint64_t seq,

@@ -148,7 +148,12 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 	}
 	n = fs_inode(c->fs, r->attr.ino, 1);
 	n->last = r->attr;
-	/* The new inode was not known when the answer's lease was noted (fs_upd_done). */
+	/*
+	 * An existing file that O_CREAT opened may have been truncated (with
+	 * O_TRUNC) by an op that named only its directory; the new inode was
+	 * not known when the answer's lease was noted (fs_upd_done).
+	 */
+	fs_dc_forget(n);
 	if (r->lease_ms > 0)
 		fs_lease_note(c->fs, &r->attr);
 	/* O_CREAT of an existing file opens it: its cache is as good as its version. */
@@ -525,7 +530,8 @@ fs_done_copy_read(void *arg, const struct cfs_reply *r)
 	op.offset = (uint64_t)c->off_out;
 	op.data = c->buf;
 	op.datalen = r->datalen;
-	fs_dc_write(c->fs, fs_inode(c->fs, c->ino_out, 1), op.offset, op.data, op.datalen, 0);
+	/* Not counted as a pipelined write: a read would not wait for it. */
+	fs_dc_forget(fs_inode(c->fs, c->ino_out, 1));
 	fs_submit(c->fs, &op, fs_done_copy_write, c);
 }
 
