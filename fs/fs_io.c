@@ -42,6 +42,9 @@ fs_reply_opened(struct fs *fs, fuse_req_t req, struct fs_inode *n, struct fuse_f
 	int rc;
 
 	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Nothing is written through it: its close has nothing to wait for or report. */
+	if ((fi->flags & O_ACCMODE) == O_RDONLY)
+		fi->noflush = 1;
 	rc = e != NULL ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
 	if (rc != 0) {
 		free(h); /* the opener was interrupted: no release will come */
