@@ -29,6 +29,7 @@
 #define CFS_PROTOCOL_VERSION 6
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
+#define CFS_ROOT_INO 1			     /* the root directory's inode, as FUSE numbers it */
 #define CFS_MAX_BODY (CFS_MAX_IO + 64 * 1024) /* largest body of any frame */
 #define CFS_NAME_MAX 255
 #define CFS_PATH_MAX 4096

@@ -83,6 +83,16 @@ struct cfs_client {
 	 */
 	uint64_t lease_gen;
 	uint64_t lease_until;
+	/*
+	 * An update of ours timed out here, but the chain may still apply it,
+	 * and would recall nothing from us (we made it).  No lease is taken
+	 * until an update sent after it is answered: the head orders that one
+	 * after it, so by then it has happened or never will.  doubt_seq is the
+	 * last seq given out when it timed out (0: no doubt); with no update
+	 * of ours on its way, the tick sends a barrier (FSYNC of the root).
+	 */
+	uint64_t doubt_seq;
+	int barrier_sent;
 	cfs_client_recall_fn recall;
 	void *recall_arg;
 };
@@ -153,6 +163,13 @@ client_fail(struct cfs_client *cl, struct client_req *r, int err)
 
 	memset(&rep, 0, sizeof(rep));
 	rep.status = err;
+	if (r->update && r->first_sent_ms != 0 && cl->opts.lease_ms > 0) {
+		if (cl->doubt_seq == 0)
+			log_warnx("an update timed out: no lease is taken until the chain has "
+				 "answered a later one");
+		cl->doubt_seq = cl->next_seq - 1;
+		cl->lease_gen++; /* what was learned under a lease may miss it */
+	}
 	client_finish(cl, r, &rep);
 }
 
@@ -388,8 +405,10 @@ client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_h
 	 * tail's connection of this generation carries leases.
 	 */
 	cl->lease_until = 0;
+	if (r->update && r->seq > cl->doubt_seq)
+		cl->doubt_seq = 0;
 	if (rep.lease_ms > CLIENT_LEASE_MARGIN_MS && s == cl->tail && r->first_sent_ms != 0 &&
-	    cl->opts.lease_ms > 0)
+	    cl->opts.lease_ms > 0 && cl->doubt_seq == 0)
 		cl->lease_until = r->first_sent_ms + rep.lease_ms - CLIENT_LEASE_MARGIN_MS;
 	client_finish(cl, r, &rep);
 	cl->lease_until = 0;
@@ -540,6 +559,16 @@ client_node_connect(struct client_node *s)
 	}
 }
 
+/* The barrier's answer (client_fail): another is sent if it timed out too. */
+static void
+client_barrier_done(void *arg, const struct cfs_reply *rep)
+{
+	struct cfs_client *cl = arg;
+
+	(void)rep;
+	cl->barrier_sent = 0;
+}
+
 /* Periodic: time out requests, resend the ones waiting for a retry. */
 static void
 client_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -550,6 +579,16 @@ client_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL && r->deadline_ms <= now)
 		client_fail(cl, r, ETIMEDOUT);
+	if (cl->doubt_seq != 0 && !cl->barrier_sent &&
+	    ((r = TAILQ_LAST(&cl->updates, client_req_list)) == NULL || r->seq <= cl->doubt_seq)) {
+		struct cfs_op op;
+
+		memset(&op, 0, sizeof(op));
+		op.type = CFS_OP_FSYNC;
+		op.ino = CFS_ROOT_INO;
+		cl->barrier_sent = 1;
+		cfs_client_submit(cl, &op, client_barrier_done, cl);
+	}
 	/* Learning the chain: if no node answered, keep trying them. */
 	if (cl->head == NULL || cl->learning) {
 		for (size_t i = 0; i < cl->nslots; i++)

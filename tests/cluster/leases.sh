@@ -23,6 +23,8 @@
 #   - small files' content is kept under a lease: read back without the
 #     tail, and a change on either mount is seen by the other at once (also
 #     by a holder that was stopped); so is the absence of a capability;
+#   - a write that timed out on a mount and landed later is read there,
+#     not what was read in between;
 #   - the tail, restarted, answers only once the leases it granted before
 #     could have run out (its "leases" horizon file).
 . "${srcdir:-.}/tests/cluster/lib.sh"
@@ -300,6 +302,37 @@ note "5 truncates on m1 of a file it holds: $((g1 - g0)) getxattr(security.capab
 truncate -s 0 "$m1/kept/f5"
 [ "$("$PC" getxattr "$m2/kept/f5" security.capability 0)" = ENODATA ] ||
 	fail "m2 still sees a capability on kept/f5 after m1 truncated it"
+
+# 6g. An update that timed out here may still land later, and nothing
+# recalls that from the mount that made it.  m4 (timeout=2) writes to a
+# file while the middle node is stopped: the write fails (EIO) at close; a
+# read then finds the old content at the tail, which must not be kept as
+# the file's content; once the middle is continued the write lands, and
+# m4 reads it.
+m4="$work/m4"
+mkdir -p "$m4"
+setsid "$top_builddir/chainfs" -f -o "conf=$conf,timeout=2" "127.0.0.1:$base" "$m4" \
+	>"$work/m4.log" 2>&1 </dev/null &
+procs+=($!)
+mounts+=("$m4")
+wait_for 20 mountpoint -q "$m4" || fail "m4 did not mount"
+echo old >"$m4/kept/late"
+[ "$(cat "$m4/kept/late")" = old ] || fail "m4 reads kept/late as '$(cat "$m4/kept/late")'"
+pidn2=$(cat "$dir/n2.pid")
+kill -STOP "$pidn2"
+if printf new | dd of="$m4/kept/late" conv=notrunc status=none 2>/dev/null; then
+	kill -CONT "$pidn2"
+	fail "a write with the middle node stopped did not time out"
+fi
+got=$(cat "$m4/kept/late")
+kill -CONT "$pidn2"
+[ "$got" = old ] || fail "m4 read kept/late as '$got' before its timed-out write landed"
+wait_for 20 sh -c "[ \"\$(cat '$m2/kept/late')\" = new ]" || fail "the timed-out write did not land"
+[ "$(cat "$m4/kept/late")" = new ] ||
+	fail "m4 reads kept/late as '$(cat "$m4/kept/late")' after its timed-out write landed"
+grep -q "an update timed out: no lease is taken" "$work/m4.log" ||
+	fail "m4 did not say that it takes no lease after a timed-out update"
+note "a write that timed out and landed later: its mount reads it, not what it read in between"
 
 # 7. The tail restarted waits out the leases it granted before.
 fmode $h2 >/dev/null
