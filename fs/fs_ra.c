@@ -1,9 +1,9 @@
 /*
- * Readahead for direct-I/O files, under leases.  A file read in order in
- * small reads gets the next FS_RA_CHUNKS chunks asked of the tail before
- * the kernel asks for them: one request answers many reads, and the tail's
- * reads and the network overlap the reader's copies, as the kernel's own
- * readahead does for a page cache.
+ * Readahead for direct-I/O files, under leases.  A file read in order gets
+ * the next FS_RA_CHUNKS chunks asked of the tail before the kernel asks
+ * for them: one request answers many small reads, and the tail's reads and
+ * the network overlap the reader's copies, as the kernel's own readahead
+ * does for a page cache.
  *
  * A chunk is kept only while the lease that came with it holds: the tail
  * recalls it before any update of the file is answered (fs_ra_recalled
@@ -251,12 +251,13 @@ fs_ra_read(struct fs *fs, fuse_req_t req, uint64_t ino, uint64_t off, size_t siz
 	ra->pos = off + size;
 	/*
 	 * In order past the first chunk (a big file read through, not a small
-	 * one), in reads much smaller than a chunk: one request to the tail
-	 * then answers many.  Reads of a chunk's size gain nothing from it on
-	 * two cores (measured: the extra copy costs more than the overlap
-	 * wins), so they go to the tail as they come.
+	 * one): one request to the tail then answers many small reads, and
+	 * for reads of a chunk's size the tail's reads (from disk, when cold),
+	 * its encryption and the network overlap this reader's copies.
+	 * Measured on two cores, 1 GiB read with dd bs=1M: 1.28-2.62 s without,
+	 * 0.94-1.04 s with it, cold; 1.20-1.28 s and 0.93-1.06 s warm.
 	 */
-	if (in_order && off >= FS_RA_CHUNK && size <= FS_RA_CHUNK / 4)
+	if (in_order && off >= FS_RA_CHUNK && size <= FS_RA_CHUNK)
 		fs_ra_fill(fs, n, off + size, uid, gid);
 	return 0;
 }
