@@ -117,6 +117,7 @@ chain_store_replaced(struct chain *c)
 		c->trimmed_sn = applied;
 	c->acked_sn = applied;
 	c->synced_sn = applied;
+	c->bg_sync_sn = 0; /* a flush still running covers the old store only */
 	c->sent_sn = applied;
 	if (chain_logged_epoch(c, applied, &c->applied_epoch) != 0)
 		c->applied_epoch = 0;
@@ -598,9 +599,31 @@ void
 chain_maintain(struct chain *c)
 {
 	uint64_t applied = store_applied_sn(c->st), upto, keep;
+	int err, rc;
 
-	if (c->synced_sn < applied) {
-		chain_sync(c);
+	/*
+	 * Group commit on the store's thread: this loop goes on applying and
+	 * forwarding while the flush writes back, instead of stopping for it.
+	 * A failed one stops the node, as chain_sync does.
+	 */
+	if (c->bg_sync && store_sync_done(c->st, &err)) {
+		if (err != 0)
+			fatalx("store sync failed: stopping so that a restart resumes from what is "
+			       "on disk");
+		if (c->bg_sync_sn > c->synced_sn)
+			c->synced_sn = c->bg_sync_sn;
+		c->bg_sync = 0;
+		c->stats.syncs++;
+	}
+	if (!c->bg_sync && c->synced_sn < applied) {
+		rc = store_sync_start(c->st);
+		if (rc == 0) {
+			c->bg_sync = 1;
+			c->bg_sync_sn = applied;
+		} else if (rc < 0 && rc != -EBUSY) {
+			fatalx("store sync failed: stopping so that a restart resumes from what is "
+			       "on disk");
+		}
 	}
 	/*
 	 * Keep log_retain acknowledged entries (at least the last applied one,

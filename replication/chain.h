@@ -107,6 +107,9 @@ struct chain {
 	uint64_t acked_sn;  /* every entry up to here is on the tail */
 	uint64_t trimmed_sn; /* the log holds nothing at or below this */
 	uint64_t synced_sn; /* applied entries known to be on stable storage */
+	/* A group commit on the store's thread is running (bg_sync); it covers bg_sync_sn (0: nothing) */
+	int bg_sync;
+	uint64_t bg_sync_sn;
 	int sync_pending;   /* an FSYNC entry was applied in the open store batch */
 	int succ_up;	    /* the successor link is up: forward as we go */
 	uint64_t sent_sn;   /* highest sn written to the current successor link */

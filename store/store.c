@@ -56,6 +56,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,12 +234,125 @@ fail:
 	return -1;
 }
 
+/*
+ * The thread of store_sync_start: one flush per request, its outcome for
+ * store_sync_done.  mdb_env_sync only calls fdatasync on the environment's
+ * file here (no MDB_WRITEMAP), which commits on the caller's thread do not
+ * disturb: what was committed when the flush began is durable when it ends.
+ */
+struct store_syncer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int want, running, finished, stop, err;
+};
+
+static void *
+store_syncer_main(void *arg)
+{
+	struct store *s = arg;
+	struct store_syncer *y = s->syncer;
+
+	pthread_mutex_lock(&y->lock);
+	for (;;) {
+		int rc;
+
+		while (!y->want && !y->stop)
+			pthread_cond_wait(&y->wake, &y->lock);
+		if (y->stop)
+			break;
+		y->want = 0;
+		pthread_mutex_unlock(&y->lock);
+		rc = mdb_env_sync(s->env, 1);
+		pthread_mutex_lock(&y->lock);
+		y->err = rc > 0 ? -rc : rc;
+		y->running = 0;
+		y->finished = 1;
+	}
+	pthread_mutex_unlock(&y->lock);
+	return NULL;
+}
+
+int
+store_sync_start(struct store *s)
+{
+	struct store_syncer *y = s->syncer;
+
+	if (s->batch != NULL)
+		return -EBUSY;
+	if (y == NULL) {
+		y = xcalloc(1, sizeof(*y));
+		pthread_mutex_init(&y->lock, NULL);
+		pthread_cond_init(&y->wake, NULL);
+		s->syncer = y;
+		if (pthread_create(&y->thread, NULL, store_syncer_main, s) != 0) {
+			s->syncer = NULL;
+			pthread_cond_destroy(&y->wake);
+			pthread_mutex_destroy(&y->lock);
+			free(y);
+			return store_sync(s) == 0 ? 0 : -EIO; /* no thread: flush here */
+		}
+	}
+	pthread_mutex_lock(&y->lock);
+	if (y->running) {
+		pthread_mutex_unlock(&y->lock);
+		return 1;
+	}
+	y->running = 1;
+	y->want = 1;
+	y->finished = 0;
+	pthread_cond_signal(&y->wake);
+	pthread_mutex_unlock(&y->lock);
+	return 0;
+}
+
+int
+store_sync_done(struct store *s, int *err)
+{
+	struct store_syncer *y = s->syncer;
+	int done = 0;
+
+	*err = 0;
+	if (y == NULL)
+		return 1; /* none running: a flush made here, if any, has ended */
+	pthread_mutex_lock(&y->lock);
+	if (y->finished) {
+		y->finished = 0;
+		*err = y->err;
+		done = 1;
+	}
+	pthread_mutex_unlock(&y->lock);
+	if (done && *err != 0)
+		log_warnx("store sync: %s", mdb_strerror(-*err));
+	return done;
+}
+
+/* Stops the thread of store_sync_start, after the flush it is making. */
+static void
+store_syncer_stop(struct store *s)
+{
+	struct store_syncer *y = s->syncer;
+
+	if (y == NULL)
+		return;
+	pthread_mutex_lock(&y->lock);
+	y->stop = 1;
+	pthread_cond_signal(&y->wake);
+	pthread_mutex_unlock(&y->lock);
+	pthread_join(y->thread, NULL);
+	pthread_cond_destroy(&y->wake);
+	pthread_mutex_destroy(&y->lock);
+	free(y);
+	s->syncer = NULL;
+}
+
 /* Closes the store; committed state is flushed first. */
 void
 store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	store_syncer_stop(s);
 	if (s->batch != NULL && store_batch_commit(s) != 0)
 		log_warnx("%s: the open batch was lost", __func__);
 	mdb_env_sync(s->env, 1);

@@ -211,4 +211,15 @@ void store_track(struct store *, struct store_changes *ch);
 /* Flushes committed transactions to stable storage. */
 int store_sync(struct store *);
 
+/*
+ * The same, on a thread of the store's, while the caller goes on
+ * committing (group commit off the event loop): store_sync_start begins a
+ * flush of what is committed now (0), or returns 1 while one is still
+ * running and -EBUSY inside a batch; store_sync_done returns 1 once, when
+ * the flush begun last has ended, with its error (0, or a negative errno)
+ * in *err, and 0 before.  store_close waits for a running one.
+ */
+int store_sync_start(struct store *);
+int store_sync_done(struct store *, int *err);
+
 #endif

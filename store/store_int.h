@@ -63,6 +63,7 @@ struct store {
 	uint8_t *buf; /* one block for read-modify-write */
 	unsigned ok_reads, fail_reads; /* fault injection (tests): after ok_reads, fail_reads fail */
 	struct store_changes *changes; /* store_track; NULL: not collecting */
+	struct store_syncer *syncer;   /* store_sync_start's thread; NULL until then */
 };
 
 /* An inode as the store keeps it. */

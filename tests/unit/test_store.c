@@ -2122,6 +2122,43 @@ test_mapfull(void **state)
 
 /* Runs every test. */
 /* A batch: one commit for many entries; results visible to the head inside it, reads after it. */
+/*
+ * The group commit on the store's thread: refused inside a batch, one at a
+ * time, done once; commits go on while it runs, and what was committed
+ * before it survives a reopen.
+ */
+static void
+test_sync_thread(void **state)
+{
+	struct fx *f = *state;
+	uint64_t sn0 = store_applied_sn(f->s);
+	int err = -1, rc, done = 0;
+
+	assert_int_equal(store_batch_begin(f->s), 0);
+	mkfile(f, ROOT, "a");
+	assert_int_equal(store_sync_start(f->s), -EBUSY);
+	assert_int_equal(store_batch_commit(f->s), 0);
+	assert_int_equal(store_sync_start(f->s), 0);
+	/* While it runs: a second start says so (or, if it ended already, starts another). */
+	rc = store_sync_start(f->s);
+	assert_true(rc == 0 || rc == 1);
+	mkfile(f, ROOT, "b");
+	/* Ends within a bounded wait, with no error, and says so once. */
+	for (int i = 0; i < 5000 && !done; i++) {
+		done = store_sync_done(f->s, &err);
+		if (!done)
+			usleep(1000);
+	}
+	assert_true(done);
+	assert_int_equal(err, 0);
+	if (rc == 1)
+		assert_int_equal(store_sync_done(f->s, &err), 0);
+	fx_reopen(f, T_MAPSIZE);
+	assert_int_equal(store_applied_sn(f->s), sn0 + 2);
+	assert_int_equal(lookup(f, ROOT, "a", NULL), 0);
+	assert_int_equal(lookup(f, ROOT, "b", NULL), 0);
+}
+
 static void
 test_batch(void **state)
 {
@@ -2916,6 +2953,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_persist, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sync_thread, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_perm_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_perm_remove, setup, teardown),
