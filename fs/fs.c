@@ -36,7 +36,7 @@ void
 fs_inode_maybe_free(struct fs_inode *n)
 {
 	if (n->nlookup == 0 && n->writes == 0 && n->opens == 0 && n->dir_opens == 0 &&
-	    n->upd_inflight == 0 &&
+	    n->upd_inflight == 0 && !n->dc_prefetching &&
 	    TAILQ_EMPTY(&n->waiters) && n->names == NULL) {
 		fs_dc_drop(n);
 		LIST_REMOVE(n, hash);

@@ -238,6 +238,50 @@ fs_dc_read_done(struct fs *fs, uint64_t ino, uint64_t seq, uint64_t off, size_t 
 		fs_dc_start(fs, n, r->data, r->datalen);
 }
 
+/* A prefetch's answer (fs_dc_prefetch). */
+static void
+fs_dc_prefetch_done(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs_inode *n = fs_inode(c->fs, c->ino, 0);
+
+	fs_dc_read_done(c->fs, c->ino, c->seq, 0, FS_DC_MAX, r);
+	if (n != NULL) {
+		n->dc_prefetching = 0;
+		fs_inode_maybe_free(n);
+	}
+	free(c);
+}
+
+/*
+ * The kernel looks up a name whose inode is known here but whose lease
+ * went (another host changed it, most often by writing it): while the
+ * lookup goes to the tail, the file's content is asked for too, if it was
+ * small, so that the read that usually follows is answered here rather than
+ * after a second round trip.  As the caller, whose read the node checks.
+ */
+void
+fs_dc_prefetch(struct fs *fs, fuse_req_t req, struct fs_inode *n)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs_call *c;
+	struct cfs_op op;
+
+	if (fs->o.page_cache || fs->o.lease_ms == 0 || n->dc != NULL || n->dc_prefetching ||
+	    !fs_dc_settled(n) || n->lease_attr.ino != n->ino || !S_ISREG(n->lease_attr.mode) ||
+	    n->lease_attr.size > FS_DC_PREFETCH)
+		return;
+	c = fs_call(fs, NULL, n->ino);
+	c->uid = ctx->uid;
+	c->gid = ctx->gid;
+	c->seq = n->dc_seq;
+	n->dc_prefetching = 1;
+	fs_op_name(&op, CFS_OP_READ, n->ino, NULL);
+	op.length = FS_DC_MAX;
+	fs_submit(fs, &op, fs_dc_prefetch_done, c);
+	fs->dc_prefetches++;
+}
+
 /*
  * A write of ours to n is being sent: applied to the kept content in the
  * order the chain takes it, or the content goes when it cannot be.

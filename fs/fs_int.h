@@ -47,6 +47,7 @@
 /* Kept content of small files (fs_dc.c): per file, and all files' bytes. */
 #define FS_DC_MAX (64u << 10)
 #define FS_DC_TOTAL (16u << 20)
+#define FS_DC_PREFETCH 4096 /* asked for with a lookup after a recall, at most (fs_dc_prefetch) */
 #define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
 
 struct fs_wait;
@@ -102,6 +103,7 @@ struct fs_inode {
 	uint64_t hold_until, hold_gen, hold_id;
 	struct fs_dc *dc;
 	int nocap;
+	int dc_prefetching; /* a read of its content is on its way (fs_dc_prefetch) */
 	uint64_t dc_seq;  /* changes with each update of ours on it and each recall */
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
 	LIST_ENTRY(fs_inode) hash;
@@ -147,6 +149,7 @@ struct fs {
 	uint64_t ra_asked, ra_hits;  /* chunks asked ahead; reads they answered */
 	struct fs_dc_list dc_lru;    /* kept contents, least recently used first */
 	uint64_t dc_bytes, dc_hits;  /* their bytes; reads they answered */
+	uint64_t dc_prefetches;	     /* contents asked for with a lookup */
 };
 
 /* The context of one chain request made for a kernel request. */
@@ -240,6 +243,7 @@ void fs_dc_update(struct fs_inode *, const struct cfs_op *);
 void fs_dc_recalled(struct fs_inode *);
 void fs_dc_drop(struct fs_inode *);
 void fs_dc_forget(struct fs_inode *);
+void fs_dc_prefetch(struct fs *, fuse_req_t, struct fs_inode *);
 int fs_dc_iscap(const char *);
 int fs_dc_nocap(struct fs *, fuse_req_t, struct fs_inode *, const char *);
 void fs_dc_nocap_done(struct fs *, uint64_t ino, uint64_t hold, uint64_t seq,

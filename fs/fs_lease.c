@@ -333,8 +333,11 @@ fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
 	 * rmdir or rename of ours, which change an inode they do not name.
 	 */
 	if (n == NULL || n->lease_until <= now || n->lease_gen != gen || n->upd_inflight > 0 ||
-	    n->writes > 0 || n->lease_ns != fs->ns_gen)
+	    n->writes > 0 || n->lease_ns != fs->ns_gen) {
+		if (n != NULL)
+			fs_dc_prefetch(fs, req, n);
 		return 0;
+	}
 	memset(&e, 0, sizeof(e));
 	e.ino = n->ino;
 	e.generation = 1;
