@@ -94,15 +94,16 @@ fs_dc_held(struct fs *fs, const struct fs_inode *n)
 static int
 fs_dc_room(struct fs *fs, const struct fs_dc *keep, size_t need)
 {
-	struct fs_dc *dc, *next;
+	while (fs->dc_bytes + need > FS_DC_TOTAL) {
+		struct fs_dc *dc = TAILQ_FIRST(&fs->dc_lru);
 
-	for (dc = TAILQ_FIRST(&fs->dc_lru); dc != NULL && fs->dc_bytes + need > FS_DC_TOTAL;
-	     dc = next) {
-		next = TAILQ_NEXT(dc, lru);
-		if (dc != keep)
-			fs_dc_free(dc->n);
+		if (dc != NULL && dc == keep)
+			dc = TAILQ_NEXT(dc, lru);
+		if (dc == NULL)
+			return 0;
+		fs_dc_free(dc->n);
 	}
-	return fs->dc_bytes + need <= FS_DC_TOTAL;
+	return 1;
 }
 
 /* Makes n's buffer hold len bytes (zeroes past the old end); 0 when it cannot. */
