@@ -87,7 +87,7 @@ fs_dc_drop(struct fs_inode *n)
 static int
 fs_dc_held(struct fs *fs, const struct fs_inode *n)
 {
-	return n->hold_until > cfs_now_ms() && n->hold_gen == cfs_client_lease_gen(fs->cl);
+	return fs_lease_live(fs, n->hold_until, n->hold_gen);
 }
 
 /* Room for need more bytes, the oldest others going; 0 when need alone is too much. */

@@ -200,6 +200,7 @@ void fs_call_free(struct fs_call *);
 double fs_attr_ttl(struct fs *);
 void fs_lease_note(struct fs *, const struct cfs_attr *);
 int fs_lease_valid(struct fs *, const struct fs_inode *);
+int fs_lease_live(struct fs *, uint64_t until, uint64_t gen);
 /* An update of ours in flight (fs_submit): its answer ends what fs_upd_begin began. */
 struct fs_upd {
 	struct fs *fs;

@@ -155,8 +155,7 @@ fs_names_find(const struct fs_names *ns, const char *name, size_t len)
 static int
 fs_names_held(struct fs *fs, const struct fs_inode *d)
 {
-	return d->names != NULL && d->names_gen == cfs_client_lease_gen(fs->cl) &&
-	       d->names_until > cfs_now_ms();
+	return d->names != NULL && fs_lease_live(fs, d->names_until, d->names_gen);
 }
 
 /* Drops d's kept names and starts an empty table (not known complete). */
@@ -511,7 +510,14 @@ fs_upd_end(struct fs *fs, const struct fs_upd *u, const struct cfs_reply *r)
 int
 fs_lease_valid(struct fs *fs, const struct fs_inode *n)
 {
-	return n->lease_until > cfs_now_ms() && n->lease_gen == cfs_client_lease_gen(fs->cl);
+	return fs_lease_live(fs, n->lease_until, n->lease_gen);
+}
+
+/* Whether a lease taken until `until` in generation gen still holds now. */
+int
+fs_lease_live(struct fs *fs, uint64_t until, uint64_t gen)
+{
+	return until > cfs_now_ms() && gen == cfs_client_lease_gen(fs->cl);
 }
 
 /* The worker: carries out recalls one by one. */

@@ -79,7 +79,7 @@ fs_ra_covers(struct fs *fs, const struct fs_ra_chunk *c, uint64_t off, size_t si
 	/* Past its end only when the file ended inside it. */
 	if (off + size > c->off + c->len && c->got == c->len)
 		return 0;
-	return c->until > cfs_now_ms() && c->lease_gen == cfs_client_lease_gen(fs->cl);
+	return fs_lease_live(fs, c->until, c->lease_gen);
 }
 
 /* Frees a chunk's data; its waiters are asked of the tail. */
