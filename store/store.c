@@ -61,7 +61,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -196,6 +198,76 @@ store_open_dbs(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Where LMDB maps the data file, for store_put_mapped.  LMDB tells the map's
+ * address only with MDB_FIXEDMAP, so it is found in /proc/self/maps: the
+ * mapping of the data file's device and inode from offset 0, of the map's
+ * size.  Not found, values are copied through the map as before.
+ */
+static void
+store_map_info(struct store *s)
+{
+	MDB_envinfo info;
+	mdb_filehandle_t fd;
+	struct stat st;
+	unsigned long long lo, hi, off, ino;
+	unsigned maj, min;
+	char line[512];
+	FILE *f;
+
+	s->fd = -1;
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_get_fd(s->env, &fd) != 0 ||
+	    fstat(fd, &st) != 0 || (f = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu", &lo, &hi, &off, &maj, &min,
+			   &ino) != 6 ||
+		    off != 0 || ino != (unsigned long long)st.st_ino ||
+		    makedev(maj, min) != st.st_dev || hi - lo != info.me_mapsize)
+			continue;
+		s->map = (const uint8_t *)(uintptr_t)lo;
+		s->mapsize = info.me_mapsize;
+		s->fd = fd;
+		break;
+	}
+	fclose(f);
+}
+
+/*
+ * Appends len bytes at p, a value found in a read transaction.  A big value
+ * in the map comes with pread from the file instead of a copy through the
+ * map: the same bytes (one page cache, and the transaction keeps its pages
+ * from reuse), but a cold file is read with the kernel's readahead instead
+ * of a page fault every few pages, which made the first read of data after
+ * it was written cost the tail twice the CPU of the next.  Anything else (a
+ * page dirty in a write transaction is not in the map) is copied.
+ */
+void
+store_put_mapped(struct store *s, struct cfs_wbuf *out, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	ssize_t r;
+
+	if (len >= STORE_PREAD_MIN && s->fd >= 0 && b >= s->map && len <= s->mapsize &&
+	    (size_t)(b - s->map) <= s->mapsize - len) {
+		cfs_wbuf_reserve(out, len);
+		r = pread(s->fd, out->p + out->len, len, (off_t)(b - s->map));
+		if (r == (ssize_t)len) {
+			out->len += len;
+			s->preads += len;
+			return;
+		}
+	}
+	cfs_put_bytes(out, p, len);
+}
+
+/* See store.h. */
+uint64_t
+store_preads(const struct store *s)
+{
+	return s->preads;
+}
+
 /* Opens or creates the store in dir; see store.h. */
 int
 store_open(struct store **out, const char *dir, uint64_t mapsize, char *err, size_t errlen)
@@ -225,6 +297,7 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err, siz
 	}
 	if (store_open_dbs(s, err, errlen) != 0)
 		goto fail;
+	store_map_info(s);
 	*out = s;
 	return 0;
 fail:

@@ -50,6 +50,8 @@ void store_close(struct store *);
 uint64_t store_applied_sn(struct store *);
 /* The inode number the head should put in the next entry's new_ino. */
 uint64_t store_next_ino(struct store *);
+/* Bytes of file data read with pread rather than through LMDB's map. */
+uint64_t store_preads(const struct store *);
 
 /* store_apply flags */
 #define STORE_DECIDE 0x1 /* head: set e->result to the status this apply computed */

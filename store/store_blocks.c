@@ -214,7 +214,7 @@ store_rd_read(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out
 			return rc;
 		if (rc == 0 && v.mv_size > boff) {
 			have = v.mv_size - boff < cnt ? v.mv_size - boff : cnt;
-			cfs_put_bytes(out, (const uint8_t *)v.mv_data + boff, have);
+			store_put_mapped(tx->s, out, (const uint8_t *)v.mv_data + boff, have);
 		}
 		cfs_put_bytes(out, store_zeros, cnt - have);
 		off += cnt;

@@ -53,6 +53,9 @@ enum store_db {
 /* Their names in LMDB (store.c). */
 extern const char *const store_db_names[STORE_NDB];
 
+/* Values at least this big are read with pread (store_put_mapped). */
+#define STORE_PREAD_MIN 16384
+
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[STORE_NDB];
@@ -64,6 +67,10 @@ struct store {
 	unsigned ok_reads, fail_reads; /* fault injection (tests): after ok_reads, fail_reads fail */
 	struct store_changes *changes; /* store_track; NULL: not collecting */
 	struct store_syncer *syncer;   /* store_sync_start's thread; NULL until then */
+	const uint8_t *map; /* LMDB's map of the data file, for store_put_mapped */
+	size_t mapsize;
+	int fd; /* the data file; -1: copy from the map */
+	uint64_t preads; /* bytes store_put_mapped read with pread */
 };
 
 /* An inode as the store keeps it. */
@@ -93,6 +100,7 @@ int store_meta_get(MDB_txn *txn, struct store *s, const char *name, uint64_t dfl
 int store_init(struct store *s, MDB_txn *txn);
 int store_drop_all(MDB_txn *txn, struct store *s);
 int store_with_read(struct store *s, int (*fn)(struct store_tx *, void *), void *arg);
+void store_put_mapped(struct store *s, struct cfs_wbuf *out, const void *p, size_t len);
 
 /* store_db.c: big-endian keys and values, LMDB calls, the attr codec. */
 uint8_t *store_put_be(uint8_t *p, uint64_t v, int n);

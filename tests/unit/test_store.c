@@ -1175,8 +1175,11 @@ test_write_read(void **state)
 		big[i] = (uint8_t)(i * 7 + 3);
 	assert_int_equal(wr(f, file, 1000, big, sizeof(big)), 0);
 	assert_int_equal(attr_of(f, file).size, 1000 + sizeof(big));
+	d = store_preads(f->s);
 	assert_int_equal(rd(f, file, 1000, CFS_MAX_IO, back), CFS_MAX_IO);
 	assert_memory_equal(back, big, sizeof(big));
+	/* Whole blocks come with pread from the file, not through the map. */
+	assert_true(store_preads(f->s) >= d + CFS_MAX_IO - T_BS);
 	assert_int_equal(rd(f, file, 0, 1000, back), 1000);
 	assert_memory_equal(back, "heLLo", 5);
 
