@@ -392,3 +392,16 @@ fs_dc_nocap_done(struct fs *fs, uint64_t ino, uint64_t hold, uint64_t seq,
 	    fs_dc_settled(n) && fs_dc_held(fs, n))
 		n->nocap = 1;
 }
+
+/*
+ * Our create made n (O_EXCL: no file was there) and its answer leased it
+ * to us: a new file has no extended attributes, so none is a capability
+ * until a setxattr, which recalls or is ours.  Saves the kernel's question
+ * before the chown that tar and cp -p make of every file they create.
+ */
+void
+fs_dc_created(struct fs *fs, struct fs_inode *n)
+{
+	if (!fs->o.page_cache && fs_dc_settled(n) && fs_dc_held(fs, n))
+		n->nocap = 1;
+}

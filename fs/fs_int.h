@@ -140,6 +140,7 @@ struct fs {
 	uint64_t ra_bytes;	     /* readahead chunks asked or held, all files */
 	uint64_t nnames;	     /* names cached, all directories (fs_lease.c) */
 	uint64_t names_hits;	     /* lookups answered from them */
+	uint64_t attr_hits;	     /* getattrs answered from leased attributes */
 	/*
 	 * Changes with each unlink, rmdir and rename of ours, sent or answered:
 	 * they change inodes the op does not name (the one removed or moved),
@@ -201,6 +202,8 @@ double fs_attr_ttl(struct fs *);
 void fs_lease_note(struct fs *, const struct cfs_attr *);
 int fs_lease_valid(struct fs *, const struct fs_inode *);
 int fs_lease_live(struct fs *, uint64_t until, uint64_t gen);
+int fs_attr_held(struct fs *, const struct fs_inode *);
+int fs_attr_lookup(struct fs *, fuse_req_t, uint64_t ino);
 /* An update of ours in flight (fs_submit): its answer ends what fs_upd_begin began. */
 struct fs_upd {
 	struct fs *fs;
@@ -249,6 +252,7 @@ int fs_dc_iscap(const char *);
 int fs_dc_nocap(struct fs *, fuse_req_t, struct fs_inode *, const char *);
 void fs_dc_nocap_done(struct fs *, uint64_t ino, uint64_t hold, uint64_t seq,
 		      const struct cfs_reply *);
+void fs_dc_created(struct fs *, struct fs_inode *);
 void fs_ra_teardown(struct fs *, struct fs_inode *);
 
 /* fs_names.c: the operations on names and attributes. */

@@ -157,8 +157,11 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 	 * not known when the answer's lease was noted (fs_upd_done).
 	 */
 	fs_dc_forget(n);
-	if (r->lease_ms > 0)
+	if (r->lease_ms > 0) {
 		fs_lease_note(c->fs, &r->attr);
+		if (c->fi.flags & O_EXCL)
+			fs_dc_created(c->fs, n);
+	}
 	/* O_CREAT of an existing file opens it: its cache is as good as its version. */
 	fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	fs_entry(c->fs, &r->attr, &e);

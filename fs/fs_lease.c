@@ -314,7 +314,7 @@ fs_names_known(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino)
 int
 fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
 {
-	uint64_t now = cfs_now_ms(), gen = cfs_client_lease_gen(fs->cl), ino;
+	uint64_t now = cfs_now_ms(), ino;
 	struct fuse_entry_param e;
 	struct fs_inode *n;
 
@@ -326,13 +326,7 @@ fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
 		return 1;
 	}
 	n = fs_inode(fs, ino, 0);
-	/*
-	 * Its attributes as leased, unless something of ours since may have
-	 * changed them unseen: its own updates (writes too), or an unlink,
-	 * rmdir or rename of ours, which change an inode they do not name.
-	 */
-	if (n == NULL || n->lease_until <= now || n->lease_gen != gen || n->upd_inflight > 0 ||
-	    n->writes > 0 || n->lease_ns != fs->ns_gen) {
+	if (n == NULL || !fs_attr_held(fs, n)) {
 		if (n != NULL)
 			fs_dc_prefetch(fs, req, n);
 		return 0;
@@ -346,6 +340,39 @@ fs_names_lookup(struct fs *fs, fuse_req_t req, uint64_t dir, const char *name)
 	if (fuse_reply_entry(req, &e) == 0)
 		n->nlookup++;
 	fs->names_hits++;
+	return 1;
+}
+
+/*
+ * Whether n's attributes as leased are what the tail would answer now: the
+ * lease holds, and nothing of ours since may have changed them unseen: its
+ * own updates (writes too), or an unlink, rmdir or rename of ours, which
+ * change an inode they do not name.  An open file whose name went (its
+ * hidden name is not a link) is left to the tail.
+ */
+int
+fs_attr_held(struct fs *fs, const struct fs_inode *n)
+{
+	return fs_lease_valid(fs, n) && n->upd_inflight == 0 && n->writes == 0 &&
+	       n->lease_ns == fs->ns_gen && n->orphan_name == NULL && n->lease_attr.ino == n->ino;
+}
+
+/*
+ * Answers a getattr from n's leased attributes: 1 when it did.  The kernel
+ * asks while its own copy is valid when it wants a fresh one, as before it
+ * clears set-uid on a chown; under the lease that is what it has.
+ */
+int
+fs_attr_lookup(struct fs *fs, fuse_req_t req, uint64_t ino)
+{
+	struct fs_inode *n = fs_inode(fs, ino, 0);
+	struct stat st;
+
+	if (n == NULL || !fs_attr_held(fs, n))
+		return 0;
+	fs_stat(&n->lease_attr, &st);
+	fuse_reply_attr(req, &st, (double)(n->lease_until - cfs_now_ms()) / 1000.0);
+	fs->attr_hits++;
 	return 1;
 }
 

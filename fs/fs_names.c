@@ -94,7 +94,11 @@ fs_getattr_run(struct fs *fs, struct fs_wait *w)
 void
 fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fs_after_writes(fuse_req_userdata(req), fs_wait(fs_getattr_run, req, ino));
+	struct fs *fs = fuse_req_userdata(req);
+
+	if (fs_attr_lookup(fs, req, ino))
+		return; /* under a lease, with nothing of ours on its way */
+	fs_after_writes(fs, fs_wait(fs_getattr_run, req, ino));
 }
 
 void

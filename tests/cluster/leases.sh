@@ -303,7 +303,29 @@ truncate -s 0 "$m1/kept/f5"
 [ "$("$PC" getxattr "$m2/kept/f5" security.capability 0)" = ENODATA ] ||
 	fail "m2 still sees a capability on kept/f5 after m1 truncated it"
 
-# 6g. An update that timed out here may still land later, and nothing
+# 6g. What tar and cp -p do to every file they make (create O_EXCL, write,
+# set times, chown, chmod) asks the tail nothing: the chown's checks (is
+# there a capability to remove, the current mode) are answered from the
+# create's and the setattrs' leases.  A mode another host set since is not:
+# m1's chown then clears the set-uid bit m2 set, and keeps the rest.
+mkdir -p "$work/tree"
+for i in $(seq 1 20); do echo "file $i" >"$work/tree/t$i"; done
+tar -C "$work" -cf "$work/tree.tar" tree
+mkdir "$m1/untar"
+ga0=$(getattrs) gx0=$(getxattrs)
+tar -C "$m1/untar" -xf "$work/tree.tar"
+ga1=$(getattrs) gx1=$(getxattrs)
+note "tar x of 20 files on m1: $((ga1 - ga0)) getattrs, $((gx1 - gx0)) getxattrs at the tail"
+[ $((ga1 - ga0)) -le 2 ] || fail "$((ga1 - ga0)) getattrs at the tail for tar x of 20 files"
+[ $((gx1 - gx0)) -le 2 ] || fail "$((gx1 - gx0)) getxattrs at the tail for tar x of 20 files"
+cmp -s "$m2/untar/tree/t7" "$work/tree/t7" || fail "m2 reads untar/tree/t7 wrong"
+chmod 4755 "$m2/untar/tree/t7"
+chown 65534 "$m1/untar/tree/t7"
+[ "$(stat -c %a:%u "$m2/untar/tree/t7")" = 755:65534 ] ||
+	fail "after m2's chmod 4755 and m1's chown, m2 sees $(stat -c %a:%u "$m2/untar/tree/t7")"
+note "tar x asks the tail nothing for its chowns; a mode set by another host is seen by the chown"
+
+# 6h. An update that timed out here may still land later, and nothing
 # recalls that from the mount that made it.  m4 (timeout=2) writes to a
 # file while the middle node is stopped: the write fails (EIO) at close; a
 # read then finds the old content at the tail, which must not be kept as
