@@ -370,12 +370,13 @@ int
 fs_attr_lookup(struct fs *fs, fuse_req_t req, uint64_t ino)
 {
 	struct fs_inode *n = fs_inode(fs, ino, 0);
+	uint64_t now = cfs_now_ms(); /* before the test: the lease ends after it */
 	struct stat st;
 
 	if (n == NULL || !fs_attr_held(fs, n))
 		return 0;
 	fs_stat(&n->lease_attr, &st);
-	fuse_reply_attr(req, &st, (double)(n->lease_until - cfs_now_ms()) / 1000.0);
+	fuse_reply_attr(req, &st, (double)(n->lease_until - now) / 1000.0);
 	fs->attr_hits++;
 	return 1;
 }
