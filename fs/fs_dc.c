@@ -402,6 +402,6 @@ fs_dc_nocap_done(struct fs *fs, uint64_t ino, uint64_t hold, uint64_t seq,
 void
 fs_dc_created(struct fs *fs, struct fs_inode *n)
 {
-	if (!fs->o.page_cache && fs_dc_settled(n) && fs_dc_held(fs, n))
+	if (fs_dc_settled(n) && fs_dc_held(fs, n)) /* never held with page_cache */
 		n->nocap = 1;
 }

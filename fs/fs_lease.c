@@ -552,6 +552,19 @@ fs_lease_live(struct fs *fs, uint64_t until, uint64_t gen)
 	return until > cfs_now_ms() && gen == cfs_client_lease_gen(fs->cl);
 }
 
+/*
+ * Has the kernel drop what it caches of ino: attributes and every page
+ * from off, or attributes only when off is negative.  ENOENT: it has none.
+ */
+static void
+fs_inval(struct fuse_session *se, uint64_t ino, off_t off)
+{
+	int err = fuse_lowlevel_notify_inval_inode(se, ino, off, 0);
+
+	if (err != 0 && err != -ENOENT)
+		log_debug("invalidating inode %llu: %s", (unsigned long long)ino, strerror(-err));
+}
+
 /* The worker: carries out recalls one by one. */
 static void *
 fs_recall_thread(void *arg)
@@ -573,14 +586,8 @@ fs_recall_thread(void *arg)
 			rc->todo_tail = &rc->todo;
 		pthread_mutex_unlock(&rc->lock);
 
-		for (uint16_t i = 0; i < j->n; i++) {
-			/* Attributes and every cached page; ENOENT: the kernel has none. */
-			int err = fuse_lowlevel_notify_inval_inode(rc->se, j->ino[i], 0, 0);
-
-			if (err != 0 && err != -ENOENT)
-				log_debug("invalidating inode %llu: %s",
-					  (unsigned long long)j->ino[i], strerror(-err));
-		}
+		for (uint16_t i = 0; i < j->n; i++)
+			fs_inval(rc->se, j->ino[i], 0);
 
 		pthread_mutex_lock(&rc->lock);
 		j->next = NULL;
@@ -667,13 +674,8 @@ fs_recall(void *arg, uint64_t id, uint64_t gen, const struct cfs_recall *r)
 		 * MAP_PRIVATE mapping keeps what it has, as POSIX allows; the
 		 * next open drops the file's pages, keep_cache being off.)
 		 */
-		for (uint16_t i = 0; i < r->n; i++) {
-			int err = fuse_lowlevel_notify_inval_inode(fs->se, r->items[i].ino, -1, 0);
-
-			if (err != 0 && err != -ENOENT)
-				log_debug("invalidating inode %llu: %s",
-					  (unsigned long long)r->items[i].ino, strerror(-err));
-		}
+		for (uint16_t i = 0; i < r->n; i++)
+			fs_inval(fs->se, r->items[i].ino, -1);
 		cfs_client_recall_ack(fs->cl, id, gen);
 		fs->recalls++;
 		return;
