@@ -23,7 +23,7 @@
  *     applied_sn u64, lease_ms u32
  * HELLO_REPLY: status i32, name str, role u8 (CFS_ROLE_* bits only),
  *     applied_sn u64, applied_epoch u64, epoch u64, session_ttl_s u32,
- *     nnodes u16 (<= CFS_MAX_NODES),
+ *     lock_lease_ms u32, nnodes u16 (<= CFS_MAX_NODES),
  *     then nnodes times: name str (<= CFS_NODE_NAME_MAX),
  *     host str (<= CFS_HOST_MAX), port u16
  * REQUEST: acked_below u64, op
@@ -34,10 +34,15 @@
  * ACK: sn u64
  * RECALL: n u16 (<= CFS_RECALL_MAX), then n times: kind u8 (1: inode), ino u64
  * RECALL_ACK: empty body
+ * LKGRANT: ino u64, seq u64, status i32
+ * PING: empty body; PONG: status i32
+ * lock (a GETLK reply's data): start u64, end u64 (start..CFS_LK_EOF), pid u32
  * STATUS (request): empty body, checked by the caller with cfs_rbuf_done()
  * STATUS_REPLY: name str, role u8 (CFS_ROLE_* bits only), epoch u64,
  *     applied_sn u64, acked_sn u64, sent_len u64, sent_bytes u64,
- *     clients u32, successor_up u8 (0 or 1), digest[CFS_DIGEST_LEN]
+ *     clients u32, successor_up u8 (0 or 1), digest[CFS_DIGEST_LEN], flags u32,
+ *     applied_epoch u64, master str, syncing str, sync_sn u64, locks u64,
+ *     lock_waits u64, nchain u16 (<= CFS_MAX_NODES), nchain times: name str
  * statfs (a STATFS reply's data): bsize u64, blocks u64, bfree u64,
  *     bavail u64, files u64, ffree u64, namemax u32
  * dirent (READDIR reply data, records back to back): ino u64, cookie u64,
@@ -518,6 +523,7 @@ cfs_hello_reply_encode(struct cfs_wbuf *w, const struct cfs_hello_reply *h)
 	cfs_put_u64(w, h->applied_epoch);
 	cfs_put_u64(w, h->epoch);
 	cfs_put_u32(w, h->session_ttl_s);
+	cfs_put_u32(w, h->lock_lease_ms);
 	cfs_put_u16(w, h->nnodes);
 	for (uint16_t i = 0; i < h->nnodes; i++) {
 		cfs_put_str(w, h->nodes[i].name, CFS_NODE_NAME_MAX);
@@ -543,6 +549,7 @@ cfs_hello_reply_decode(const void *p, size_t len, struct cfs_hello_reply *h)
 	h->applied_epoch = cfs_get_u64(&r);
 	h->epoch = cfs_get_u64(&r);
 	h->session_ttl_s = cfs_get_u32(&r);
+	h->lock_lease_ms = cfs_get_u32(&r);
 	h->nnodes = cfs_get_u16(&r);
 	if (h->nnodes > CFS_MAX_NODES) {
 		h->nnodes = 0;
@@ -738,6 +745,70 @@ cfs_ack_decode(const void *p, size_t len, uint64_t *sn)
 	return cfs_rbuf_done(&r);
 }
 
+/* Appends an LKGRANT body. */
+void
+cfs_lkgrant_encode(struct cfs_wbuf *w, const struct cfs_lkgrant *g)
+{
+	cfs_put_u64(w, g->ino);
+	cfs_put_u64(w, g->seq);
+	cfs_put_u32(w, (uint32_t)g->status);
+}
+
+/* Reads an LKGRANT body. */
+int
+cfs_lkgrant_decode(const void *p, size_t len, struct cfs_lkgrant *g)
+{
+	struct cfs_rbuf r;
+
+	cfs_rbuf_init(&r, p, len);
+	g->ino = cfs_get_u64(&r);
+	g->seq = cfs_get_u64(&r);
+	g->status = (int32_t)cfs_get_u32(&r);
+	return cfs_rbuf_done(&r);
+}
+
+/* Appends GETLK's data. */
+void
+cfs_lock_desc_put(struct cfs_wbuf *w, const struct cfs_lock_desc *d)
+{
+	cfs_put_u64(w, d->start);
+	cfs_put_u64(w, d->end);
+	cfs_put_u32(w, d->pid);
+}
+
+/* Reads GETLK's data; a range that ends before it starts is a bad field. */
+int
+cfs_lock_desc_decode(const void *p, size_t len, struct cfs_lock_desc *d)
+{
+	struct cfs_rbuf r;
+
+	cfs_rbuf_init(&r, p, len);
+	d->start = cfs_get_u64(&r);
+	d->end = cfs_get_u64(&r);
+	d->pid = cfs_get_u32(&r);
+	if (r.err == CFS_WIRE_OK && (d->end < d->start || d->end > CFS_LK_EOF))
+		return CFS_WIRE_BAD_FIELD;
+	return cfs_rbuf_done(&r);
+}
+
+/* Appends a body that is one status (PONG). */
+void
+cfs_status_only_encode(struct cfs_wbuf *w, int32_t status)
+{
+	cfs_put_u32(w, (uint32_t)status);
+}
+
+/* Reads a body that is one status. */
+int
+cfs_status_only_decode(const void *p, size_t len, int32_t *status)
+{
+	struct cfs_rbuf r;
+
+	cfs_rbuf_init(&r, p, len);
+	*status = (int32_t)cfs_get_u32(&r);
+	return cfs_rbuf_done(&r);
+}
+
 /* Appends a SNAPSHOT body: header fields and records. */
 void
 cfs_snapshot_encode(struct cfs_wbuf *w, const struct cfs_snapshot *sn)
@@ -790,6 +861,8 @@ cfs_status_encode(struct cfs_wbuf *w, const struct cfs_status *s)
 	cfs_put_str(w, s->master, CFS_NODE_NAME_MAX);
 	cfs_put_str(w, s->syncing, CFS_NODE_NAME_MAX);
 	cfs_put_u64(w, s->sync_sn);
+	cfs_put_u64(w, s->locks);
+	cfs_put_u64(w, s->lock_waits);
 	if (s->nchain > CFS_MAX_NODES)
 		fatalx("%s: %u nodes", __func__, s->nchain);
 	cfs_put_u16(w, s->nchain);
@@ -827,6 +900,8 @@ cfs_status_decode(const void *p, size_t len, struct cfs_status *s)
 	cfs_get_str(&r, s->master, CFS_NODE_NAME_MAX);
 	cfs_get_str(&r, s->syncing, CFS_NODE_NAME_MAX);
 	s->sync_sn = cfs_get_u64(&r);
+	s->locks = cfs_get_u64(&r);
+	s->lock_waits = cfs_get_u64(&r);
 	s->nchain = cfs_get_u16(&r);
 	if (s->nchain > CFS_MAX_NODES) {
 		s->nchain = 0;
@@ -907,21 +982,28 @@ cfs_dirent_get(struct cfs_rbuf *r, struct cfs_dirent *d, int plus)
 int
 cfs_op_is_update(uint16_t type)
 {
-	return type >= CFS_OP_CREATE && type <= CFS_OP_EXPIRE_SESSIONS;
+	return type >= CFS_OP_CREATE && type <= CFS_OP_LKEXPIRE;
+}
+
+/* True for the lock updates: they change no file, a read-only export allows them. */
+int
+cfs_op_is_lock(uint16_t type)
+{
+	return type >= CFS_OP_SETLK && type <= CFS_OP_LKEXPIRE;
 }
 
 /* True for the ops only a node makes; a client's request of one is refused. */
 int
 cfs_op_is_internal(uint16_t type)
 {
-	return type == CFS_OP_EXPIRE_SESSIONS;
+	return type == CFS_OP_EXPIRE_SESSIONS || type == CFS_OP_LKEXPIRE;
 }
 
 /* True for any known op type. */
 int
 cfs_op_is_valid(uint16_t type)
 {
-	return (type >= CFS_OP_LOOKUP && type <= CFS_OP_LSEEK) || cfs_op_is_update(type);
+	return (type >= CFS_OP_LOOKUP && type <= CFS_OP_LKSTATE) || cfs_op_is_update(type);
 }
 
 /* The op's name for logs; never NULL. */
@@ -977,6 +1059,18 @@ cfs_op_name(uint16_t type)
 		return "fsync";
 	case CFS_OP_EXPIRE_SESSIONS:
 		return "expire-sessions";
+	case CFS_OP_GETLK:
+		return "getlk";
+	case CFS_OP_LKSTATE:
+		return "lkstate";
+	case CFS_OP_SETLK:
+		return "setlk";
+	case CFS_OP_UNLOCK:
+		return "unlock";
+	case CFS_OP_LKCANCEL:
+		return "lkcancel";
+	case CFS_OP_LKEXPIRE:
+		return "lkexpire";
 	}
 	return "unknown";
 }
@@ -1008,6 +1102,12 @@ cfs_msg_name(uint16_t type)
 		return "recall";
 	case CFS_MSG_RECALL_ACK:
 		return "recall-ack";
+	case CFS_MSG_LKGRANT:
+		return "lkgrant";
+	case CFS_MSG_PING:
+		return "ping";
+	case CFS_MSG_PONG:
+		return "pong";
 	}
 	return "unknown";
 }

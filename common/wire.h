@@ -24,9 +24,10 @@
  * 2: entries carry their epoch; HELLO_REPLY and STATUS grew.  3: HELLO
  * carries applied_sn.  4: ops carry their caller.  5: leases (HELLO asks,
  * REPLY grants) and recalls.  6: REPLY carries the directories a namespace
- * update left, for its writer's lease.
+ * update left, for its writer's lease.  7: locks (ops, LKGRANT, PING/PONG;
+ * HELLO_REPLY carries the lock lease).
  */
-#define CFS_PROTOCOL_VERSION 6
+#define CFS_PROTOCOL_VERSION 7
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_ROOT_INO 1			     /* the root directory's inode, as FUSE numbers it */
@@ -52,6 +53,9 @@ enum cfs_msg_type {
 	CFS_MSG_SNAPSHOT = 9,	  /* tail -> syncing node: a chunk of a full copy of the store */
 	CFS_MSG_RECALL = 10,	  /* tail -> client: drop these cached things; reqid names the recall */
 	CFS_MSG_RECALL_ACK = 11,  /* client -> tail: dropped (reqid of the RECALL); empty body */
+	CFS_MSG_LKGRANT = 12,	  /* tail -> client: a queued lock request of its was decided */
+	CFS_MSG_PING = 13,	  /* client -> head: its session is alive (locks); empty body */
+	CFS_MSG_PONG = 14,	  /* head -> client: answer to PING (reqid echoed): a status */
 	CFS_MSG_max
 };
 
@@ -81,6 +85,13 @@ enum cfs_op_type {
 	CFS_OP_LISTXATTR = 7, /* ino, length=buffer size (0: size only) -> data/value */
 	CFS_OP_STATFS = 8,    /* -> data=struct cfs_statfs */
 	CFS_OP_LSEEK = 9,     /* ino, offset, flags=whence (SEEK_DATA/SEEK_HOLE) -> value */
+	/*
+	 * ino, ino2=owner, offset=start, length=end (inclusive), mode=type,
+	 * flags=CFS_LK_FLOCK -> value=type of the first lock of another
+	 * owner in the way (CFS_LK_UN: none), data=struct cfs_lock_desc
+	 */
+	CFS_OP_GETLK = 10,
+	CFS_OP_LKSTATE = 11, /* ino, offset=seq of a queued SETLK -> value=1 still queued, 0 not */
 
 	/* updates */
 	CFS_OP_CREATE = 32,	 /* ino=parent name mode uid gid, flags=CFS_CREATE_EXCL -> attr */
@@ -103,6 +114,47 @@ enum cfs_op_type {
 	 * before offset (seconds, the head's clock).  See store_sessions_expire.
 	 */
 	CFS_OP_EXPIRE_SESSIONS = 46,
+	/*
+	 * Locks (store_locks.c).  A lock's owner is (the client's session,
+	 * ino2): the kernel's lock owner, unique on its host only.
+	 * SETLK: ino, ino2=owner, offset=start, length=end (inclusive),
+	 * mode=CFS_LK_RD/WR/UN, uid=pid, flags=CFS_LK_FLOCK|CFS_LK_WAIT ->
+	 * value=CFS_LK_QUEUED when it waits (a LKGRANT tells the outcome).
+	 */
+	CFS_OP_SETLK = 47,
+	CFS_OP_UNLOCK = 48,   /* ino, ino2=owner, flags=CFS_LK_POSIX|CFS_LK_FLOCK|CFS_LK_SESSION */
+	CFS_OP_LKCANCEL = 49, /* ino, offset=seq of a queued SETLK: ENOENT when no longer queued */
+	/* Internal, the head's: ends the locks and waits of session ino2 (its lease ran out). */
+	CFS_OP_LKEXPIRE = 50,
+};
+
+/* Lock types (op.mode of SETLK/GETLK, GETLK's value) */
+#define CFS_LK_RD 1
+#define CFS_LK_WR 2
+#define CFS_LK_UN 3
+/* SETLK/GETLK/UNLOCK flags */
+#define CFS_LK_FLOCK 0x1   /* a BSD flock: the whole file, apart from POSIX locks */
+#define CFS_LK_WAIT 0x2	   /* SETLK: queue when in the way (F_SETLKW, blocking flock) */
+#define CFS_LK_POSIX 0x4   /* UNLOCK: the owner's POSIX locks */
+#define CFS_LK_SESSION 0x8 /* UNLOCK: every lock and wait of the caller's session */
+/* SETLK's value when the request waits in the queue */
+#define CFS_LK_QUEUED 1
+/* The largest end of a lock range (the kernel's OFFSET_MAX) */
+#define CFS_LK_EOF ((uint64_t)INT64_MAX)
+
+/* GETLK's data: the lock in the way. */
+struct cfs_lock_desc {
+	uint64_t start;
+	uint64_t end;
+	uint32_t pid; /* the process that took it, on its own host */
+};
+#define CFS_LOCK_DESC_SIZE 20
+
+/* LKGRANT body: the queued SETLK (client's seq) on ino is decided: status 0 (held) or an errno. */
+struct cfs_lkgrant {
+	uint64_t ino;
+	uint64_t seq;
+	int32_t status;
 };
 
 /*
@@ -340,6 +392,11 @@ struct cfs_hello_reply {
 	 * half of it after first sending it (see store_sessions).
 	 */
 	uint32_t session_ttl_s;
+	/*
+	 * How long a session's locks outlive its last PING or request to
+	 * the head (lock-lease), in ms; 0: the chain keeps no locks.
+	 */
+	uint32_t lock_lease_ms;
 	uint16_t nnodes; /* chain order, head first */
 	struct cfs_node_addr nodes[CFS_MAX_NODES];
 };
@@ -360,6 +417,8 @@ struct cfs_status {
 	char master[CFS_NODE_NAME_MAX + 1];  /* the node that rewrites the configuration; "" unknown */
 	char syncing[CFS_NODE_NAME_MAX + 1]; /* the node joining behind the tail; "" none */
 	uint64_t sync_sn;		     /* how far the syncing node has acknowledged */
+	uint64_t locks;			     /* lock records in the node's table */
+	uint64_t lock_waits;		     /* lock requests queued */
 	uint16_t nchain;		     /* the chain as this node knows it, head first */
 	char chain[CFS_MAX_NODES][CFS_NODE_NAME_MAX + 1];
 };
@@ -454,6 +513,13 @@ int cfs_entry_decode(const void *, size_t, struct cfs_entry *);
 size_t cfs_recall_begin(struct cfs_wbuf *);
 void cfs_recall_add(struct cfs_wbuf *, size_t at, uint8_t kind, uint64_t ino);
 int cfs_recall_decode(const void *, size_t, struct cfs_recall *);
+void cfs_lkgrant_encode(struct cfs_wbuf *, const struct cfs_lkgrant *);
+int cfs_lkgrant_decode(const void *, size_t, struct cfs_lkgrant *);
+void cfs_lock_desc_put(struct cfs_wbuf *, const struct cfs_lock_desc *);
+int cfs_lock_desc_decode(const void *, size_t, struct cfs_lock_desc *);
+/* PONG body: a status (0: the head heard the session; or CFS_ERR_NOT_HEAD, _EPOCH). */
+void cfs_status_only_encode(struct cfs_wbuf *, int32_t status);
+int cfs_status_only_decode(const void *, size_t, int32_t *status);
 void cfs_ack_encode(struct cfs_wbuf *, uint64_t sn);
 int cfs_ack_decode(const void *, size_t, uint64_t *sn);
 void cfs_status_encode(struct cfs_wbuf *, const struct cfs_status *);
@@ -471,8 +537,10 @@ int cfs_dirent_get(struct cfs_rbuf *, struct cfs_dirent *, int plus);
 
 /* True for the op types that are updates (go to the head). */
 int cfs_op_is_update(uint16_t type);
-/* True for ops only a node makes (CFS_OP_EXPIRE_SESSIONS): refused from clients. */
+/* True for ops only a node makes (CFS_OP_EXPIRE_SESSIONS, _LKEXPIRE): refused from clients. */
 int cfs_op_is_internal(uint16_t type);
+/* True for the lock updates (SETLK, UNLOCK, LKCANCEL, LKEXPIRE): they change no file. */
+int cfs_op_is_lock(uint16_t type);
 /* True for any known op type. */
 int cfs_op_is_valid(uint16_t type);
 const char *cfs_op_name(uint16_t type);

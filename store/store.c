@@ -13,6 +13,7 @@
  *   store_read.c      store_read and the other read operations
  *   store_log.c       the log of sent entries
  *   store_snapshot.c  the digest of the whole state
+ *   store_locks.c     locks and the requests waiting for them
  *
  * Choices made here (the design leaves them to the store):
  *
@@ -74,6 +75,7 @@
 /* The name of each database in LMDB, in enum store_db order. */
 const char *const store_db_names[STORE_NDB] = {
     "meta", "inodes", "dirents", "cookies", "blocks", "xattrs", "results", "floors", "log",
+    "locks", "lkwait", "lkown", "lksess",
 };
 
 /* Reads a u64 from meta; absent reads as dflt. */
@@ -303,6 +305,7 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err, siz
 fail:
 	mdb_env_close(s->env);
 	free(s->buf);
+	free(s->grants);
 	free(s);
 	return -1;
 }
@@ -431,6 +434,7 @@ store_close(struct store *s)
 	mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	free(s->buf);
+	free(s->grants);
 	free(s);
 }
 

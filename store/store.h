@@ -12,6 +12,7 @@
  *   floors   client id (u64 BE) -> u64 acked_below (see store_client_floor),
  *            i64 when the client was last heard of (seconds, the head's clock)
  *   log      sn (u64 BE) -> encoded entry: the node's sent list, kept on disk
+ *   locks, lkwait, lkown, lksess: the lock table and its queue (store_locks.c)
  *
  * Applying an entry is one write transaction that also sets applied_sn, so a
  * node that crashes restarts at exactly the last entry it applied.  Applying
@@ -123,7 +124,7 @@ void store_inject_read_faults(struct store *, unsigned skip, unsigned n);
 int store_result(struct store *, uint64_t client_id, uint64_t seq, struct cfs_reply *res);
 
 /*
- * Answers a read operation (CFS_OP_LOOKUP .. CFS_OP_LSEEK) from committed
+ * Answers a read operation (CFS_OP_LOOKUP .. CFS_OP_LKSTATE) from committed
  * state in one read transaction.  Data (file bytes, link target, xattr value,
  * name list, dirent records, statfs) is appended to out and res->data points
  * into out->p.  Returns 0; the op's own errno is in res->status.  With
@@ -209,6 +210,25 @@ struct store_changes {
 };
 /* Starts collecting into ch (emptied first); NULL stops. */
 void store_track(struct store *, struct store_changes *ch);
+
+/*
+ * Locks.  The queued lock requests that the entry applied last decided
+ * (granted: status 0; ended: an errno), for the tail to tell their clients
+ * (LKGRANT).  Valid until the next store_apply.
+ */
+#define STORE_LOCKS_MAX 4096	 /* lock records of one session; ENOLCK beyond */
+#define STORE_LOCK_WAITS_MAX 256 /* queued requests of one session */
+struct store_grant {
+	uint64_t session; /* the client id */
+	uint64_t seq;	  /* its SETLK request */
+	uint64_t ino;
+	int32_t status;
+};
+const struct store_grant *store_grants(const struct store *, size_t *n);
+/* Lock records and queued requests in the table: 0 or EIO. */
+int store_lock_stats(struct store *, uint64_t *locks, uint64_t *waits);
+/* Calls fn for every session that holds a lock or waits for one: 0 or EIO. */
+int store_lock_sessions(struct store *, void (*fn)(void *arg, uint64_t session), void *arg);
 
 /* Flushes committed transactions to stable storage. */
 int store_sync(struct store *);

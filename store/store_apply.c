@@ -661,6 +661,14 @@ store_apply_op(struct store_tx *tx)
 		if (tx->e->client_id != 0)
 			return EPERM;
 		return store_sessions_expire(tx, (int64_t)tx->e->op.offset);
+	case CFS_OP_SETLK:
+		return store_op_setlk(tx);
+	case CFS_OP_UNLOCK:
+		return store_op_unlock(tx);
+	case CFS_OP_LKCANCEL:
+		return store_op_lkcancel(tx);
+	case CFS_OP_LKEXPIRE:
+		return store_op_lkexpire(tx);
 	}
 	return EINVAL; /* not reached: store_apply checks the type first */
 }
@@ -787,6 +795,7 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 	int rc, st;
 
 	memset(res, 0, sizeof(*res));
+	s->ngrants = 0;
 	if (e->sn != s->applied_sn + 1) {
 		log_debug("%s: entry %llu while at %llu", __func__, (unsigned long long)e->sn,
 		          (unsigned long long)s->applied_sn);
@@ -829,6 +838,7 @@ store_apply(struct store *s, struct cfs_entry *e, unsigned flags, struct cfs_wbu
 			mdb_txn_abort(child);
 			memset(res, 0, sizeof(*res));
 			tx.ino_used = 0;
+			s->ngrants = 0; /* what the op decided is undone */
 			if (st < 0) {
 				rc = st;
 				goto fail;
@@ -872,5 +882,6 @@ fail:
 		body->len = blen;
 	e->result = result;
 	memset(res, 0, sizeof(*res));
+	s->ngrants = 0;
 	return rc;
 }

@@ -272,6 +272,8 @@ store_inode_free(struct store_tx *tx, struct store_inode *n)
 		rc = store_blocks_trunc(tx, n, 0);
 	if (rc == 0 && n->nxattrs > 0)
 		rc = store_del_prefix(tx, tx->s->dbi[STORE_DB_XATTRS], n->a.ino);
+	if (rc == 0)
+		rc = store_locks_drop_ino(tx, n->a.ino);
 	if (rc != 0)
 		return rc;
 	store_put_be(k, n->a.ino, 8);

@@ -47,6 +47,11 @@ enum store_db {
 	STORE_DB_RESULTS,
 	STORE_DB_FLOORS,
 	STORE_DB_LOG,
+	/* Added with locks: after log, so that older stores' numbers stay. */
+	STORE_DB_LOCKS,
+	STORE_DB_LKWAIT,
+	STORE_DB_LKOWN,
+	STORE_DB_LKSESS,
 	STORE_NDB
 };
 
@@ -71,6 +76,8 @@ struct store {
 	size_t mapsize;
 	int fd; /* the data file; -1: copy from the map */
 	uint64_t preads; /* bytes store_put_mapped read with pread */
+	struct store_grant *grants; /* what the entry being applied decided (store_grants) */
+	size_t ngrants, capgrants;
 };
 
 /* An inode as the store keeps it. */
@@ -165,5 +172,14 @@ void store_result_enc(uint8_t out[STORE_RESULT_SIZE], const struct cfs_reply *r)
 int store_result_dec(const MDB_val *v, struct cfs_reply *r);
 int store_results_trim(struct store_tx *tx, uint64_t client, uint64_t acked_below, int64_t now);
 int store_sessions_expire(struct store_tx *tx, int64_t cutoff);
+
+/* store_locks.c: the lock table and its queue. */
+int store_op_setlk(struct store_tx *tx);
+int store_op_unlock(struct store_tx *tx);
+int store_op_lkcancel(struct store_tx *tx);
+int store_op_lkexpire(struct store_tx *tx);
+int store_locks_drop_ino(struct store_tx *tx, uint64_t ino);
+int store_rd_getlk(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out);
+int store_rd_lkstate(struct store_tx *tx, const struct cfs_op *op);
 
 #endif

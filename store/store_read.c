@@ -288,6 +288,10 @@ store_rd_op(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out)
 		return store_rd_listxattr(tx, op, out);
 	case CFS_OP_STATFS:
 		return store_rd_statfs(tx, out);
+	case CFS_OP_GETLK:
+		return store_rd_getlk(tx, op, out);
+	case CFS_OP_LKSTATE:
+		return store_rd_lkstate(tx, op);
 	default: /* CFS_OP_LSEEK */
 		return store_rd_lseek(tx, op);
 	}
@@ -308,7 +312,7 @@ store_read(struct store *s, const struct cfs_op *op, struct cfs_reply *res, stru
 	int rc, check = (op->flags & CFS_OP_CHECK_PERM) != 0;
 
 	memset(res, 0, sizeof(*res));
-	if (op->type < CFS_OP_LOOKUP || op->type > CFS_OP_LSEEK) {
+	if (op->type < CFS_OP_LOOKUP || op->type > CFS_OP_LKSTATE) {
 		res->status = CFS_ERR_PROTOCOL;
 		return 0;
 	}

@@ -618,6 +618,9 @@ ctl_status_of(const struct cfs_conf *conf)
 				       cn->st.flags & CFS_STATUS_WAITING ? "true" : "false",
 				       cn->st.flags & CFS_STATUS_MASTER ? "true" : "false",
 				       (unsigned long long)cn->st.applied_epoch);
+				printf(",\"locks\":%llu,\"lock_waits\":%llu",
+				       (unsigned long long)cn->st.locks,
+				       (unsigned long long)cn->st.lock_waits);
 				if (cn->st.syncing[0] != '\0')
 					printf(",\"syncing\":\"%s\",\"sync_sn\":%llu", cn->st.syncing,
 					       (unsigned long long)cn->st.sync_sn);
@@ -641,8 +644,8 @@ ctl_status_of(const struct cfs_conf *conf)
 		}
 		printf("],\"down\":%d,\"agree\":%s}\n", down, down == 0 && agree ? "true" : "false");
 	} else {
-		printf("%-12s %-9s %-22s %10s %6s %6s %7s  %s\n", "NODE", "ROLE", "ADDRESS",
-		       "APPLIED", "LAG", "SENT", "CLIENTS", "DIGEST");
+		printf("%-12s %-9s %-22s %10s %6s %6s %7s %6s  %s\n", "NODE", "ROLE", "ADDRESS",
+		       "APPLIED", "LAG", "SENT", "CLIENTS", "LOCKS", "DIGEST");
 		for (size_t i = 0; i < conf->nnodes; i++) {
 			const struct ctl_node *cn = &nodes[i];
 			char addr[CFS_HOST_MAX + 8];
@@ -654,10 +657,12 @@ ctl_status_of(const struct cfs_conf *conf)
 				continue;
 			}
 			ctl_hex(cn->st.digest, CFS_DIGEST_LEN, hex);
-			printf("%-12s %-9s %-22s %10llu %6llu %6llu %7u  %.16s\n", cn->addr->name,
-			       ctl_role(&cn->st), addr, (unsigned long long)cn->st.applied_sn,
+			printf("%-12s %-9s %-22s %10llu %6llu %6llu %7u %6llu  %.16s\n",
+			       cn->addr->name, ctl_role(&cn->st), addr,
+			       (unsigned long long)cn->st.applied_sn,
 			       (unsigned long long)(head_sn - cn->st.applied_sn),
-			       (unsigned long long)cn->st.sent_len, cn->st.clients, hex);
+			       (unsigned long long)cn->st.sent_len, cn->st.clients,
+			       (unsigned long long)cn->st.locks, hex);
 		}
 		ctl_print_epoch(conf, nodes);
 		for (size_t i = 0; etcd != NULL && i < netcd; i++) {

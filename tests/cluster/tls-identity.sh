@@ -93,7 +93,7 @@ hello_body() {
 }
 blen=$(hello_body | wc -c)
 {
-	printf 'CHFS\x06\x00\x01\x00\x00\x00\x00\x00' # protocol version 6, HELLO
+	printf 'CHFS\x07\x00\x01\x00\x00\x00\x00\x00' # protocol version 7, HELLO
 	printf "\\x$(printf %02x "$blen")\\x00\\x00\\x00"
 	printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
 	hello_body

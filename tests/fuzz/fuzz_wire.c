@@ -121,7 +121,8 @@ fuzz_hello_reply(const uint8_t *p, size_t len)
 	FUZZ_CHECK(cfs_hello_reply_decode(w.p, w.len, &g) == CFS_WIRE_OK);
 	FUZZ_CHECK(g.status == h.status && strcmp(g.name, h.name) == 0 && g.role == h.role &&
 	           g.applied_sn == h.applied_sn && g.applied_epoch == h.applied_epoch &&
-	           g.epoch == h.epoch && g.nnodes == h.nnodes);
+	           g.epoch == h.epoch && g.nnodes == h.nnodes &&
+	           g.session_ttl_s == h.session_ttl_s && g.lock_lease_ms == h.lock_lease_ms);
 	for (uint16_t i = 0; i < h.nnodes; i++) {
 		FUZZ_CHECK(memchr(h.nodes[i].host, '\0', sizeof(h.nodes[i].host)) != NULL);
 		FUZZ_CHECK(strcmp(g.nodes[i].name, h.nodes[i].name) == 0 &&
@@ -229,6 +230,39 @@ fuzz_recall(const uint8_t *p, size_t len)
 	cfs_wbuf_free(&w);
 }
 
+/* LKGRANT and PONG bodies, and a GETLK answer's lock. */
+static void
+fuzz_locks(const uint8_t *p, size_t len)
+{
+	struct cfs_lkgrant g, g2;
+	struct cfs_lock_desc d, d2;
+	struct cfs_wbuf w;
+	int32_t st, st2;
+
+	cfs_wbuf_init(&w);
+	if (cfs_lkgrant_decode(p, len, &g) == CFS_WIRE_OK) {
+		cfs_lkgrant_encode(&w, &g);
+		fuzz_same_bytes(&w, p, len);
+		FUZZ_CHECK(cfs_lkgrant_decode(w.p, w.len, &g2) == CFS_WIRE_OK && g2.ino == g.ino &&
+		           g2.seq == g.seq && g2.status == g.status);
+	}
+	cfs_wbuf_reset(&w);
+	if (cfs_lock_desc_decode(p, len, &d) == CFS_WIRE_OK) {
+		FUZZ_CHECK(d.start <= d.end && d.end <= CFS_LK_EOF);
+		cfs_lock_desc_put(&w, &d);
+		fuzz_same_bytes(&w, p, len);
+		FUZZ_CHECK(cfs_lock_desc_decode(w.p, w.len, &d2) == CFS_WIRE_OK &&
+		           d2.start == d.start && d2.end == d.end && d2.pid == d.pid);
+	}
+	cfs_wbuf_reset(&w);
+	if (cfs_status_only_decode(p, len, &st) == CFS_WIRE_OK) {
+		cfs_status_only_encode(&w, st);
+		fuzz_same_bytes(&w, p, len);
+		FUZZ_CHECK(cfs_status_only_decode(w.p, w.len, &st2) == CFS_WIRE_OK && st2 == st);
+	}
+	cfs_wbuf_free(&w);
+}
+
 /* STATUS_REPLY body. */
 static void
 fuzz_status(const uint8_t *p, size_t len)
@@ -250,7 +284,8 @@ fuzz_status(const uint8_t *p, size_t len)
 	           memcmp(s2.digest, s.digest, CFS_DIGEST_LEN) == 0);
 	FUZZ_CHECK(s2.flags == s.flags && s2.applied_epoch == s.applied_epoch &&
 	           strcmp(s2.master, s.master) == 0 && strcmp(s2.syncing, s.syncing) == 0 &&
-	           s2.sync_sn == s.sync_sn && s2.nchain == s.nchain && s.nchain <= CFS_MAX_NODES);
+	           s2.sync_sn == s.sync_sn && s2.locks == s.locks &&
+	           s2.lock_waits == s.lock_waits && s2.nchain == s.nchain && s.nchain <= CFS_MAX_NODES);
 	for (uint16_t i = 0; i < s.nchain; i++)
 		FUZZ_CHECK(strcmp(s2.chain[i], s.chain[i]) == 0);
 	cfs_wbuf_free(&w);
@@ -346,6 +381,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_entry(body, len);
 	fuzz_ack(body, len);
 	fuzz_recall(body, len);
+	fuzz_locks(body, len);
 	fuzz_status(body, len);
 	fuzz_snapshot(body, len);
 	fuzz_statfs(body, len);

@@ -2854,6 +2854,273 @@ test_perm_read(void **state)
 	assert_int_equal(rd(f, secret, 0, sizeof(buf), buf), 6);
 }
 
+/* A lock op by client on ino for owner: SETLK (type RD/WR/UN) with flags. */
+static int
+lk(struct fx *f, uint64_t client, uint64_t ino, uint64_t owner, uint32_t type, uint64_t start,
+   uint64_t end, uint32_t flags, struct cfs_reply *r)
+{
+	struct cfs_op op = mkop(CFS_OP_SETLK, ino, NULL);
+	uint64_t was = f->client;
+	int st;
+
+	op.ino2 = owner;
+	op.mode = type;
+	op.offset = start;
+	op.length = end;
+	op.flags = flags;
+	op.uid = (uint32_t)(1000 + owner);
+	f->client = client;
+	st = apply(f, &op, r);
+	f->client = was;
+	return st;
+}
+
+/* GETLK as client's owner: the type in the way (CFS_LK_UN: none), and its range and pid. */
+static uint32_t
+getlk(struct fx *f, uint64_t client, uint64_t ino, uint64_t owner, uint32_t type,
+      uint64_t start, uint64_t end, uint32_t flags, struct cfs_lock_desc *d)
+{
+	struct cfs_op op = mkop(CFS_OP_GETLK, ino, NULL);
+	struct cfs_reply r;
+
+	op.ino2 = owner;
+	op.mode = type;
+	op.offset = start;
+	op.length = end;
+	op.flags = flags;
+	op.rdev = client;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	if (r.value == CFS_LK_UN) {
+		assert_int_equal(r.datalen, 0);
+		return CFS_LK_UN;
+	}
+	assert_int_equal(cfs_lock_desc_decode(r.data, r.datalen, d), CFS_WIRE_OK);
+	return (uint32_t)r.value;
+}
+
+/* Whether client's SETLK seq still waits on ino (LKSTATE). */
+static uint64_t
+lkstate(struct fx *f, uint64_t client, uint64_t ino, uint64_t seq)
+{
+	struct cfs_op op = mkop(CFS_OP_LKSTATE, ino, NULL);
+	struct cfs_reply r;
+
+	op.offset = seq;
+	op.rdev = client;
+	assert_int_equal(rd_op(f, &op, &r), 0);
+	return r.value;
+}
+
+/* An op of client (UNLOCK, LKCANCEL, LKEXPIRE) on ino with ino2, offset and flags. */
+static int
+lkop(struct fx *f, uint64_t client, uint16_t type, uint64_t ino, uint64_t ino2, uint64_t offset,
+     uint32_t flags)
+{
+	struct cfs_op op = mkop(type, ino, NULL);
+	uint64_t was = f->client;
+	int st;
+
+	op.ino2 = ino2;
+	op.offset = offset;
+	op.flags = flags;
+	f->client = client;
+	st = apply(f, &op, NULL);
+	f->client = was;
+	return st;
+}
+
+#define CA 7 /* two clients, as two hosts */
+#define CB 8
+
+/*
+ * POSIX record locks: conflicts, GETLK naming the lock in the way, an
+ * unlock that splits, a downgrade, merging of an owner's touching ranges,
+ * and bad requests.
+ */
+static void
+test_lock_posix(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mkfile(f, ROOT, "f");
+	struct cfs_lock_desc d;
+	size_t n;
+
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 0, 99, 0, NULL), 0);
+	/* The same owner number on another host is another owner. */
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_RD, 50, 60, 0, NULL), EAGAIN);
+	assert_int_equal(getlk(f, CB, ino, 1, CFS_LK_RD, 50, 60, 0, &d), CFS_LK_WR);
+	assert_true(d.start == 0 && d.end == 99 && d.pid == 1001);
+	/* Its own lock is never in an owner's way; another owner of the same host's is. */
+	assert_int_equal(getlk(f, CA, ino, 1, CFS_LK_WR, 0, 10, 0, &d), CFS_LK_UN);
+	assert_int_equal(getlk(f, CA, ino, 2, CFS_LK_RD, 99, 99, 0, &d), CFS_LK_WR);
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_RD, 100, CFS_LK_EOF, 0, NULL), 0);
+	/* Unlocking the middle splits the lock in two. */
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_UN, 40, 59, 0, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_RD, 45, 55, 0, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_RD, 50, 70, 0, NULL), EAGAIN);
+	assert_int_equal(getlk(f, CB, ino, 3, CFS_LK_RD, 0, CFS_LK_EOF, 0, &d), CFS_LK_WR);
+	assert_true(d.start == 0 && d.end == 39);
+	/* A downgrade lets readers in. */
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_RD, 60, 99, 0, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_RD, 50, 70, 0, NULL), 0);
+	/* ... and an upgrade of a range a reader shares is refused, the old lock kept. */
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 60, 99, 0, NULL), EAGAIN);
+	assert_int_equal(getlk(f, CB, ino, 1, CFS_LK_WR, 60, 60, 0, &d), CFS_LK_RD);
+	assert_true(d.start == 60 && d.end == 99);
+	/* CB's RD ranges 45..55, 50..70 and 100.. are one owner's: 45..70 merged, 100..EOF. */
+	assert_int_equal(getlk(f, CA, ino, 9, CFS_LK_WR, 41, 44, 0, &d), CFS_LK_UN);
+	assert_int_equal(getlk(f, CA, ino, 9, CFS_LK_WR, 71, 71, 0, &d), CFS_LK_RD);
+	assert_true(d.start == 60 && d.end == 99 && d.pid == 1001); /* CA's own, first in key order */
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_RD, 71, 99, 0, NULL), 0);
+	/* Touching ranges of one type become one: 45..EOF. */
+	assert_int_equal(getlk(f, CA, ino, 9, CFS_LK_WR, 44, 44, 0, &d), CFS_LK_UN);
+	n = db_count(f, "locks");
+	/* CA: 0..39 WR, 60..99 RD; CB: 45..EOF RD. */
+	assert_int_equal(n, 3);
+	assert_int_equal(getlk(f, CA, ino, 9, CFS_LK_WR, 45, 45, 0, &d), CFS_LK_RD);
+	assert_true(d.start == 45 && d.end == CFS_LK_EOF);
+	/* Bad requests change nothing. */
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 10, 9, 0, NULL), EINVAL);
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 0, CFS_LK_EOF + 1, 0, NULL), EINVAL);
+	assert_int_equal(lk(f, CA, ino, 1, 0, 0, 1, 0, NULL), EINVAL);
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 0, 1, 0x100, NULL), EINVAL);
+	assert_int_equal(lk(f, 0, ino, 1, CFS_LK_WR, 0, 1, 0, NULL), EINVAL);
+	assert_int_equal(lk(f, CA, 999, 1, CFS_LK_WR, 0, 1, 0, NULL), ENOENT);
+}
+
+/*
+ * Waiting: a queued request is granted when the lock in its way goes, the
+ * grant is reported once, LKSTATE follows it; a cancelled one leaves the
+ * queue; a cycle between two hosts' owners is EDEADLK.
+ */
+static void
+test_lock_wait(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mkfile(f, ROOT, "f"), seq;
+	const struct store_grant *g;
+	struct cfs_lock_desc d;
+	struct cfs_reply r;
+	size_t n;
+
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 0, 9, 0, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 5, CFS_LK_WR, 5, 5, CFS_LK_WAIT, &r), 0);
+	assert_int_equal(r.value, CFS_LK_QUEUED);
+	seq = f->seq;
+	(void)store_grants(f->s, &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(lkstate(f, CB, ino, seq), 1);
+	assert_int_equal(lkstate(f, CA, ino, seq), 0);
+	/* Releasing 0..4 does not free 5. */
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_UN, 0, 4, 0, NULL), 0);
+	(void)store_grants(f->s, &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(lkop(f, CA, CFS_OP_UNLOCK, ino, 1, 0, CFS_LK_POSIX), 0);
+	g = store_grants(f->s, &n);
+	assert_int_equal(n, 1);
+	assert_true(g[0].session == CB && g[0].seq == seq && g[0].ino == ino && g[0].status == 0);
+	assert_int_equal(lkstate(f, CB, ino, seq), 0);
+	assert_int_equal(getlk(f, CA, ino, 1, CFS_LK_RD, 0, CFS_LK_EOF, 0, &d), CFS_LK_WR);
+	assert_true(d.start == 5 && d.end == 5 && d.pid == 1005);
+	/* Cancel: out of the queue once; then ENOENT. */
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_RD, 0, 9, CFS_LK_WAIT, &r), 0);
+	assert_int_equal(r.value, CFS_LK_QUEUED);
+	seq = f->seq;
+	assert_int_equal(lkop(f, CB, CFS_OP_LKCANCEL, ino, 0, seq, 0), ENOENT); /* not CB's */
+	assert_int_equal(lkop(f, CA, CFS_OP_LKCANCEL, ino, 0, seq, 0), 0);
+	assert_int_equal(lkop(f, CA, CFS_OP_LKCANCEL, ino, 0, seq, 0), ENOENT);
+	assert_int_equal(lkop(f, CB, CFS_OP_UNLOCK, ino, 5, 0, CFS_LK_POSIX), 0);
+	(void)store_grants(f->s, &n);
+	assert_int_equal(n, 0);
+	/* Deadlock: CA holds 0, CB holds 1; CA waits for 1; CB asking for 0 would close the cycle. */
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 0, 0, 0, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_WR, 1, 1, 0, NULL), 0);
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 1, 1, CFS_LK_WAIT, &r), 0);
+	assert_int_equal(r.value, CFS_LK_QUEUED);
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_WR, 0, 0, CFS_LK_WAIT, NULL), EDEADLK);
+	/* Not through a third owner that waits for nothing. */
+	assert_int_equal(lk(f, CB, ino, 2, CFS_LK_WR, 0, 0, CFS_LK_WAIT, &r), 0);
+	assert_int_equal(r.value, CFS_LK_QUEUED);
+	/* CB's owner 1 releases: CA gets 1, then nothing else moves (CB 2 still waits for 0). */
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_UN, 0, CFS_LK_EOF, 0, NULL), 0);
+	g = store_grants(f->s, &n);
+	assert_int_equal(n, 1);
+	assert_true(g[0].session == CA);
+}
+
+/*
+ * flocks are apart from POSIX locks; a session's end (the head's LKEXPIRE)
+ * releases everything it held and ends its waits; freeing an inode ends
+ * the waits on it; the limits answer ENOLCK.
+ */
+static void
+test_lock_flock_expire(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ino = mkfile(f, ROOT, "f"), ino2 = mkfile(f, ROOT, "g"), seq;
+	const struct store_grant *g;
+	struct cfs_lock_desc d;
+	struct cfs_reply r;
+	size_t n;
+	uint8_t d1[CFS_DIGEST_LEN], d2[CFS_DIGEST_LEN];
+
+	digest(f, d1);
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 0, 0, CFS_LK_FLOCK, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_WR, 0, CFS_LK_EOF, 0, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 2, CFS_LK_RD, 0, 0, CFS_LK_FLOCK, NULL), EAGAIN);
+	assert_int_equal(getlk(f, CB, ino, 2, CFS_LK_RD, 0, 0, CFS_LK_FLOCK, &d), CFS_LK_WR);
+	assert_true(d.start == 0 && d.end == CFS_LK_EOF);
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_RD, 0, 0, CFS_LK_FLOCK, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 2, CFS_LK_RD, 0, 0, CFS_LK_FLOCK, NULL), 0);
+	/* A waiting upgrade gives up its shared lock first, so CA is not stuck behind it. */
+	assert_int_equal(lk(f, CB, ino, 2, CFS_LK_WR, 0, 0, CFS_LK_FLOCK | CFS_LK_WAIT, &r), 0);
+	assert_int_equal(r.value, CFS_LK_QUEUED);
+	seq = f->seq;
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_WR, 0, 0, CFS_LK_FLOCK, NULL), 0);
+	/* CA's session ends: CB's flock is granted, its POSIX lock stays. */
+	assert_int_equal(lkop(f, CA, CFS_OP_LKEXPIRE, 0, CA, 0, 0), EPERM);
+	assert_int_equal(lkop(f, 0, CFS_OP_LKEXPIRE, 0, CA, 0, 0), 0);
+	g = store_grants(f->s, &n);
+	assert_int_equal(n, 1);
+	assert_true(g[0].session == CB && g[0].seq == seq && g[0].status == 0);
+	assert_int_equal(getlk(f, CA, ino, 1, CFS_LK_RD, 0, 0, CFS_LK_FLOCK, &d), CFS_LK_WR);
+	assert_int_equal(getlk(f, CA, ino, 1, CFS_LK_RD, 7, 7, 0, &d), CFS_LK_WR);
+	/* Freeing the inode drops its locks and ends its waits. */
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_RD, 0, 0, CFS_LK_WAIT, &r), 0);
+	assert_int_equal(r.value, CFS_LK_QUEUED);
+	seq = f->seq;
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "f"), 0);
+	g = store_grants(f->s, &n);
+	assert_int_equal(n, 1);
+	assert_true(g[0].session == CA && g[0].seq == seq && g[0].status == ENOENT);
+	/* Limits: waits, then locks, of one session. */
+	assert_int_equal(lk(f, CB, ino2, 1, CFS_LK_WR, 0, CFS_LK_EOF, 0, NULL), 0);
+	for (uint64_t i = 0; i < STORE_LOCK_WAITS_MAX; i++)
+		assert_int_equal(lk(f, CA, ino2, 100 + i, CFS_LK_RD, 0, 0, CFS_LK_WAIT, NULL), 0);
+	assert_int_equal(lk(f, CA, ino2, 99, CFS_LK_RD, 0, 0, CFS_LK_WAIT, NULL), ENOLCK);
+	assert_int_equal(lkop(f, CB, CFS_OP_UNLOCK, 0, 0, 0, CFS_LK_SESSION), 0);
+	(void)store_grants(f->s, &n);
+	assert_int_equal(n, STORE_LOCK_WAITS_MAX);
+	assert_int_equal(lkop(f, CA, CFS_OP_UNLOCK, 0, 0, 0, CFS_LK_SESSION), 0);
+	for (uint64_t i = 0; i < STORE_LOCKS_MAX; i++)
+		assert_int_equal(lk(f, CB, ino2, 1, CFS_LK_RD, 2 * i, 2 * i, 0, NULL), 0);
+	assert_int_equal(lk(f, CB, ino2, 1, CFS_LK_RD, 2 * STORE_LOCKS_MAX, 2 * STORE_LOCKS_MAX, 0,
+	                    NULL),
+	                 ENOLCK);
+	/* Closing the gaps merges them all into one. */
+	assert_int_equal(lk(f, CB, ino2, 1, CFS_LK_RD, 0, 2 * STORE_LOCKS_MAX, 0, NULL), 0);
+	assert_int_equal(getlk(f, CA, ino2, 1, CFS_LK_WR, 5, 5, 0, &d), CFS_LK_RD);
+	assert_true(d.start == 0 && d.end == 2 * STORE_LOCKS_MAX);
+	/* Everything released: the lock tables are as before. */
+	assert_int_equal(lkop(f, CB, CFS_OP_UNLOCK, ino2, 1, 0, CFS_LK_POSIX), 0);
+	assert_int_equal(db_count(f, "locks"), 0);
+	assert_int_equal(db_count(f, "lkwait"), 0);
+	assert_int_equal(db_count(f, "lkown"), 0);
+	assert_int_equal(db_count(f, "lksess"), 0);
+	digest(f, d2);
+	assert_memory_not_equal(d1, d2, CFS_DIGEST_LEN); /* the files and results differ */
+}
+
 /*
  * The bit travels in the entry: the head logs it, and a replica applying
  * the logged entries (without STORE_DECIDE, as replicas do) checks the same
@@ -2966,6 +3233,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_perm_xattr, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_perm_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_perm_replay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_posix, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_wait, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_flock_expire, setup, teardown),
 	    cmocka_unit_test(test_mapfull),
 	};
 

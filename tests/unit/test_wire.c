@@ -22,6 +22,8 @@ static const uint16_t all_ops[] = {
     CFS_OP_MKNOD,       CFS_OP_MKDIR,     CFS_OP_SYMLINK, CFS_OP_LINK,  CFS_OP_UNLINK,
     CFS_OP_RMDIR,       CFS_OP_RENAME,    CFS_OP_SETATTR, CFS_OP_WRITE, CFS_OP_SETXATTR,
     CFS_OP_REMOVEXATTR, CFS_OP_FALLOCATE, CFS_OP_FSYNC,  CFS_OP_EXPIRE_SESSIONS,
+    CFS_OP_GETLK,       CFS_OP_LKSTATE,   CFS_OP_SETLK,   CFS_OP_UNLOCK, CFS_OP_LKCANCEL,
+    CFS_OP_LKEXPIRE,
 };
 #define NOPS (sizeof(all_ops) / sizeof(all_ops[0]))
 
@@ -384,7 +386,7 @@ static void
 test_header_roundtrip(void **state)
 {
 	static const uint8_t want[CFS_HEADER_SIZE] = {
-	    'C',  'H',  'F',  'S',  6,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
+	    'C',  'H',  'F',  'S',  7,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
 	    0x20, 0x01, 0x00, 0x88, 0x77, 0x66, 0x55,          0x44, 0x33, 0x22, 0x11, 0x09, 0,
 	    0,    0,    0,    0,    0,    0x80,
 	};
@@ -471,7 +473,9 @@ test_header_reject(void **state)
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h.version = 5; /* version 5 REPLYs had no directories */
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
-	h.version = 7;
+	h.version = 6; /* version 6 had no locks */
+	check_header_err(&h, CFS_WIRE_BAD_VERSION);
+	h.version = 8;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h = good;
 	h.type = 0;
@@ -615,6 +619,7 @@ sample_hello_reply(struct cfs_hello_reply *h, uint16_t n)
 	h->applied_epoch = 0x0b0b0b0b0b0b0b0bull;
 	h->epoch = 17;
 	h->session_ttl_s = 86400;
+	h->lock_lease_ms = 15000;
 	h->nnodes = n;
 	for (uint16_t i = 0; i < n; i++) {
 		if (i % 2) {
@@ -649,6 +654,7 @@ test_hello_reply_roundtrip(void **state)
 		assert_true(g.applied_epoch == h.applied_epoch);
 		assert_int_equal(g.epoch, 17);
 		assert_int_equal(g.session_ttl_s, 86400);
+		assert_int_equal(g.lock_lease_ms, 15000);
 		assert_int_equal(g.nnodes, counts[c]);
 		for (uint16_t i = 0; i < counts[c]; i++) {
 			assert_string_equal(g.nodes[i].name, h.nodes[i].name);
@@ -673,6 +679,7 @@ put_hello_reply_head(struct cfs_wbuf *w, uint8_t role, uint16_t nnodes)
 	cfs_put_u64(w, 3);
 	cfs_put_u64(w, 2);
 	cfs_put_u32(w, 3600);
+	cfs_put_u32(w, 15000);
 	cfs_put_u16(w, nnodes);
 }
 
@@ -828,8 +835,8 @@ check_request_raw(uint16_t type, uint16_t namelen, uint16_t name2len, uint32_t d
 static void
 test_request_reject(void **state)
 {
-	const uint16_t bad_types[] = {0, CFS_OP_LSEEK + 1, CFS_OP_CREATE - 1,
-	                              CFS_OP_EXPIRE_SESSIONS + 1, 0xffff};
+	const uint16_t bad_types[] = {0, CFS_OP_LKSTATE + 1, CFS_OP_CREATE - 1,
+	                              CFS_OP_LKEXPIRE + 1, 0xffff};
 
 	/* both sides of each boundary */
 	check_request_raw(CFS_OP_WRITE, CFS_NAME_MAX, CFS_NAME_MAX, CFS_MAX_IO, CFS_WIRE_OK);
@@ -1086,7 +1093,7 @@ test_entry_reject(void **state)
 	}
 	cfs_wbuf_init(&w);
 	put_entry_head(&w, CFS_ENTRY_UPDATE);
-	put_op_raw(&w, 10, 4, 0, 0);
+	put_op_raw(&w, CFS_OP_LKSTATE + 1, 4, 0, 0);
 	assert_int_equal(cfs_entry_decode(w.p, w.len, &got), CFS_WIRE_BAD_FIELD);
 	cfs_wbuf_free(&w);
 	cfs_wbuf_init(&w);
@@ -1150,13 +1157,16 @@ test_status(void **state)
 	strcpy(s.master, "n1");
 	strcpy(s.syncing, "n4");
 	s.sync_sn = 977;
+	s.locks = 31;
+	s.lock_waits = 2;
 	s.nchain = 2;
 	strcpy(s.chain[0], "n1");
 	memcpy(s.chain[1], name255, CFS_NODE_NAME_MAX);
 	cfs_wbuf_init(&w);
 	cfs_status_encode(&w, &s);
 	assert_int_equal(w.len, 2 + CFS_NODE_NAME_MAX + 1 + 5 * 8 + 4 + 1 + CFS_DIGEST_LEN + 4 + 8 +
-	                            (2 + 2) + (2 + 2) + 8 + 2 + (2 + 2) + (2 + CFS_NODE_NAME_MAX));
+	                            (2 + 2) + (2 + 2) + 8 + 8 + 8 + 2 + (2 + 2) +
+	                            (2 + CFS_NODE_NAME_MAX));
 	memset(&got, 0x55, sizeof(got));
 	assert_int_equal(cfs_status_decode(w.p, w.len, &got), CFS_WIRE_OK);
 	assert_string_equal(got.name, s.name);
@@ -1174,6 +1184,8 @@ test_status(void **state)
 	assert_string_equal(got.master, "n1");
 	assert_string_equal(got.syncing, "n4");
 	assert_int_equal(got.sync_sn, 977);
+	assert_int_equal(got.locks, 31);
+	assert_int_equal(got.lock_waits, 2);
 	assert_int_equal(got.nchain, 2);
 	assert_string_equal(got.chain[0], "n1");
 	assert_string_equal(got.chain[1], s.chain[1]);
@@ -1355,7 +1367,11 @@ test_op_names(void **state)
 		}
 		assert_int_equal(!!cfs_op_is_valid((uint16_t)t), known);
 		assert_int_equal(!!cfs_op_is_update((uint16_t)t), update);
-		assert_int_equal(!!cfs_op_is_internal((uint16_t)t), t == CFS_OP_EXPIRE_SESSIONS);
+		assert_int_equal(!!cfs_op_is_internal((uint16_t)t),
+				 t == CFS_OP_EXPIRE_SESSIONS || t == CFS_OP_LKEXPIRE);
+		assert_int_equal(!!cfs_op_is_lock((uint16_t)t),
+				 t == CFS_OP_SETLK || t == CFS_OP_UNLOCK || t == CFS_OP_LKCANCEL ||
+				     t == CFS_OP_LKEXPIRE);
 		assert_non_null(cfs_op_name((uint16_t)t));
 		assert_int_equal(strcmp(cfs_op_name((uint16_t)t), "unknown") != 0, known);
 	}
@@ -1364,6 +1380,47 @@ test_op_names(void **state)
 	for (size_t i = 0; i < NOPS; i++)
 		for (size_t j = i + 1; j < NOPS; j++)
 			assert_string_not_equal(cfs_op_name(all_ops[i]), cfs_op_name(all_ops[j]));
+}
+
+/* LKGRANT, a GETLK answer and PONG round-trip; a lock range backwards is refused. */
+static void
+test_lock_bodies(void **state)
+{
+	struct cfs_lkgrant g = {.ino = 0x0102030405060708ull, .seq = 99, .status = 35}, gg;
+	struct cfs_lock_desc d = {.start = 10, .end = CFS_LK_EOF, .pid = 4242}, dd;
+	struct cfs_wbuf w;
+	int32_t st;
+
+	(void)state;
+	cfs_wbuf_init(&w);
+	cfs_lkgrant_encode(&w, &g);
+	assert_int_equal(w.len, 20);
+	assert_int_equal(cfs_lkgrant_decode(w.p, w.len, &gg), CFS_WIRE_OK);
+	assert_true(gg.ino == g.ino && gg.seq == 99 && gg.status == 35);
+	assert_int_equal(cfs_lkgrant_decode(w.p, w.len - 1, &gg), CFS_WIRE_SHORT);
+	cfs_wbuf_reset(&w);
+	cfs_lock_desc_put(&w, &d);
+	assert_int_equal(w.len, CFS_LOCK_DESC_SIZE);
+	assert_int_equal(cfs_lock_desc_decode(w.p, w.len, &dd), CFS_WIRE_OK);
+	assert_true(dd.start == 10 && dd.end == CFS_LK_EOF && dd.pid == 4242);
+	cfs_put_u8(&w, 0);
+	assert_int_equal(cfs_lock_desc_decode(w.p, w.len, &dd), CFS_WIRE_TRAILING);
+	cfs_wbuf_reset(&w);
+	d.start = 11;
+	d.end = 10;
+	cfs_lock_desc_put(&w, &d);
+	assert_int_equal(cfs_lock_desc_decode(w.p, w.len, &dd), CFS_WIRE_BAD_FIELD);
+	cfs_wbuf_reset(&w);
+	d.start = 0;
+	d.end = CFS_LK_EOF + 1;
+	cfs_lock_desc_put(&w, &d);
+	assert_int_equal(cfs_lock_desc_decode(w.p, w.len, &dd), CFS_WIRE_BAD_FIELD);
+	cfs_wbuf_reset(&w);
+	cfs_status_only_encode(&w, CFS_ERR_NOT_HEAD);
+	assert_int_equal(cfs_status_only_decode(w.p, w.len, &st), CFS_WIRE_OK);
+	assert_int_equal(st, CFS_ERR_NOT_HEAD);
+	assert_int_equal(cfs_status_only_decode(w.p, 0, &st), CFS_WIRE_SHORT);
+	cfs_wbuf_free(&w);
 }
 
 /* Message names and error strings are distinct and never NULL. */
@@ -1439,6 +1496,7 @@ main(void)
 	    cmocka_unit_test(test_reply_roundtrip),
 	    cmocka_unit_test(test_reply_reject),
 	    cmocka_unit_test(test_recall_roundtrip),
+	    cmocka_unit_test(test_lock_bodies),
 	    cmocka_unit_test(test_recall_reject),
 	    cmocka_unit_test(test_entry_roundtrip),
 	    cmocka_unit_test(test_entry_reject),
