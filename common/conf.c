@@ -44,6 +44,7 @@ enum conf_kw {
 	CONF_KW_OUTPUT_BUDGET,
 	CONF_KW_CLIENT_OUTPUT_MAX,
 	CONF_KW_SESSION_TTL,
+	CONF_KW_LOCK_LEASE,
 	CONF_KW_LEASE_MAX,
 	CONF_KW_EXPORT,
 	CONF_KW_NODE,
@@ -67,6 +68,7 @@ static const struct {
     [CONF_KW_OUTPUT_BUDGET] = {"output-budget", "output-budget SIZE"},
     [CONF_KW_CLIENT_OUTPUT_MAX] = {"client-output-max", "client-output-max SIZE"},
     [CONF_KW_SESSION_TTL] = {"session-ttl", "session-ttl SECONDS"},
+    [CONF_KW_LOCK_LEASE] = {"lock-lease", "lock-lease SECONDS"},
     [CONF_KW_LEASE_MAX] = {"lease-max", "lease-max SECONDS"},
     [CONF_KW_EXPORT] = {"export", "export CERT-PATTERN [root-squash|no-root-squash] [all-squash] "
                                   "[read-only|read-write] [anon-uid N] [anon-gid N] "
@@ -723,6 +725,12 @@ conf_statement(struct conf_parser *p, char **w, size_t nw)
 			                  CFS_MIN_SESSION_TTL);
 		conf->session_ttl_s = (unsigned)num;
 		break;
+	case CONF_KW_LOCK_LEASE:
+		if (conf_number(w[1], 2, 3600, &num) == -1)
+			return conf_error(p, p->line, "lock-lease: bad number '%s' (seconds, 2..3600)",
+			                  w[1]);
+		conf->lock_lease_s = (unsigned)num;
+		break;
 	case CONF_KW_LEASE_MAX:
 		if (conf_number(w[1], 0, CFS_MAX_LEASE, &num) == -1)
 			return conf_error(p, p->line,
@@ -871,6 +879,7 @@ conf_parse_in(struct cfs_conf *conf, const char *text, size_t len, const char *n
 	conf->output_budget = CFS_DEFAULT_OUTPUT_BUDGET;
 	conf->client_output_max = CFS_DEFAULT_CLIENT_OUTPUT_MAX;
 	conf->session_ttl_s = CFS_DEFAULT_SESSION_TTL;
+	conf->lock_lease_s = CFS_DEFAULT_LOCK_LEASE;
 	conf->lease_max_s = CFS_DEFAULT_LEASE;
 	snprintf(conf->cluster, sizeof(conf->cluster), "chainfs");
 	/* The parser state holds a table per node; keep it off the stack. */

@@ -17,6 +17,8 @@
  *                           (default "chainfs")
  *   lease-ttl SECONDS       a node is failed when its etcd lease of this
  *                           length runs out (2..60, default 3)
+ *   lock-lease SECONDS      a mount's locks outlive its last word to the
+ *                           head by this long (2..3600, default 15)
  *   log-retain N            acknowledged entries each node keeps for a
  *                           node that rejoins (default 10000)
  *   node NAME HOST:PORT [data DIR] [cert PATH] [key PATH] [metrics HOST:PORT]
@@ -50,6 +52,7 @@
 #define CFS_DEFAULT_CLIENT_OUTPUT_MAX (32ULL << 20)
 #define CFS_DEFAULT_SESSION_TTL 3600
 #define CFS_MIN_SESSION_TTL 20
+#define CFS_DEFAULT_LOCK_LEASE 15
 /* Client cache leases (lease-max): the longest a tail grants, in seconds. */
 #define CFS_DEFAULT_LEASE 5
 #define CFS_MAX_LEASE 60
@@ -109,6 +112,7 @@ struct cfs_conf {
 	uint64_t client_output_max; /* bytes queued to one client */
 	unsigned lease_max_s;	    /* the longest lease a tail grants; 0: none */
 	unsigned session_ttl_s;	    /* a silent client's results are dropped after */
+	unsigned lock_lease_s;	    /* a silent client's locks are released after */
 	size_t nexports;
 	struct cfs_export exports[CFS_MAX_EXPORTS];
 	size_t nnodes;

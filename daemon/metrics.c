@@ -149,7 +149,7 @@ metrics_render(struct node *n, struct evbuffer *b)
 	const struct metrics *m = &n->metrics;
 	const struct chain_stats *cs = &n->chain.stats;
 	unsigned role = n->chain.role;
-	uint64_t sessions, results, parked;
+	uint64_t sessions, results, parked, locks, waits;
 	struct lease_stats ls;
 	char label[64];
 
@@ -318,6 +318,18 @@ metrics_render(struct node *n, struct evbuffer *b)
 		metrics_put_one(b, "chainfs_client_results", "gauge",
 		                "Results of updates kept for clients that may ask again.", results);
 	}
+	if (store_lock_stats(n->st, &locks, &waits) == 0) {
+		metrics_put_one(b, "chainfs_locks", "gauge",
+		                "Lock records held (a POSIX lock's range is one record; a flock "
+		                "is one).",
+		                locks);
+		metrics_put_one(b, "chainfs_lock_waits", "gauge",
+		                "Lock requests queued behind a lock held by another owner.", waits);
+	}
+	metrics_put_one(b, "chainfs_lock_sessions_expired_total", "counter",
+	                "Clients whose locks this node, as the head, released when their lock "
+	                "lease ran out.",
+	                node_locks_expired(n));
 }
 
 /*

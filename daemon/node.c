@@ -49,7 +49,7 @@ node_succ_enter(struct node *n, enum node_succ_state st)
  * checked on the clock at each answer: after a pause the loop may read a
  * request before the timer that would have fenced the node runs.
  */
-static int
+int
 node_may_answer(struct node *n)
 {
 	if (!n->serving)
@@ -579,10 +579,11 @@ static void
 node_io_applied(void *arg, const struct cfs_entry *e)
 {
 	node_lease_applied(arg, e);
+	node_locks_applied(arg);
 }
 
 /* Opens the batch for this turn of the loop; it is committed when the turn ends. */
-static void
+void
 node_batch_begin(struct node *n)
 {
 	if (n->batch_open)
@@ -649,6 +650,7 @@ node_fill_hello_reply(struct node *n, struct cfs_hello_reply *hr, int32_t status
 	hr->applied_epoch = n->chain.applied_epoch;
 	hr->epoch = n->chain.epoch;
 	hr->session_ttl_s = n->conf->session_ttl_s;
+	hr->lock_lease_ms = n->conf->lock_lease_s * 1000;
 	for (uint16_t i = 0; i < v->n; i++) {
 		const struct cfs_node_addr *a = node_addr(n, v->nodes[i]);
 
@@ -944,7 +946,8 @@ node_export_apply(const struct cfs_export *x, struct cfs_op *op)
 	op->flags &= ~CFS_OP_CHECK_PERM; /* a node's to set, never a client's */
 	if (x == NULL)
 		return 0;
-	if (x->read_only && cfs_op_is_update(op->type) && op->type != CFS_OP_FSYNC)
+	if (x->read_only && cfs_op_is_update(op->type) && op->type != CFS_OP_FSYNC &&
+	    !cfs_op_is_lock(op->type))
 		return EROFS;
 	if (!x->root_squash && !x->all_squash && x->nuids == 0 && x->ngids == 0)
 		return 0;
@@ -1005,7 +1008,10 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		node_send_status(n, p, h->reqid, rc);
 		return 0;
 	}
+	if (op.type == CFS_OP_GETLK || op.type == CFS_OP_LKSTATE)
+		op.rdev = p->client_id; /* the caller's session: never what it says */
 	if (cfs_op_is_update(op.type)) {
+		node_locks_heard(n, p->client_id);
 		if (node_window_take(p, h->reqid, acked_below) != 0) {
 			node_peer_cut(n, p, "8192 updates in flight and no answer acknowledged");
 			return 0; /* p is gone */
@@ -1052,6 +1058,8 @@ node_on_status(struct node *n, struct node_peer *p, const struct cfs_header *h)
 		s.flags |= CFS_STATUS_MEMBER;
 	snprintf(s.syncing, sizeof(s.syncing), "%s", n->chain.view.syncing);
 	s.sync_sn = n->chain.succ_joining ? n->chain.sync_acked_sn : 0;
+	if (store_lock_stats(n->st, &s.locks, &s.lock_waits) != 0)
+		s.locks = s.lock_waits = 0;
 	s.nchain = n->chain.view.n;
 	for (uint16_t i = 0; i < s.nchain; i++)
 		snprintf(s.chain[i], sizeof(s.chain[i]), "%s", n->chain.view.nodes[i]);
@@ -1126,6 +1134,13 @@ node_peer_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t *b
 		if (p->state != PEER_CLIENT || h->length != 0)
 			break;
 		node_lease_ack(n, p, h->reqid);
+		return 0;
+	case CFS_MSG_PING:
+		if (p->state != PEER_CLIENT || h->length != 0)
+			break;
+		if (!node_may_answer(n))
+			return -1; /* fenced: the client asks another node */
+		node_locks_ping(n, p, h);
 		return 0;
 	case CFS_MSG_ACK:
 		/* Acks come on our outgoing successor link, never here. */
@@ -1553,6 +1568,23 @@ node_sweep_sessions(struct node *n)
 	node_check_throttle(n);
 }
 
+/* At the head, each second: the sessions whose lock lease ran out lose their locks. */
+static void
+node_expire_locks(struct node *n)
+{
+	uint64_t now = cfs_now_ms();
+
+	if (now - n->locks_ms < 1000)
+		return;
+	n->locks_ms = now;
+	if (!(n->chain.role & CFS_ROLE_HEAD) || !node_may_answer(n)) {
+		node_locks_heard(n, 0); /* not the head: the clocks start afresh when it is */
+		return;
+	}
+	if (node_locks_each_second(n))
+		node_check_throttle(n);
+}
+
 /* Timer: group commit and log trimming. */
 static void
 node_maintain_cb(evutil_socket_t fd, short what, void *arg)
@@ -1563,6 +1595,7 @@ node_maintain_cb(evutil_socket_t fd, short what, void *arg)
 	chain_maintain(&n->chain);
 	node_each_second(n);
 	node_sweep_sessions(n);
+	node_expire_locks(n);
 }
 
 /*
@@ -1702,6 +1735,7 @@ node_start(struct node *n, struct event_base *base, struct cfs_conf *conf, const
 	}
 	chain_init(&n->chain, n->st, 0, 0, &node_chain_io, n);
 	node_lease_start(n);
+	node_locks_start(n);
 	n->ack_ev = event_new(base, -1, 0, node_ack_cb, n);
 	n->batch_ev = event_new(base, -1, 0, node_batch_cb, n);
 	n->succ_retry = evtimer_new(base, node_succ_retry_cb, n);
@@ -1761,6 +1795,7 @@ node_stop(struct node *n)
 	if (n->listener != NULL)
 		evconnlistener_free(n->listener);
 	node_lease_stop(n);
+	node_locks_stop(n);
 	if (n->st != NULL) {
 		chain_maintain(&n->chain);
 		chain_free(&n->chain);

@@ -167,6 +167,8 @@ struct node {
 	struct cfs_wbuf data;
 
 	struct node_leases *lz; /* the tail's leases (node_lease.c); NULL: lease-max 0 */
+	struct node_locks *lk;	/* the head's lock leases (node_locks.c) */
+	uint64_t locks_ms;	/* node_expire_locks's last turn */
 
 	struct metrics metrics;
 	/*
@@ -208,6 +210,8 @@ int node_accept_room(struct node *, int fd, struct evconnlistener *l, struct eve
  */
 struct lease_stats;
 int node_lease_stats(const struct node *, struct lease_stats *st, uint64_t *parked);
+/* Sessions whose locks this node released, as the head, when their lock lease ran out. */
+uint64_t node_locks_expired(const struct node *);
 /* How long the leases this node granted as a tail may still run, in ms (0: none). */
 uint32_t node_lease_left(const struct node *);
 /* The address of a node by name, from the configuration file; NULL if unknown. */

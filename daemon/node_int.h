@@ -37,6 +37,9 @@ struct node_peer {
 };
 
 /* node.c */
+int node_may_answer(struct node *);
+/* Opens the store batch of this turn of the loop (before chain_update). */
+void node_batch_begin(struct node *);
 struct node_peer *node_find_client(struct node *, uint64_t id);
 void node_peer_queued(struct node *, struct node_peer *);
 void node_send_reply(struct node *, struct node_peer *, uint64_t reqid, const struct cfs_reply *);
@@ -66,5 +69,16 @@ void node_lease_hello(struct node *, struct node_peer *);
 void node_lease_batch_end(struct node *);
 void node_lease_view(struct node *, int was_tail, int is_tail);
 void node_lease_each_second(struct node *);
+
+/* node_locks.c: see there. */
+void node_locks_start(struct node *);
+void node_locks_stop(struct node *);
+/* At the head: client was heard from now (0: only checks whether this node is the head). */
+void node_locks_heard(struct node *, uint64_t client);
+void node_locks_ping(struct node *, struct node_peer *, const struct cfs_header *);
+/* At the tail, after each applied entry: tells waiting clients what it decided. */
+void node_locks_applied(struct node *);
+/* At the head: ends the sessions whose lock lease ran out; 1 when it made entries. */
+int node_locks_each_second(struct node *);
 
 #endif

@@ -227,11 +227,13 @@ test_conf_coordinator(void **state)
 	assert_int_equal(conf.log_retain, CFS_DEFAULT_LOG_RETAIN);
 	assert_int_equal(conf.output_budget, CFS_DEFAULT_OUTPUT_BUDGET);
 	assert_int_equal(conf.client_output_max, CFS_DEFAULT_CLIENT_OUTPUT_MAX);
+	assert_int_equal(conf.lock_lease_s, CFS_DEFAULT_LOCK_LEASE);
 	cfs_conf_free(&conf);
-	test_parse_ok(&conf, "plaintext yes\nsession-ttl 60\nexport admin no-root-squash\n"
+	test_parse_ok(&conf, "plaintext yes\nsession-ttl 60\nlock-lease 4\nexport admin no-root-squash\n"
 			     "export web-* read-only all-squash anon-uid 33 anon-gid 34\n"
 			     "export build-* uids 2000-2999,4000 gids 2000-2999\nnode a h:1\n");
 	assert_int_equal(conf.session_ttl_s, 60);
+	assert_int_equal(conf.lock_lease_s, 4);
 	assert_int_equal(conf.nexports, 3);
 	{
 		const struct cfs_export *x = cfs_conf_export(&conf, "admin");
@@ -292,6 +294,8 @@ test_conf_coordinator(void **state)
 	test_parse_bad("plaintext yes\ncluster a/b\nnode a h:1\n", 2, "cluster");
 	test_parse_bad("plaintext yes\noutput-budget 512K\nnode a h:1\n", 2, "1M..64G");
 	test_parse_bad("plaintext yes\nsession-ttl 5\nnode a h:1\n", 2, "session-ttl");
+	test_parse_bad("plaintext yes\nlock-lease 1\nnode a h:1\n", 2, "lock-lease");
+	test_parse_bad("plaintext yes\nlock-lease 3601\nnode a h:1\n", 2, "lock-lease");
 	test_parse_bad("plaintext yes\nexport\nnode a h:1\n", 2, "missing argument");
 	test_parse_bad("plaintext yes\nexport a frobnicate\nnode a h:1\n", 2,
 		       "unknown option 'frobnicate'");
