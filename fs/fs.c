@@ -367,6 +367,11 @@ fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_HANDLE_KILLPRIV;
 	/* O_TRUNC then arrives as a setattr of the size, one chain operation. */
 	conn->want &= ~(unsigned)FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Locks go through the chain (fs_lock.c), not the kernel's table of this host. */
+	if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+		conn->want |= FUSE_CAP_POSIX_LOCKS;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
 	conn->time_gran = 1;
 }
 
@@ -405,6 +410,9 @@ static const struct fuse_lowlevel_ops fs_lowlevel_ops = {
 	.fallocate = fs_fallocate,
 	.lseek = fs_lseek,
 	.copy_file_range = fs_copy_file_range,
+	.getlk = fs_getlk,
+	.setlk = fs_setlk,
+	.flock = fs_flock,
 };
 
 const struct fuse_lowlevel_ops *
@@ -427,6 +435,7 @@ fs_new(struct event_base *base, struct cfs_client *cl, const struct fs_opts *o)
 		LIST_INIT(&fs->inodes[i]);
 	TAILQ_INIT(&fs->dc_lru);
 	fs_lease_init(fs);
+	fs_lk_init(fs);
 	return fs;
 }
 
@@ -443,6 +452,7 @@ fs_free(struct fs *fs)
 
 	if (fs == NULL)
 		return;
+	fs_lk_free(fs);
 	fs_lease_free(fs);
 	for (size_t i = 0; i < FS_BUCKETS; i++) {
 		while ((n = LIST_FIRST(&fs->inodes[i])) != NULL) {

@@ -16,6 +16,7 @@
  *               by a worker thread
  *   fs_ra.c     readahead of direct-I/O files under leases
  *   fs_dc.c     the content of small files kept under leases
+ *   fs_lock.c   POSIX locks and flocks through the chain
  *
  * Helpers used by one file only stay static there.
  */
@@ -49,6 +50,8 @@
 #define FS_DC_TOTAL (16u << 20)
 #define FS_DC_PREFETCH 4096 /* asked for with a lookup after a recall, at most (fs_dc_prefetch) */
 #define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
+/* Lock requests under way at once (fs_lock.c); ENOLCK beyond, as the chain's own bound. */
+#define FS_LK_MAX_REQS 256
 
 struct fs_wait;
 struct fs_call;
@@ -56,6 +59,7 @@ struct fs_recaller;
 struct fs_ra;
 struct fs_names;
 struct fs_dc;
+struct fs_locks;
 TAILQ_HEAD(fs_wait_list, fs_wait);
 TAILQ_HEAD(fs_dc_list, fs_dc);
 
@@ -68,6 +72,9 @@ TAILQ_HEAD(fs_dc_list, fs_dc);
  */
 struct fs_handle {
 	int err;
+	/* The lock owners that used it (fs_lock.c): its last close releases theirs. */
+	uint64_t *owners;
+	uint32_t nowners, capowners;
 };
 
 /*
@@ -106,6 +113,8 @@ struct fs_inode {
 	int dc_prefetching; /* a read of its content is on its way (fs_dc_prefetch) */
 	uint64_t dc_seq;  /* changes with each update of ours on it and each recall */
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
+	int locked;    /* a lock was asked for on it here: every close is a FLUSH (fs_lock.c) */
+	int lock_lost; /* the session's locks were lost while it held some: until closed */
 	LIST_ENTRY(fs_inode) hash;
 };
 LIST_HEAD(fs_inode_list, fs_inode);
@@ -122,6 +131,7 @@ struct fs_wait {
 	char *name;	      /* lookup: the name, owned */
 	struct fs_call *call; /* copy_file_range: the call in progress */
 	struct fs_handle *h;  /* flush, fsync, release: the open file */
+	uint64_t owner;	      /* flush: the closer's lock owner */
 	TAILQ_ENTRY(fs_wait) entry;
 };
 
@@ -137,6 +147,8 @@ struct fs {
 	uint64_t orphans;  /* counter for hidden names */
 	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */
 	uint64_t recalls;	     /* recalls taken */
+	/* Recalls given to the worker (with the page cache), and those it finished: in order. */
+	uint64_t recalls_queued, recalls_done;
 	uint64_t ra_bytes;	     /* readahead chunks asked or held, all files */
 	uint64_t nnames;	     /* names cached, all directories (fs_lease.c) */
 	uint64_t names_hits;	     /* lookups answered from them */
@@ -151,6 +163,7 @@ struct fs {
 	struct fs_dc_list dc_lru;    /* kept contents, least recently used first */
 	uint64_t dc_bytes, dc_hits;  /* their bytes; reads they answered */
 	uint64_t dc_prefetches;	     /* contents asked for with a lookup */
+	struct fs_locks *lk;	     /* fs_lock.c */
 };
 
 /* The context of one chain request made for a kernel request. */
@@ -282,6 +295,25 @@ void fs_fallocate(fuse_req_t, fuse_ino_t, int, off_t, off_t, struct fuse_file_in
 void fs_lseek(fuse_req_t, fuse_ino_t, off_t, int, struct fuse_file_info *);
 void fs_copy_file_range(fuse_req_t, fuse_ino_t, off_t, struct fuse_file_info *, fuse_ino_t, off_t,
 			struct fuse_file_info *, size_t, int);
+
+/* fs_lock.c: locks. */
+void fs_getlk(fuse_req_t, fuse_ino_t, struct fuse_file_info *, struct flock *);
+void fs_setlk(fuse_req_t, fuse_ino_t, struct fuse_file_info *, struct flock *, int);
+void fs_flock(fuse_req_t, fuse_ino_t, struct fuse_file_info *, int);
+void fs_handle_owner(struct fs_handle *, uint64_t owner);
+/*
+ * At a flush (owner: the closer's) or a release (every owner of w->h): when
+ * locks of theirs may be held, releases them and returns 1, then calls
+ * then(fs, copy of w) once they are released; else returns 0.
+ */
+int fs_lk_close(struct fs *, struct fs_wait *w, uint64_t owner, int release,
+		void (*then)(struct fs *, struct fs_wait *));
+/* The recall worker finished some: locks answered after them may go to the kernel. */
+void fs_lk_recalls_done(struct fs *);
+void fs_lk_init(struct fs *);
+void fs_lk_free(struct fs *);
+/* (ino, owner) pairs that may hold locks, and requests under way. */
+uint64_t fs_lk_count(const struct fs *, uint64_t *waiting);
 
 /* fs_dir.c: directories and statfs. */
 void fs_opendir(fuse_req_t, fuse_ino_t, struct fuse_file_info *);

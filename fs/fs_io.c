@@ -42,12 +42,16 @@ fs_reply_opened(struct fs *fs, fuse_req_t req, struct fs_inode *n, struct fuse_f
 	int rc;
 
 	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Nothing is written through it: its close has nothing to wait for or report. */
-	if ((fi->flags & O_ACCMODE) == O_RDONLY)
+	/*
+	 * Nothing is written through it: its close has nothing to wait for or
+	 * report, unless locks were asked for on the file here (a close drops
+	 * the closer's POSIX locks, which the kernel leaves to our flush).
+	 */
+	if ((fi->flags & O_ACCMODE) == O_RDONLY && !n->locked)
 		fi->noflush = 1;
 	rc = e != NULL ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
 	if (rc != 0) {
-		free(h); /* the opener was interrupted: no release will come */
+		free(h); /* the opener was interrupted: no release will come (no owners yet) */
 		return;
 	}
 	n->opens++;
@@ -283,8 +287,9 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	struct fs_call *c = fs_call(fs, req, ino);
 	struct cfs_op op;
 
-	if (size > CFS_MAX_IO) {
-		fuse_reply_err(req, EINVAL);
+	if (size > CFS_MAX_IO || n->lock_lost) {
+		/* Its locks were lost: what it writes may meet another holder's writes. */
+		fuse_reply_err(req, n->lock_lost ? EIO : EINVAL);
 		free(c);
 		return;
 	}
@@ -345,10 +350,21 @@ fs_wait_file(void (*run)(struct fs *, struct fs_wait *), fuse_req_t req, fuse_in
 	return w;
 }
 
+/* flush: the closer's POSIX locks go first (fs_lock.c), then the answer. */
+static void
+fs_flush_locks(struct fs *fs, struct fs_wait *w)
+{
+	if (!fs_lk_close(fs, w, w->owner, 0, fs_flush_run))
+		fs_flush_run(fs, w);
+}
+
 void
 fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fs_after_writes(fuse_req_userdata(req), fs_wait_file(fs_flush_run, req, ino, fi));
+	struct fs_wait *w = fs_wait_file(fs_flush_locks, req, ino, fi);
+
+	w->owner = fi->lock_owner;
+	fs_after_writes(fuse_req_userdata(req), w);
 }
 
 /* Completion of removing a hidden open-unlinked file. */
@@ -362,7 +378,10 @@ fs_done_orphan(void *arg, const struct cfs_reply *r)
 	fs_call_free(c);
 }
 
-/* release: like flush, and the last release of a hidden unlinked file removes it. */
+/*
+ * release: like flush, and the last release of a hidden unlinked file
+ * removes it; the file's flocks and OFD locks went before (fs_release).
+ */
 static void
 fs_release_run(struct fs *fs, struct fs_wait *w)
 {
@@ -371,8 +390,10 @@ fs_release_run(struct fs *fs, struct fs_wait *w)
 	if (n != NULL && n->opens > 0) {
 		n->opens--;
 		fs->nopen--;
-		if (n->opens == 0)
+		if (n->opens == 0) {
 			fs_ra_free(fs, n);
+			n->lock_lost = 0; /* closed everywhere here: new locks may be asked for */
+		}
 		if (n->opens == 0 && n->orphan_name != NULL) {
 			struct fs_call *c = fs_call(fs, NULL, n->orphan_dir);
 			struct cfs_op op;
@@ -387,15 +408,23 @@ fs_release_run(struct fs *fs, struct fs_wait *w)
 		}
 	}
 	fs_flush_run(fs, w);
+	free(w->h->owners);
 	free(w->h); /* every write through it is in: fs_after_writes */
 	if (n != NULL)
 		fs_inode_maybe_free(n);
 }
 
+static void
+fs_release_locks(struct fs *fs, struct fs_wait *w)
+{
+	if (!fs_lk_close(fs, w, 0, 1, fs_release_run))
+		fs_release_run(fs, w);
+}
+
 void
 fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fs_after_writes(fuse_req_userdata(req), fs_wait_file(fs_release_run, req, ino, fi));
+	fs_after_writes(fuse_req_userdata(req), fs_wait_file(fs_release_locks, req, ino, fi));
 }
 
 /* Completion: fsync, with a pipelined write's error first. */

@@ -619,7 +619,9 @@ fs_recall_done_cb(evutil_socket_t fd, short what, void *arg)
 		next = j->next;
 		cfs_client_recall_ack(fs->cl, j->id, j->gen);
 		free(j);
+		fs->recalls_done++;
 	}
+	fs_lk_recalls_done(fs); /* locks granted after these recalls may be answered now */
 }
 
 /* Starts the worker, on the first recall (after fuse_daemonize forked). */
@@ -694,6 +696,7 @@ fs_recall(void *arg, uint64_t id, uint64_t gen, const struct cfs_recall *r)
 	pthread_cond_signal(&fs->recaller->wake);
 	pthread_mutex_unlock(&fs->recaller->lock);
 	fs->recalls++;
+	fs->recalls_queued++;
 }
 
 /* Takes recalls from the client when leases are on. */

@@ -95,6 +95,14 @@ struct cfs_client {
 	int barrier_sent;
 	cfs_client_recall_fn recall;
 	void *recall_arg;
+	/* Locks: the session's lease (cfs_client_keep_session) and the callbacks. */
+	uint32_t lock_lease_ms;
+	int keep_session;
+	uint64_t session_until;
+	uint64_t last_ping_ms;
+	cfs_client_lkgrant_fn lk_grant;
+	cfs_client_event_fn lk_tail_up, lk_lost;
+	void *lk_arg;
 };
 
 static void client_node_connect(struct client_node *);
@@ -139,6 +147,35 @@ client_learn_done(struct cfs_client *cl)
 		return;
 	cl->learning = 0;
 	client_keep_only(cl, cl->head, cl->tail);
+}
+
+/* The session's lock lease may have run out: the caller's locks may be gone. */
+static void
+client_session_lost(struct cfs_client *cl)
+{
+	log_warnx("no word from the head for the lock lease of %u ms: this mount's locks may "
+		  "have been released",
+		  cl->lock_lease_ms);
+	cl->session_until = 0;
+	if (cl->lk_lost != NULL)
+		cl->lk_lost(cl->lk_arg);
+}
+
+/* The head answered a word of ours sent at sent_ms: it heard us then or later. */
+static void
+client_session_heard(struct cfs_client *cl, uint64_t sent_ms)
+{
+	uint64_t now = cfs_now_ms(), until;
+
+	if (!cl->keep_session || cl->lock_lease_ms <= CLIENT_LEASE_MARGIN_MS || sent_ms == 0)
+		return;
+	if (cl->session_until != 0 && now > cl->session_until) {
+		client_session_lost(cl); /* it ran out before this answer came */
+		return;
+	}
+	until = sent_ms + cl->lock_lease_ms - CLIENT_LEASE_MARGIN_MS;
+	if (until > cl->session_until)
+		cl->session_until = until;
 }
 
 /* Removes a request from every list and runs its callback. */
@@ -405,6 +442,8 @@ client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_h
 	 * tail's connection of this generation carries leases.
 	 */
 	cl->lease_until = 0;
+	if (r->update)
+		client_session_heard(cl, r->first_sent_ms);
 	if (r->update && r->seq > cl->doubt_seq)
 		cl->doubt_seq = 0;
 	if (rep.lease_ms > CLIENT_LEASE_MARGIN_MS && s == cl->tail && r->first_sent_ms != 0 &&
@@ -437,6 +476,69 @@ client_on_recall(struct cfs_client *cl, struct client_node *s, const struct cfs_
 	else if (s == cl->tail)
 		cfs_client_recall_ack(cl, h->reqid, s->gen);
 	return 0;
+}
+
+/* PONG: the head heard the PING sent at reqid (ms), or is not the head. */
+static int
+client_on_pong(struct cfs_client *cl, struct client_node *s, const struct cfs_header *h,
+	       const uint8_t *body)
+{
+	int32_t status;
+	int rc = cfs_status_only_decode(body, h->length, &status);
+
+	if (rc != CFS_WIRE_OK) {
+		log_warnx("%s: bad PONG: %s", s->c->peer, cfs_wire_strerror(rc));
+		return -1;
+	}
+	if (status == 0 && s == cl->head && h->reqid <= cfs_now_ms()) {
+		client_session_heard(cl, h->reqid);
+		return 0;
+	}
+	if (status == CFS_ERR_NOT_HEAD || status == CFS_ERR_EPOCH) {
+		client_learn(cl, "the head moved");
+		cfs_conn_close(s->c, "re-reading the chain configuration");
+	}
+	return 0;
+}
+
+/* LKGRANT: a queued lock request of ours was decided. */
+static int
+client_on_lkgrant(struct cfs_client *cl, struct client_node *s, const struct cfs_header *h,
+		  const uint8_t *body)
+{
+	struct cfs_lkgrant g;
+	int rc = cfs_lkgrant_decode(body, h->length, &g);
+
+	if (rc != CFS_WIRE_OK) {
+		log_warnx("%s: bad LKGRANT: %s", s->c->peer, cfs_wire_strerror(rc));
+		return -1;
+	}
+	if (cl->lk_grant != NULL)
+		cl->lk_grant(cl->lk_arg, &g);
+	return 0;
+}
+
+/* Every quarter of the lock lease: a PING to the head; and the lease is checked. */
+static void
+client_session_tick(struct cfs_client *cl, uint64_t now)
+{
+	struct cfs_wbuf f;
+	size_t start;
+
+	if (!cl->keep_session || cl->lock_lease_ms == 0)
+		return;
+	if (cl->session_until != 0 && now > cl->session_until) {
+		client_session_lost(cl);
+		return;
+	}
+	if (cl->head == NULL || !cl->head->ready || now - cl->last_ping_ms < cl->lock_lease_ms / 4)
+		return;
+	cl->last_ping_ms = now;
+	cfs_wbuf_init(&f);
+	start = cfs_frame_begin(&f, CFS_MSG_PING, now, cl->epoch);
+	cfs_frame_end(&f, start);
+	cfs_conn_send(cl->head->c, f.p, f.len);
+	cfs_wbuf_free(&f);
 }
 
 /* One frame from a node. */
@@ -492,6 +594,8 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		s->backoff_ms = 0;
 		s->busy = 0;
 		client_clamp_timeout(cl, hr.session_ttl_s);
+		if (hr.lock_lease_ms != 0)
+			cl->lock_lease_ms = hr.lock_lease_ms;
 		client_adopt_config(cl, &hr);
 		/* A new tail connection: answers sent to the old one are lost, ask again. */
 		if (s == cl->tail)
@@ -499,10 +603,16 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 				r->sent_gen = 0;
 		client_learn_done(cl);
 		client_kick(cl);
+		if (s == cl->tail && cl->lk_tail_up != NULL)
+			cl->lk_tail_up(cl->lk_arg);
 		return 0;
 	}
 	if (h->type == CFS_MSG_RECALL)
 		return client_on_recall(cl, s, h, body);
+	if (h->type == CFS_MSG_PONG)
+		return client_on_pong(cl, s, h, body);
+	if (h->type == CFS_MSG_LKGRANT)
+		return client_on_lkgrant(cl, s, h, body);
 	if (h->type != CFS_MSG_REPLY) {
 		log_warnx("%s: unexpected %s", c->peer, cfs_msg_name(h->type));
 		return -1;
@@ -589,6 +699,7 @@ client_tick_cb(evutil_socket_t fd, short what, void *arg)
 		cl->barrier_sent = 1;
 		cfs_client_submit(cl, &op, client_barrier_done, cl);
 	}
+	client_session_tick(cl, now);
 	/* Learning the chain: if no node answered, keep trying them. */
 	if (cl->head == NULL || cl->learning) {
 		for (size_t i = 0; i < cl->nslots; i++)
@@ -776,4 +887,36 @@ cfs_client_set_recall(struct cfs_client *cl, cfs_client_recall_fn fn, void *arg)
 {
 	cl->recall = fn;
 	cl->recall_arg = arg;
+}
+
+void
+cfs_client_set_locks(struct cfs_client *cl, cfs_client_lkgrant_fn grant,
+		     cfs_client_event_fn tail_up, cfs_client_event_fn lost, void *arg)
+{
+	cl->lk_grant = grant;
+	cl->lk_tail_up = tail_up;
+	cl->lk_lost = lost;
+	cl->lk_arg = arg;
+}
+
+void
+cfs_client_keep_session(struct cfs_client *cl, int on)
+{
+	if (on && !cl->keep_session)
+		cl->last_ping_ms = 0;
+	cl->keep_session = on;
+	if (!on)
+		cl->session_until = 0;
+}
+
+uint64_t
+cfs_client_session_until(const struct cfs_client *cl)
+{
+	return cl->session_until;
+}
+
+uint32_t
+cfs_client_lock_lease(const struct cfs_client *cl)
+{
+	return cl->lock_lease_ms;
 }

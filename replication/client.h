@@ -94,4 +94,28 @@ void cfs_client_set_recall(struct cfs_client *, cfs_client_recall_fn, void *arg)
 /* Acknowledges RECALL id that came on connection generation gen (dropped if it is gone). */
 void cfs_client_recall_ack(struct cfs_client *, uint64_t id, uint64_t gen);
 
+/*
+ * Locks (DESIGN.md, "Client sessions").  The tail says when a queued lock
+ * request is decided (grant); tail_up runs when a new tail connection is
+ * ready (a decision sent on the old one may be lost: ask with LKSTATE);
+ * lost runs when the session's lock lease may have run out, so that the
+ * chain may have released its locks.  All run on the loop.
+ */
+typedef void (*cfs_client_lkgrant_fn)(void *arg, const struct cfs_lkgrant *);
+typedef void (*cfs_client_event_fn)(void *arg);
+void cfs_client_set_locks(struct cfs_client *, cfs_client_lkgrant_fn grant,
+			  cfs_client_event_fn tail_up, cfs_client_event_fn lost, void *arg);
+/*
+ * While on, the client keeps its session's lock lease alive: a PING to the
+ * head every quarter of lock-lease.  The lease is counted from when a word
+ * the head answered (a PING or an update) was sent, and it must be renewed
+ * before it runs out: a word answered after the lease ran out does not
+ * renew it (the chain may have ended the session meanwhile), lost runs.
+ */
+void cfs_client_keep_session(struct cfs_client *, int on);
+/* Until when (cfs_now_ms) the chain surely keeps this session's locks; 0: not known to. */
+uint64_t cfs_client_session_until(const struct cfs_client *);
+/* The chain's lock-lease in ms (0: not known yet). */
+uint32_t cfs_client_lock_lease(const struct cfs_client *);
+
 #endif
