@@ -6,6 +6,11 @@
  *   fsops meta DIR N         mkdir, rename, rmdir of N directories: ops/s
  *   fsops xlat DIRA DIRB N   N rounds of write+close in DIRA, open+read in DIRB:
  *                            median round latency in microseconds and stale reads
+ *   fsops locks DIRA DIRB N  N fcntl write locks and unlocks of DIRA/lk (median
+ *                            microseconds of each), then N hand-overs of the lock
+ *                            from a process on DIRA/lk to one waiting on DIRB/lk
+ *                            (F_SETLKW): median microseconds from the unlock's call
+ *                            to the waiter's return
  */
 #include "config.h"
 
@@ -15,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,6 +175,96 @@ xlat(const char *da, const char *db, int n)
 	free(lat);
 }
 
+/* A whole-file fcntl lock: cmd F_SETLK/F_SETLKW, type F_WRLCK/F_UNLCK. */
+static void
+lk(int fd, int cmd, short type)
+{
+	struct flock l;
+
+	memset(&l, 0, sizeof(l));
+	l.l_type = type;
+	l.l_whence = SEEK_SET;
+	if (fcntl(fd, cmd, &l) != 0)
+		die("fcntl", "lock");
+}
+
+/* Lock latency alone, then hand-overs between two processes (two mounts). */
+static void
+locks(const char *da, const char *db, int n)
+{
+	char pa[4096], pb[4096];
+	double *on = calloc((size_t)n, sizeof(double)), *off = calloc((size_t)n, sizeof(double));
+	int fa, fb, go[2], back[2];
+	pid_t kid;
+
+	if (on == NULL || off == NULL)
+		die("calloc", "");
+	snprintf(pa, sizeof(pa), "%s/lk", da);
+	snprintf(pb, sizeof(pb), "%s/lk", db);
+	put(pa, "x", 1);
+	if ((fa = open(pa, O_RDWR)) < 0)
+		die("open", pa);
+	for (int i = 0; i < n; i++) {
+		double t = now();
+
+		lk(fa, F_SETLKW, F_WRLCK);
+		on[i] = now() - t;
+		t = now();
+		lk(fa, F_SETLK, F_UNLCK);
+		off[i] = now() - t;
+	}
+	qsort(on, (size_t)n, sizeof(double), cmp);
+	qsort(off, (size_t)n, sizeof(double), cmp);
+	printf("RESULT lock_median_us %.0f\n", on[n / 2] * 1e6);
+	printf("RESULT unlock_median_us %.0f\n", off[n / 2] * 1e6);
+	/*
+	 * Hand-over: the parent holds the lock, the child waits for it on the
+	 * other mount; the parent notes the time and unlocks; the child sends
+	 * the time it got it, unlocks, and says so.  Both clocks are this host's.
+	 */
+	if (pipe(go) != 0 || pipe(back) != 0)
+		die("pipe", "");
+	kid = fork();
+	if (kid < 0)
+		die("fork", "");
+	if (kid == 0) {
+		if ((fb = open(pb, O_RDWR)) < 0)
+			die("open", pb);
+		for (int i = 0; i < n; i++) {
+			char c;
+			double t;
+
+			if (read(go[0], &c, 1) != 1)
+				_exit(1);
+			lk(fb, F_SETLKW, F_WRLCK);
+			t = now();
+			lk(fb, F_SETLK, F_UNLCK);
+			if (write(back[1], &t, sizeof(t)) != sizeof(t))
+				_exit(1);
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < n; i++) {
+		double t, got;
+
+		lk(fa, F_SETLKW, F_WRLCK);
+		if (write(go[1], "g", 1) != 1)
+			die("write", "pipe");
+		usleep(2000); /* the child is waiting in F_SETLKW by then */
+		t = now();
+		lk(fa, F_SETLK, F_UNLCK);
+		if (read(back[0], &got, sizeof(got)) != sizeof(got))
+			die("read", "pipe");
+		on[i] = got - t;
+	}
+	waitpid(kid, NULL, 0);
+	qsort(on, (size_t)n, sizeof(double), cmp);
+	printf("RESULT handover_median_us %.0f\n", on[n / 2] * 1e6);
+	close(fa);
+	free(on);
+	free(off);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -178,8 +274,10 @@ main(int argc, char **argv)
 		meta(argv[2], atoi(argv[3]));
 	else if (argc == 5 && strcmp(argv[1], "xlat") == 0)
 		xlat(argv[2], argv[3], atoi(argv[4]));
+	else if (argc == 5 && strcmp(argv[1], "locks") == 0 && atoi(argv[4]) > 0)
+		locks(argv[2], argv[3], atoi(argv[4]));
 	else {
-		fprintf(stderr, "usage: fsops small|meta DIR N | fsops xlat DIRA DIRB N\n");
+		fprintf(stderr, "usage: fsops small|meta DIR N | fsops xlat|locks DIRA DIRB N\n");
 		return 2;
 	}
 	return 0;
