@@ -216,8 +216,10 @@ void store_track(struct store *, struct store_changes *ch);
  * (granted: status 0; ended: an errno), for the tail to tell their clients
  * (LKGRANT).  Valid until the next store_apply.
  */
-#define STORE_LOCKS_MAX 4096	 /* lock records of one session; ENOLCK beyond */
-#define STORE_LOCK_WAITS_MAX 256 /* queued requests of one session */
+#define STORE_LOCKS_MAX 4096		  /* lock records of one session; ENOLCK beyond */
+#define STORE_LOCK_WAITS_MAX 256	  /* queued requests of one session */
+#define STORE_LOCKS_INODE_MAX 16384	  /* lock records on one inode, all sessions */
+#define STORE_LOCK_WAITS_INODE_MAX 1024 /* queued requests on one inode */
 struct store_grant {
 	uint64_t session; /* the client id */
 	uint64_t seq;	  /* its SETLK request */

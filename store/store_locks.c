@@ -14,7 +14,8 @@
  *           (wsn: the sn of the entry that queued it, so the queue is in
  *           chain order; seq: the client's request, which LKGRANT names)
  *   lkown   session, owner, wsn -> ino (what an owner waits for: the deadlock walk)
- *   lksess  session, ino -> locks u32, waits u32 (ino 0: the session's totals)
+ *   lksess  session, ino -> locks u32, waits u32 (ino 0: the session's totals;
+ *           session 0, which no client has: the inode's totals)
  *
  * POSIX locks of one owner never overlap: setting a range splits, trims
  * and merges the owner's others as fcntl(2) says.  A flock is one record
@@ -41,8 +42,9 @@
 #define LK_KEY 33  /* ino, class, session, owner, start */
 #define LK_VAL 13  /* end, type, pid */
 #define LKW_VAL 46 /* session, owner, seq, class, start, end, type, pid */
-/* Owners the deadlock walk visits at most before it gives up (no EDEADLK then). */
+/* Owners the deadlock walk visits, and records it reads, at most before it gives up. */
 #define LK_WALK_MAX 256
+#define LK_WALK_WORK 65536
 
 struct lk {
 	uint64_t ino, session, owner, start, end;
@@ -182,20 +184,20 @@ lk_scan(struct store_tx *tx, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
 	return rc < 0 ? rc : 0;
 }
 
-/* Adds dl locks and dw waits to what session holds on ino, and to its totals. */
+/* Adds dl locks and dw waits to what session holds on ino, its totals and ino's. */
 static int
 lk_count(struct store_tx *tx, uint64_t session, uint64_t ino, int dl, int dw)
 {
 	MDB_dbi dbi = tx->s->dbi[STORE_DB_LKSESS];
-	uint64_t inos[2] = {ino, 0};
+	const uint64_t keys[3][2] = {{session, ino}, {session, 0}, {0, ino}};
 	uint8_t k[16], rec[8];
 	const uint8_t *p;
 	int64_t nl, nw;
 	MDB_val v;
 	int rc;
 
-	for (int i = 0; i < 2; i++) {
-		store_key2(k, session, inos[i]);
+	for (int i = 0; i < 3; i++) {
+		store_key2(k, keys[i][0], keys[i][1]);
 		rc = store_db_get(tx->txn, dbi, k, sizeof(k), &v);
 		if (rc < 0)
 			return rc;
@@ -228,9 +230,9 @@ lk_count(struct store_tx *tx, uint64_t session, uint64_t ino, int dl, int dw)
 	return 0;
 }
 
-/* A session's totals: locks and waits. */
+/* Totals of locks and waits: a session's (ino 0), or an inode's (session 0). */
 static int
-lk_totals(struct store_tx *tx, uint64_t session, uint32_t *nl, uint32_t *nw)
+lk_totals(struct store_tx *tx, uint64_t session, uint64_t ino, uint32_t *nl, uint32_t *nw)
 {
 	uint8_t k[16];
 	const uint8_t *p;
@@ -238,7 +240,7 @@ lk_totals(struct store_tx *tx, uint64_t session, uint32_t *nl, uint32_t *nw)
 	int rc;
 
 	*nl = *nw = 0;
-	store_key2(k, session, 0);
+	store_key2(k, session, ino);
 	rc = store_db_get(tx->txn, tx->s->dbi[STORE_DB_LKSESS], k, sizeof(k), &v);
 	if (rc == ENOENT)
 		return 0;
@@ -322,6 +324,7 @@ struct lk_find {
 	struct lk found;
 	int any;
 	struct lk_list *all; /* when set: every lock in the way, not the first only */
+	size_t *work;	     /* when set: counts the records read */
 };
 
 static int
@@ -333,6 +336,8 @@ lk_find_cb(const MDB_val *key, const MDB_val *v, void *arg)
 
 	if ((rc = lk_dec(key, v, &l)) != 0)
 		return rc;
+	if (f->work != NULL)
+		(*f->work)++;
 	if (!lk_conflicts(f->req, &l))
 		return 0;
 	f->any = 1;
@@ -343,11 +348,15 @@ lk_find_cb(const MDB_val *key, const MDB_val *v, void *arg)
 	return 0;
 }
 
-/* Finds a lock in req's way: 1 (in *found when not NULL), 0 when none, or -errno. */
+/*
+ * Finds a lock in req's way: 1 (in *found when not NULL; every one in *all
+ * when not NULL), 0 when none, or -errno.  *work counts the records read.
+ */
 static int
-lk_in_way(struct store_tx *tx, const struct lk *req, struct lk *found, struct lk_list *all)
+lk_in_way(struct store_tx *tx, const struct lk *req, struct lk *found, struct lk_list *all,
+          size_t *work)
 {
-	struct lk_find f = {.req = req, .all = all};
+	struct lk_find f = {.req = req, .all = all, .work = work};
 	uint8_t k[9];
 	int rc;
 
@@ -366,10 +375,12 @@ lk_in_way(struct store_tx *tx, const struct lk *req, struct lk *found, struct lk
 /*
  * Sets req (CFS_LK_UN: releases it) for its owner, who has no conflict to
  * fear: the owner's locks in the range are cut away, and those of the same
- * type that overlap or touch it are merged into it (fcntl(2)).
+ * type that overlap or touch it are merged into it (fcntl(2)).  *freed
+ * (when not NULL) is set when a lock of another type was cut: a release
+ * or a downgrade that may let a waiter in.
  */
 static int
-lk_set_own(struct store_tx *tx, const struct lk *req)
+lk_set_own(struct store_tx *tx, const struct lk *req, int *freed)
 {
 	struct lk_list own = {0};
 	struct lk n = *req, piece;
@@ -393,6 +404,8 @@ lk_set_own(struct store_tx *tx, const struct lk *req)
 		}
 		if (!lk_overlap(r, &n))
 			continue; /* touching, of another type: stays */
+		if (freed != NULL)
+			*freed = 1;
 		if ((rc = lk_del(tx, r)) != 0)
 			break;
 		if (r->start < req->start) {
@@ -496,32 +509,40 @@ lkw_next(struct store_tx *tx, uint64_t ino, uint64_t wsn, struct lkw *w)
 	return lkw_dec(&key, &v, w);
 }
 
-/* Grants, in queue order, every wait on ino that nothing is in the way of now. */
+/*
+ * Grants, in queue order, every wait on ino that nothing is in the way of
+ * now; again while a pass granted one that let go of something (a waiter
+ * that downgrades its own lock may let an earlier one in).
+ */
 static int
 lk_grant_waiters(struct store_tx *tx, uint64_t ino)
 {
 	struct lkw w;
-	uint64_t wsn = 0;
-	int rc;
+	uint64_t wsn;
+	int rc, again = 1;
 
-	for (;;) {
-		rc = lkw_next(tx, ino, wsn, &w);
-		if (rc == ENOENT)
-			return 0;
-		if (rc != 0)
-			return rc;
-		wsn = w.wsn + 1;
-		rc = lk_in_way(tx, &w.l, NULL, NULL);
-		if (rc < 0)
-			return rc;
-		if (rc > 0)
-			continue;
-		if ((rc = lkw_del(tx, &w)) != 0 || (rc = lk_set_own(tx, &w.l)) != 0)
-			return rc;
-		lk_note_grant(tx->s, &w, 0);
-		if (w.wsn == UINT64_MAX)
-			return 0;
+	while (again) {
+		again = 0;
+		for (wsn = 0;;) {
+			rc = lkw_next(tx, ino, wsn, &w);
+			if (rc == ENOENT)
+				break;
+			if (rc != 0)
+				return rc;
+			wsn = w.wsn + 1;
+			rc = lk_in_way(tx, &w.l, NULL, NULL, NULL);
+			if (rc < 0)
+				return rc;
+			if (rc > 0)
+				continue;
+			if ((rc = lkw_del(tx, &w)) != 0 || (rc = lk_set_own(tx, &w.l, &again)) != 0)
+				return rc;
+			lk_note_grant(tx->s, &w, 0);
+			if (w.wsn == UINT64_MAX)
+				break;
+		}
 	}
+	return 0;
 }
 
 /* An owner of the deadlock walk: (session, owner) in a lock record. */
@@ -538,6 +559,7 @@ struct lk_waits_arg {
 	struct store_tx *tx;
 	struct lk_list *next; /* owners in the way of what the owner waits for */
 	struct lk_list *seen;
+	size_t work; /* records read so far */
 };
 
 /* lkown record of an owner: what it waits for; its blockers go to the next round. */
@@ -557,7 +579,11 @@ lk_waits_cb(const MDB_val *key, const MDB_val *v, void *arg)
 		return -EIO; /* the index names a wait that is not there */
 	if (rc != 0)
 		return rc;
-	rc = lk_in_way(a->tx, &w.l, NULL, &way);
+	if (w.l.cls != LK_POSIX)
+		return 0; /* a flock wait is no part of a POSIX cycle */
+	if (a->work > LK_WALK_WORK)
+		return 1; /* enough: the walk gives up */
+	rc = lk_in_way(a->tx, &w.l, NULL, &way, &a->work);
 	for (size_t i = 0; rc >= 0 && i < way.n; i++)
 		if (!lk_seen(a->seen, &way.v[i]) && !lk_seen(a->next, &way.v[i]))
 			lk_list_add(a->next, &way.v[i]);
@@ -574,12 +600,12 @@ static int
 lk_deadlock(struct store_tx *tx, const struct lk *req)
 {
 	struct lk_list cur = {0}, next = {0}, seen = {0}, tmp;
-	struct lk_waits_arg a = {tx, &next, &seen};
+	struct lk_waits_arg a = {tx, &next, &seen, 0};
 	uint8_t k[16];
 	int rc, found = 0;
 
-	rc = lk_in_way(tx, req, NULL, &cur);
-	while (rc >= 0 && cur.n > 0 && !found && seen.n < LK_WALK_MAX) {
+	rc = lk_in_way(tx, req, NULL, &cur, &a.work);
+	while (rc >= 0 && cur.n > 0 && !found && seen.n < LK_WALK_MAX && a.work <= LK_WALK_WORK) {
 		next.n = 0;
 		for (size_t i = 0; i < cur.n && rc >= 0; i++) {
 			if (lk_same_owner(&cur.v[i], req)) {
@@ -634,8 +660,8 @@ store_op_setlk(struct store_tx *tx)
 	const struct cfs_op *op = &e->op;
 	struct store_inode n;
 	struct lkw w;
-	uint32_t nl, nw;
-	int rc;
+	uint32_t nl, nw, il, iw;
+	int rc, freed = 0;
 
 	if (e->client_id == 0 || (op->flags & ~(CFS_LK_FLOCK | CFS_LK_WAIT)) != 0)
 		return EINVAL;
@@ -644,35 +670,39 @@ store_op_setlk(struct store_tx *tx)
 	if ((rc = store_inode_get(tx, op->ino, &n)) != 0)
 		return rc;
 	if (w.l.type == CFS_LK_UN) {
-		if ((rc = lk_set_own(tx, &w.l)) != 0)
+		if ((rc = lk_set_own(tx, &w.l, &freed)) != 0)
 			return rc;
-		return lk_grant_waiters(tx, op->ino);
+		return freed ? lk_grant_waiters(tx, op->ino) : 0;
 	}
-	rc = lk_in_way(tx, &w.l, NULL, NULL);
+	rc = lk_in_way(tx, &w.l, NULL, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	if (rc == 0) {
-		if ((rc = lk_set_own(tx, &w.l)) != 0 ||
-		    (rc = lk_totals(tx, e->client_id, &nl, &nw)) != 0)
+		if ((rc = lk_set_own(tx, &w.l, &freed)) != 0 ||
+		    (rc = lk_totals(tx, e->client_id, 0, &nl, &nw)) != 0 ||
+		    (rc = lk_totals(tx, 0, op->ino, &il, &iw)) != 0)
 			return rc;
-		if (nl > STORE_LOCKS_MAX)
+		if (nl > STORE_LOCKS_MAX || il > STORE_LOCKS_INODE_MAX)
 			return ENOLCK;
-		return lk_grant_waiters(tx, op->ino); /* a downgrade lets others in */
+		return freed ? lk_grant_waiters(tx, op->ino) : 0; /* a downgrade lets others in */
 	}
 	if (!(op->flags & CFS_LK_WAIT))
 		return EAGAIN;
+	if ((rc = lk_totals(tx, e->client_id, 0, &nl, &nw)) != 0 ||
+	    (rc = lk_totals(tx, 0, op->ino, &il, &iw)) != 0)
+		return rc;
+	if (nw >= STORE_LOCK_WAITS_MAX || iw >= STORE_LOCK_WAITS_INODE_MAX)
+		return ENOLCK;
 	if (w.l.cls == LK_POSIX && (rc = lk_deadlock(tx, &w.l)) != 0)
 		return rc < 0 ? rc : EDEADLK;
-	if ((rc = lk_totals(tx, e->client_id, &nl, &nw)) != 0)
-		return rc;
-	if (nw >= STORE_LOCK_WAITS_MAX)
-		return ENOLCK;
 	if (w.l.cls == LK_FLOCK) {
 		/* A flock that waits to change gives up the one it has first (flock(2)). */
 		struct lk un = w.l;
 
 		un.type = CFS_LK_UN;
-		if ((rc = lk_set_own(tx, &un)) != 0 || (rc = lk_grant_waiters(tx, op->ino)) != 0)
+		freed = 0;
+		if ((rc = lk_set_own(tx, &un, &freed)) != 0 ||
+		    (freed && (rc = lk_grant_waiters(tx, op->ino)) != 0))
 			return rc;
 	}
 	w.wsn = e->sn;
@@ -699,12 +729,14 @@ lk_end_session(struct store_tx *tx, uint64_t session, int32_t status)
 	for (;;) {
 		store_key2(k, session, ino);
 		rc = store_db_seek(tx->txn, sdbi, k, sizeof(k), 8, &key, &v);
-		if (rc == ENOENT)
-			return 0;
+		if (rc == ENOENT) {
+			rc = 0;
+			break;
+		}
+		if (rc == 0 && key.mv_size != 16)
+			rc = -EIO;
 		if (rc != 0)
-			return rc;
-		if (key.mv_size != 16)
-			return -EIO;
+			break;
 		ino = store_val64((const uint8_t *)key.mv_data + 8);
 		for (uint8_t cls = LK_POSIX; cls <= LK_FLOCK && rc == 0; cls++) {
 			own.n = 0;
@@ -724,16 +756,12 @@ lk_end_session(struct store_tx *tx, uint64_t session, int32_t status)
 		}
 		if (rc == ENOENT)
 			rc = lk_grant_waiters(tx, ino);
-		if (rc != 0) {
-			free(own.v);
-			return rc;
-		}
-		if (ino == UINT64_MAX)
+		if (rc != 0 || ino == UINT64_MAX)
 			break;
 		ino++;
 	}
 	free(own.v);
-	return 0;
+	return rc;
 }
 
 /* UNLOCK: an owner's locks on ino (a close), or everything of the session. */
@@ -838,7 +866,7 @@ store_rd_getlk(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *ou
 		return rc;
 	if ((rc = store_inode_get(tx, op->ino, &n)) != 0)
 		return rc;
-	rc = lk_in_way(tx, &req, &found, NULL);
+	rc = lk_in_way(tx, &req, &found, NULL, NULL);
 	if (rc <= 0) {
 		tx->res->value = CFS_LK_UN;
 		return rc;
@@ -921,7 +949,7 @@ static int
 lk_sessions_read(struct store_tx *tx, void *arg)
 {
 	struct lk_sessions_arg *a = arg;
-	uint64_t session = 0;
+	uint64_t session = 1; /* session 0 holds the inodes' totals */
 	uint8_t k[16];
 	MDB_val key, v;
 	int rc;

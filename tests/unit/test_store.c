@@ -3046,6 +3046,27 @@ test_lock_wait(void **state)
 	g = store_grants(f->s, &n);
 	assert_int_equal(n, 1);
 	assert_true(g[0].session == CA);
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_UN, 0, CFS_LK_EOF, 0, NULL), 0);
+	(void)store_grants(f->s, &n);
+	assert_int_equal(n, 1); /* CB 2 gets 0 */
+	assert_int_equal(lk(f, CB, ino, 2, CFS_LK_UN, 0, CFS_LK_EOF, 0, NULL), 0);
+	/*
+	 * A grant that downgrades its owner's own lock lets an earlier waiter
+	 * in: CB holds 20 WR; CA waits to read 20 (queued first); CC holds 21;
+	 * CB waits to read 20..21.  CC's release grants CB, whose lock on 20
+	 * becomes RD, and then CA.
+	 */
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_WR, 20, 20, 0, NULL), 0);
+	assert_int_equal(lk(f, CA, ino, 1, CFS_LK_RD, 20, 20, CFS_LK_WAIT, &r), 0);
+	assert_int_equal(r.value, CFS_LK_QUEUED);
+	assert_int_equal(lk(f, 9, ino, 1, CFS_LK_WR, 21, 21, 0, NULL), 0);
+	assert_int_equal(lk(f, CB, ino, 1, CFS_LK_RD, 20, 21, CFS_LK_WAIT, &r), 0);
+	assert_int_equal(r.value, CFS_LK_QUEUED);
+	assert_int_equal(lk(f, 9, ino, 1, CFS_LK_UN, 21, 21, 0, NULL), 0);
+	g = store_grants(f->s, &n);
+	assert_int_equal(n, 2);
+	assert_true(g[0].session == CB && g[1].session == CA);
+	assert_int_equal(getlk(f, 9, ino, 1, CFS_LK_WR, 20, 20, 0, &d), CFS_LK_RD);
 }
 
 /*
