@@ -998,6 +998,8 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 		node_send_status(n, p, h->reqid, CFS_ERR_EPOCH);
 		return 0;
 	}
+	if (cfs_op_is_update(op.type))
+		node_locks_heard(n, p->client_id); /* whatever the answer: the head heard it */
 	if (cfs_op_is_internal(op.type)) {
 		cfs_conn_warnx(p->c, "%s: sent %s, which only a node makes: refused", p->c->peer,
 			       cfs_op_name(op.type));
@@ -1011,7 +1013,6 @@ node_on_request(struct node *n, struct node_peer *p, const struct cfs_header *h,
 	if (op.type == CFS_OP_GETLK || op.type == CFS_OP_LKSTATE)
 		op.rdev = p->client_id; /* the caller's session: never what it says */
 	if (cfs_op_is_update(op.type)) {
-		node_locks_heard(n, p->client_id);
 		if (node_window_take(p, h->reqid, acked_below) != 0) {
 			node_peer_cut(n, p, "8192 updates in flight and no answer acknowledged");
 			return 0; /* p is gone */

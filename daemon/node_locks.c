@@ -78,13 +78,17 @@ node_locks_stop(struct node *n)
 	n->lk = NULL;
 }
 
-/* Whether this node is the head now; a new head's clocks start afresh. */
+/*
+ * Whether this node is the head now; a new head's clocks start afresh.
+ * (n->serving, not node_may_answer: that may fence the node and free the
+ * peer its caller is handling.)
+ */
 static int
 node_locks_head(struct node *n, uint64_t now)
 {
 	struct node_locks *lk = n->lk;
 
-	if (!(n->chain.role & CFS_ROLE_HEAD) || !node_may_answer(n)) {
+	if (!(n->chain.role & CFS_ROLE_HEAD) || !n->serving) {
 		if (lk->epoch != 0)
 			node_heard_clear(lk);
 		lk->epoch = 0;

@@ -62,15 +62,19 @@ struct fs_lkreq {
 	int early;	       /* its LKGRANT came before its own answer */
 	int32_t early_status;
 	uint64_t after_recalls; /* held until fs->recalls_done reaches it (0: not held) */
+	uint64_t tail_ups;	/* fs->lk->tail_ups when it was sent */
 	TAILQ_ENTRY(fs_lkreq) link;
 };
 
 struct fs_locks {
 	struct fs_lkown_list b[FS_LK_BUCKETS];
 	size_t nown;
+	uint64_t tail_ups; /* new tail connections so far */
 	TAILQ_HEAD(, fs_lkreq) reqs;
 	size_t nreqs;
 };
+
+static void fs_lk_poll(struct fs *, struct fs_lkreq *);
 
 /* A request of ours found by seq when its answer comes. */
 struct fs_lkref {
@@ -144,6 +148,10 @@ fs_lk_answer(struct fs *fs, struct fs_lkreq *r, int err)
 {
 	if (r->req == NULL)
 		return;
+	if (err == 0 && r->type != CFS_LK_UN && cfs_client_session_until(fs->cl) <= cfs_now_ms()) {
+		/* Granted, but the lease may have run out already: lost, as the next tick says. */
+		err = ENOLCK;
+	}
 	if (err == 0 && r->type != CFS_LK_UN && fs->recalls_done < fs->recalls_queued) {
 		/* Recalls before the grant are still emptying the page cache: then. */
 		r->after_recalls = fs->recalls_queued;
@@ -191,6 +199,8 @@ fs_lk_recalls_done(struct fs *fs)
 	}
 }
 
+static void fs_lk_cancel(struct fs *, struct fs_lkreq *);
+
 static void
 fs_lk_cancel_done(void *arg, const struct cfs_reply *rep)
 {
@@ -202,8 +212,14 @@ fs_lk_cancel_done(void *arg, const struct cfs_reply *rep)
 	 * sends the decision before this answer, on one connection): granted,
 	 * unless its LKGRANT said otherwise and answered it already.
 	 */
-	if (r != NULL && r->req != NULL)
-		fs_lk_finish(ref->fs, r, rep->status == 0 ? EINTR : 0);
+	if (r != NULL && r->req != NULL) {
+		if (rep->status == 0)
+			fs_lk_finish(ref->fs, r, EINTR);
+		else if (rep->status == ENOENT)
+			fs_lk_finish(ref->fs, r, 0);
+		else
+			fs_lk_cancel(ref->fs, r); /* no answer (chain unreachable): ask again */
+	}
 	free(ref);
 }
 
@@ -240,6 +256,55 @@ fs_lk_interrupt(fuse_req_t req, void *data)
 }
 
 static void
+fs_lk_forget_done(void *arg, const struct cfs_reply *rep)
+{
+	(void)arg;
+	if (rep->status != 0 && rep->status != ENOENT)
+		log_warnx("cannot release a lock whose request timed out: %s (the chain ends it "
+			  "when the lock lease runs out, or at the last close)",
+			  strerror(fs_errno(rep->status)));
+}
+
+/*
+ * A lock request timed out: the chain may have applied it (held or queued)
+ * or not.  It leaves the queue (LKCANCEL) and the owner's locks of its
+ * class on the file go (UNLOCK, after it in the chain's order); the file
+ * answers as one whose locks were lost, and the caller gets ENOLCK.
+ */
+static void
+fs_lk_unknown(struct fs *fs, struct fs_lkreq *r)
+{
+	struct fs_inode *n = fs_inode(fs, r->ino, 0);
+	struct fs_lkown *o = fs_lk_own(fs, r->ino, r->owner, 0);
+	struct cfs_op op;
+
+	log_warnx("a lock request got no answer in time: the locks of its owner on that file "
+		  "are released, and the file answers as one whose locks were lost");
+	if (n != NULL)
+		n->lock_lost = 1;
+	if (o != NULL) {
+		if (r->flock)
+			o->flock = 0;
+		else
+			o->posix = 0;
+		if (!o->posix && !o->flock)
+			fs_lk_own_drop(fs, o);
+	}
+	memset(&op, 0, sizeof(op));
+	op.type = CFS_OP_LKCANCEL;
+	op.ino = r->ino;
+	op.offset = r->seq;
+	cfs_client_submit(fs->cl, &op, fs_lk_forget_done, NULL);
+	memset(&op, 0, sizeof(op));
+	op.type = CFS_OP_UNLOCK;
+	op.ino = r->ino;
+	op.ino2 = r->owner;
+	op.flags = r->flock ? CFS_LK_FLOCK : CFS_LK_POSIX;
+	cfs_client_submit(fs->cl, &op, fs_lk_forget_done, NULL);
+	fs_lk_finish(fs, r, ENOLCK);
+}
+
+static void
 fs_lk_set_done(void *arg, const struct cfs_reply *rep)
 {
 	struct fs_lkreq *r = arg;
@@ -248,6 +313,10 @@ fs_lk_set_done(void *arg, const struct cfs_reply *rep)
 	r->replied = 1;
 	if (r->req == NULL) { /* answered already: the session was lost meanwhile */
 		fs_lkreq_free(fs, r);
+		return;
+	}
+	if (rep->status == ETIMEDOUT && r->type != CFS_LK_UN) {
+		fs_lk_unknown(fs, r);
 		return;
 	}
 	if (rep->status != 0) {
@@ -263,10 +332,18 @@ fs_lk_set_done(void *arg, const struct cfs_reply *rep)
 		return;
 	}
 	r->state = LKREQ_QUEUED;
-	if (r->interrupted)
+	if (r->interrupted) {
 		fs_lk_cancel(fs, r);
-	else
-		fuse_req_interrupt_func(r->req, fs_lk_interrupt, r); /* may cancel at once */
+		return;
+	}
+	/*
+	 * Sent again on a new tail connection and answered from the result
+	 * table: its LKGRANT may have gone to the old one, before fs_lk_tail_up
+	 * saw it queued.
+	 */
+	if (r->tail_ups != fs->lk->tail_ups)
+		fs_lk_poll(fs, r);
+	fuse_req_interrupt_func(r->req, fs_lk_interrupt, r); /* may cancel at once */
 }
 
 /*
@@ -322,6 +399,7 @@ fs_lk_set(fuse_req_t req, uint64_t ino, const struct fuse_file_info *fi, int typ
 	r->flock = flock;
 	r->type = type;
 	r->whole = start == 0 && end == CFS_LK_EOF;
+	r->tail_ups = fs->lk->tail_ups;
 	TAILQ_INSERT_TAIL(&fs->lk->reqs, r, link);
 	fs->lk->nreqs++;
 	fs_lk_session(fs);
@@ -471,11 +549,29 @@ fs_lk_state_done(void *arg, const struct cfs_reply *rep)
 	struct fs_lkref *ref = arg;
 	struct fs_lkreq *r = fs_lk_find(ref->fs, ref->seq);
 
-	/* No longer queued, and its LKGRANT went to a connection that is gone: granted. */
-	if (r != NULL && r->state == LKREQ_QUEUED && r->req != NULL && rep->status == 0 &&
-	    rep->value == 0)
-		fs_lk_finish(ref->fs, r, 0);
 	free(ref);
+	if (r == NULL || r->state != LKREQ_QUEUED || r->req == NULL || r->cancel_sent)
+		return; /* decided meanwhile, or its cancel will say */
+	if (rep->status != 0)
+		fs_lk_poll(r->fs, r); /* no answer: ask again */
+	else if (rep->value == 0)
+		fs_lk_finish(r->fs, r, 0); /* its LKGRANT went to a connection that is gone */
+}
+
+/* Asks the tail whether a queued request still waits (LKSTATE). */
+static void
+fs_lk_poll(struct fs *fs, struct fs_lkreq *r)
+{
+	struct fs_lkref *ref = xcalloc(1, sizeof(*ref));
+	struct cfs_op op;
+
+	ref->fs = fs;
+	ref->seq = r->seq;
+	memset(&op, 0, sizeof(op));
+	op.type = CFS_OP_LKSTATE;
+	op.ino = r->ino;
+	op.offset = r->seq;
+	cfs_client_submit(fs->cl, &op, fs_lk_state_done, ref);
 }
 
 /* A new tail connection: a decision sent on the old one may be lost; ask. */
@@ -485,21 +581,10 @@ fs_lk_tail_up(void *arg)
 	struct fs *fs = arg;
 	struct fs_lkreq *r;
 
-	TAILQ_FOREACH(r, &fs->lk->reqs, link) {
-		struct fs_lkref *ref;
-		struct cfs_op op;
-
-		if (r->state != LKREQ_QUEUED || r->req == NULL)
-			continue;
-		ref = xcalloc(1, sizeof(*ref));
-		ref->fs = fs;
-		ref->seq = r->seq;
-		memset(&op, 0, sizeof(op));
-		op.type = CFS_OP_LKSTATE;
-		op.ino = r->ino;
-		op.offset = r->seq;
-		cfs_client_submit(fs->cl, &op, fs_lk_state_done, ref);
-	}
+	fs->lk->tail_ups++;
+	TAILQ_FOREACH(r, &fs->lk->reqs, link)
+		if (r->state == LKREQ_QUEUED && r->req != NULL && !r->cancel_sent)
+			fs_lk_poll(fs, r);
 }
 
 static void
@@ -593,6 +678,18 @@ fs_lk_close(struct fs *fs, struct fs_wait *w, uint64_t owner, int release,
 	struct fs_handle *h = w->h;
 	struct fs_lkown *o;
 
+	/*
+	 * The owner a flush names is a process's: its locks go now, and the
+	 * handle's last close must not release a later lock of the same
+	 * process, taken through another descriptor (flock and OFD owners,
+	 * the open file's, never flush).
+	 */
+	if (!release)
+		for (uint32_t i = 0; i < h->nowners; i++)
+			if (h->owners[i] == owner) {
+				h->owners[i] = h->owners[--h->nowners];
+				break;
+			}
 	if (fs->lk->nown == 0)
 		return 0;
 	for (uint32_t i = 0; i < (release ? h->nowners : 1); i++) {

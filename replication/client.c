@@ -174,6 +174,11 @@ client_session_heard(struct cfs_client *cl, uint64_t sent_ms)
 		return;
 	}
 	until = sent_ms + cl->lock_lease_ms - CLIENT_LEASE_MARGIN_MS;
+	if (until <= now) {
+		/* Answered only after a whole lease: the chain may have ended it meanwhile. */
+		client_session_lost(cl);
+		return;
+	}
 	if (until > cl->session_until)
 		cl->session_until = until;
 }
@@ -594,7 +599,9 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		s->backoff_ms = 0;
 		s->busy = 0;
 		client_clamp_timeout(cl, hr.session_ttl_s);
-		if (hr.lock_lease_ms != 0)
+		/* Nodes could be configured apart: the shortest lease is the one to trust. */
+		if (hr.lock_lease_ms != 0 &&
+		    (cl->lock_lease_ms == 0 || hr.lock_lease_ms < cl->lock_lease_ms))
 			cl->lock_lease_ms = hr.lock_lease_ms;
 		client_adopt_config(cl, &hr);
 		/* A new tail connection: answers sent to the old one are lost, ask again. */
