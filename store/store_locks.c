@@ -376,8 +376,8 @@ lk_in_way(struct store_tx *tx, const struct lk *req, struct lk *found, struct lk
  * Sets req (CFS_LK_UN: releases it) for its owner, who has no conflict to
  * fear: the owner's locks in the range are cut away, and those of the same
  * type that overlap or touch it are merged into it (fcntl(2)).  *freed
- * (when not NULL) is set when a lock of another type was cut: a release
- * or a downgrade that may let a waiter in.
+ * (when not NULL) is set when a write lock was cut or a lock released: a
+ * release or a downgrade that may let a waiter in (an upgrade does not).
  */
 static int
 lk_set_own(struct store_tx *tx, const struct lk *req, int *freed)
@@ -404,7 +404,8 @@ lk_set_own(struct store_tx *tx, const struct lk *req, int *freed)
 		}
 		if (!lk_overlap(r, &n))
 			continue; /* touching, of another type: stays */
-		if (freed != NULL)
+		/* Others may want what a write lock left, or a read lock released. */
+		if (freed != NULL && (r->type == CFS_LK_WR || req->type == CFS_LK_UN))
 			*freed = 1;
 		if ((rc = lk_del(tx, r)) != 0)
 			break;
@@ -670,8 +671,13 @@ store_op_setlk(struct store_tx *tx)
 	if ((rc = store_inode_get(tx, op->ino, &n)) != 0)
 		return rc;
 	if (w.l.type == CFS_LK_UN) {
-		if ((rc = lk_set_own(tx, &w.l, &freed)) != 0)
+		/* Unlocking the middle of a range splits it: the limits hold here too. */
+		if ((rc = lk_set_own(tx, &w.l, &freed)) != 0 ||
+		    (rc = lk_totals(tx, e->client_id, 0, &nl, &nw)) != 0 ||
+		    (rc = lk_totals(tx, 0, op->ino, &il, &iw)) != 0)
 			return rc;
+		if (nl > STORE_LOCKS_MAX || il > STORE_LOCKS_INODE_MAX)
+			return ENOLCK;
 		return freed ? lk_grant_waiters(tx, op->ino) : 0;
 	}
 	rc = lk_in_way(tx, &w.l, NULL, NULL, NULL);
