@@ -142,6 +142,18 @@ fs_lkreq_free(struct fs *fs, struct fs_lkreq *r)
 	fs_lk_session(fs);
 }
 
+/* owner may hold a lock of the class on ino: its close releases it. */
+static void
+fs_lk_note(struct fs *fs, uint64_t ino, uint64_t owner, int flock)
+{
+	struct fs_lkown *o = fs_lk_own(fs, ino, owner, 1);
+
+	if (flock)
+		o->flock = 1;
+	else
+		o->posix = 1;
+}
+
 /* Answers the kernel: status 0 means the lock (or unlock) is in place. */
 static void
 fs_lk_answer(struct fs *fs, struct fs_lkreq *r, int err)
@@ -149,8 +161,20 @@ fs_lk_answer(struct fs *fs, struct fs_lkreq *r, int err)
 	if (r->req == NULL)
 		return;
 	if (err == 0 && r->type != CFS_LK_UN && cfs_client_session_until(fs->cl) <= cfs_now_ms()) {
-		/* Granted, but the lease may have run out already: lost, as the next tick says. */
-		err = ENOLCK;
+		/*
+		 * Granted, but the lease may have run out already: the file
+		 * answers as lost, and the owner is noted so that the session
+		 * stays watched (the tick then says it is lost) and its close
+		 * releases what the chain may still hold.
+		 */
+		struct fs_inode *n = fs_inode(fs, r->ino, 0);
+
+		if (n != NULL)
+			n->lock_lost = 1;
+		fs_lk_note(fs, r->ino, r->owner, r->flock);
+		fuse_reply_err(r->req, ENOLCK);
+		r->req = NULL;
+		return;
 	}
 	if (err == 0 && r->type != CFS_LK_UN && fs->recalls_done < fs->recalls_queued) {
 		/* Recalls before the grant are still emptying the page cache: then. */
@@ -199,7 +223,7 @@ fs_lk_recalls_done(struct fs *fs)
 	}
 }
 
-static void fs_lk_cancel(struct fs *, struct fs_lkreq *);
+static void fs_lk_unknown(struct fs *, struct fs_lkreq *, int err);
 
 static void
 fs_lk_cancel_done(void *arg, const struct cfs_reply *rep)
@@ -217,8 +241,13 @@ fs_lk_cancel_done(void *arg, const struct cfs_reply *rep)
 			fs_lk_finish(ref->fs, r, EINTR);
 		else if (rep->status == ENOENT)
 			fs_lk_finish(ref->fs, r, 0);
-		else
-			fs_lk_cancel(ref->fs, r); /* no answer (chain unreachable): ask again */
+		else if (rep->status != ECANCELED) /* ECANCELED: the mount is going away */
+			/*
+			 * No answer: the cancel may have been applied all the same,
+			 * and one sent again would find the wait gone and look like a
+			 * grant.  Whatever the owner may hold on the file goes.
+			 */
+			fs_lk_unknown(ref->fs, r, EINTR);
 	}
 	free(ref);
 }
@@ -272,24 +301,20 @@ fs_lk_forget_done(void *arg, const struct cfs_reply *rep)
  * answers as one whose locks were lost, and the caller gets ENOLCK.
  */
 static void
-fs_lk_unknown(struct fs *fs, struct fs_lkreq *r)
+fs_lk_unknown(struct fs *fs, struct fs_lkreq *r, int err)
 {
 	struct fs_inode *n = fs_inode(fs, r->ino, 0);
-	struct fs_lkown *o = fs_lk_own(fs, r->ino, r->owner, 0);
 	struct cfs_op op;
 
 	log_warnx("a lock request got no answer in time: the locks of its owner on that file "
 		  "are released, and the file answers as one whose locks were lost");
 	if (n != NULL)
 		n->lock_lost = 1;
-	if (o != NULL) {
-		if (r->flock)
-			o->flock = 0;
-		else
-			o->posix = 0;
-		if (!o->posix && !o->flock)
-			fs_lk_own_drop(fs, o);
-	}
+	/*
+	 * The owner keeps its record: should the UNLOCK below not land, its
+	 * close sends another, and the record keeps the session's lease alive.
+	 */
+	fs_lk_note(fs, r->ino, r->owner, r->flock);
 	memset(&op, 0, sizeof(op));
 	op.type = CFS_OP_LKCANCEL;
 	op.ino = r->ino;
@@ -301,7 +326,8 @@ fs_lk_unknown(struct fs *fs, struct fs_lkreq *r)
 	op.ino2 = r->owner;
 	op.flags = r->flock ? CFS_LK_FLOCK : CFS_LK_POSIX;
 	cfs_client_submit(fs->cl, &op, fs_lk_forget_done, NULL);
-	fs_lk_finish(fs, r, ENOLCK);
+	r->type = CFS_LK_UN; /* nothing to note when it is answered */
+	fs_lk_finish(fs, r, err);
 }
 
 static void
@@ -316,7 +342,7 @@ fs_lk_set_done(void *arg, const struct cfs_reply *rep)
 		return;
 	}
 	if (rep->status == ETIMEDOUT && r->type != CFS_LK_UN) {
-		fs_lk_unknown(fs, r);
+		fs_lk_unknown(fs, r, ENOLCK);
 		return;
 	}
 	if (rep->status != 0) {
@@ -552,9 +578,9 @@ fs_lk_state_done(void *arg, const struct cfs_reply *rep)
 	free(ref);
 	if (r == NULL || r->state != LKREQ_QUEUED || r->req == NULL || r->cancel_sent)
 		return; /* decided meanwhile, or its cancel will say */
-	if (rep->status != 0)
-		fs_lk_poll(r->fs, r); /* no answer: ask again */
-	else if (rep->value == 0)
+	if (rep->status == ETIMEDOUT)
+		fs_lk_poll(r->fs, r); /* no answer: ask again (a read: no harm) */
+	else if (rep->status == 0 && rep->value == 0)
 		fs_lk_finish(r->fs, r, 0); /* its LKGRANT went to a connection that is gone */
 }
 

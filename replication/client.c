@@ -98,6 +98,7 @@ struct cfs_client {
 	/* Locks: the session's lease (cfs_client_keep_session) and the callbacks. */
 	uint32_t lock_lease_ms;
 	int keep_session;
+	uint64_t keep_since_ms; /* when keep_session was last turned on */
 	uint64_t session_until;
 	uint64_t last_ping_ms;
 	cfs_client_lkgrant_fn lk_grant;
@@ -173,10 +174,16 @@ client_session_heard(struct cfs_client *cl, uint64_t sent_ms)
 		client_session_lost(cl); /* it ran out before this answer came */
 		return;
 	}
+	if (sent_ms < cl->keep_since_ms)
+		return; /* sent before the lease was wanted: proves nothing of it */
 	until = sent_ms + cl->lock_lease_ms - CLIENT_LEASE_MARGIN_MS;
 	if (until <= now) {
-		/* Answered only after a whole lease: the chain may have ended it meanwhile. */
-		client_session_lost(cl);
+		/*
+		 * Answered only after a whole lease: nothing from it.  Unless a
+		 * later word holds the lease, the chain may have ended it.
+		 */
+		if (cl->session_until <= now)
+			client_session_lost(cl);
 		return;
 	}
 	if (until > cl->session_until)
@@ -909,8 +916,10 @@ cfs_client_set_locks(struct cfs_client *cl, cfs_client_lkgrant_fn grant,
 void
 cfs_client_keep_session(struct cfs_client *cl, int on)
 {
-	if (on && !cl->keep_session)
+	if (on && !cl->keep_session) {
 		cl->last_ping_ms = 0;
+		cl->keep_since_ms = cfs_now_ms();
+	}
 	cl->keep_session = on;
 	if (!on)
 		cl->session_until = 0;
