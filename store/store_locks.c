@@ -184,52 +184,6 @@ lk_scan(struct store_tx *tx, MDB_dbi dbi, const uint8_t *prefix, size_t plen,
 	return rc < 0 ? rc : 0;
 }
 
-/* Adds dl locks and dw waits to what session holds on ino, its totals and ino's. */
-static int
-lk_count(struct store_tx *tx, uint64_t session, uint64_t ino, int dl, int dw)
-{
-	MDB_dbi dbi = tx->s->dbi[STORE_DB_LKSESS];
-	const uint64_t keys[3][2] = {{session, ino}, {session, 0}, {0, ino}};
-	uint8_t k[16], rec[8];
-	const uint8_t *p;
-	int64_t nl, nw;
-	MDB_val v;
-	int rc;
-
-	for (int i = 0; i < 3; i++) {
-		store_key2(k, keys[i][0], keys[i][1]);
-		rc = store_db_get(tx->txn, dbi, k, sizeof(k), &v);
-		if (rc < 0)
-			return rc;
-		nl = nw = 0;
-		if (rc == 0) {
-			if (v.mv_size != 8)
-				return -EIO;
-			p = v.mv_data;
-			nl = (int64_t)store_get_be(&p, 4);
-			nw = (int64_t)store_get_be(&p, 4);
-		}
-		nl += dl;
-		nw += dw;
-		if (nl < 0 || nw < 0) {
-			log_warnx("lock counts of session %016llx below zero",
-			          (unsigned long long)session);
-			return -EIO;
-		}
-		if (nl == 0 && nw == 0) {
-			rc = store_db_del(tx->txn, dbi, k, sizeof(k));
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		store_put_be(rec, (uint64_t)nl, 4);
-		store_put_be(rec + 4, (uint64_t)nw, 4);
-		if ((rc = store_db_put(tx->txn, dbi, k, sizeof(k), rec, sizeof(rec))) != 0)
-			return rc;
-	}
-	return 0;
-}
-
 /* Totals of locks and waits: a session's (ino 0), or an inode's (session 0). */
 static int
 lk_totals(struct store_tx *tx, uint64_t session, uint64_t ino, uint32_t *nl, uint32_t *nw)
@@ -251,6 +205,42 @@ lk_totals(struct store_tx *tx, uint64_t session, uint64_t ino, uint32_t *nl, uin
 	p = v.mv_data;
 	*nl = (uint32_t)store_get_be(&p, 4);
 	*nw = (uint32_t)store_get_be(&p, 4);
+	return 0;
+}
+
+/* Adds dl locks and dw waits to what session holds on ino, its totals and ino's. */
+static int
+lk_count(struct store_tx *tx, uint64_t session, uint64_t ino, int dl, int dw)
+{
+	MDB_dbi dbi = tx->s->dbi[STORE_DB_LKSESS];
+	const uint64_t keys[3][2] = {{session, ino}, {session, 0}, {0, ino}};
+	uint8_t k[16], rec[8];
+	uint32_t l, w;
+	int64_t nl, nw;
+	int rc;
+
+	for (int i = 0; i < 3; i++) {
+		if ((rc = lk_totals(tx, keys[i][0], keys[i][1], &l, &w)) != 0)
+			return rc;
+		nl = (int64_t)l + dl;
+		nw = (int64_t)w + dw;
+		if (nl < 0 || nw < 0) {
+			log_warnx("lock counts of session %016llx below zero",
+			          (unsigned long long)session);
+			return -EIO;
+		}
+		store_key2(k, keys[i][0], keys[i][1]);
+		if (nl == 0 && nw == 0) {
+			rc = store_db_del(tx->txn, dbi, k, sizeof(k));
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		store_put_be(rec, (uint64_t)nl, 4);
+		store_put_be(rec + 4, (uint64_t)nw, 4);
+		if ((rc = store_db_put(tx->txn, dbi, k, sizeof(k), rec, sizeof(rec))) != 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -719,6 +709,57 @@ store_op_setlk(struct store_tx *tx)
 	return 0;
 }
 
+/* Deletes the locks of ino in class cls: all, of session, or of session's owner. */
+static int
+lk_del_matching(struct store_tx *tx, uint64_t ino, uint8_t cls, const uint64_t *session,
+                const uint64_t *owner)
+{
+	struct lk_list ls = {0};
+	int rc = lk_collect(tx, ino, cls, session, owner, &ls);
+
+	for (size_t i = 0; rc == 0 && i < ls.n; i++)
+		rc = lk_del(tx, &ls.v[i]);
+	free(ls.v);
+	return rc;
+}
+
+/* Ends the waits on ino (of session, when not NULL) with status, for the tail to tell. */
+static int
+lk_end_waits(struct store_tx *tx, uint64_t ino, const uint64_t *session, int32_t status)
+{
+	struct lkw w;
+	uint64_t wsn = 0;
+	int rc;
+
+	for (;;) {
+		rc = lkw_next(tx, ino, wsn, &w);
+		if (rc != 0)
+			return rc == ENOENT ? 0 : rc;
+		wsn = w.wsn + 1;
+		if (session != NULL && w.l.session != *session)
+			continue;
+		if ((rc = lkw_del(tx, &w)) != 0)
+			return rc;
+		lk_note_grant(tx->s, &w, status);
+	}
+}
+
+/* Finds the wait of session's request seq on ino: 0, ENOENT, or -errno. */
+static int
+lkw_find(struct store_tx *tx, uint64_t ino, uint64_t session, uint64_t seq, struct lkw *w)
+{
+	uint64_t wsn = 0;
+	int rc;
+
+	for (;;) {
+		if ((rc = lkw_next(tx, ino, wsn, w)) != 0)
+			return rc;
+		if (w->l.session == session && w->seq == seq)
+			return 0;
+		wsn = w->wsn + 1;
+	}
+}
+
 /* Ends every lock and wait of session: its waits end with status. */
 static int
 lk_end_session(struct store_tx *tx, uint64_t session, int32_t status)
@@ -727,47 +768,28 @@ lk_end_session(struct store_tx *tx, uint64_t session, int32_t status)
 	uint8_t k[16];
 	uint64_t ino = 1;
 	MDB_val key, v;
-	struct lk_list own = {0};
-	struct lkw w;
-	uint64_t wsn;
 	int rc;
 
 	for (;;) {
 		store_key2(k, session, ino);
 		rc = store_db_seek(tx->txn, sdbi, k, sizeof(k), 8, &key, &v);
-		if (rc == ENOENT) {
-			rc = 0;
-			break;
-		}
+		if (rc == ENOENT)
+			return 0;
 		if (rc == 0 && key.mv_size != 16)
 			rc = -EIO;
 		if (rc != 0)
-			break;
+			return rc;
 		ino = store_val64((const uint8_t *)key.mv_data + 8);
-		for (uint8_t cls = LK_POSIX; cls <= LK_FLOCK && rc == 0; cls++) {
-			own.n = 0;
-			rc = lk_collect(tx, ino, cls, &session, NULL, &own);
-			for (size_t i = 0; rc == 0 && i < own.n; i++)
-				rc = lk_del(tx, &own.v[i]);
-		}
-		for (wsn = 0; rc == 0;) {
-			rc = lkw_next(tx, ino, wsn, &w);
-			if (rc != 0)
-				break;
-			wsn = w.wsn + 1;
-			if (w.l.session != session)
-				continue;
-			if ((rc = lkw_del(tx, &w)) == 0)
-				lk_note_grant(tx->s, &w, status);
-		}
-		if (rc == ENOENT)
+		for (uint8_t cls = LK_POSIX; cls <= LK_FLOCK && rc == 0; cls++)
+			rc = lk_del_matching(tx, ino, cls, &session, NULL);
+		if (rc == 0)
+			rc = lk_end_waits(tx, ino, &session, status);
+		if (rc == 0)
 			rc = lk_grant_waiters(tx, ino);
 		if (rc != 0 || ino == UINT64_MAX)
-			break;
+			return rc;
 		ino++;
 	}
-	free(own.v);
-	return rc;
 }
 
 /* UNLOCK: an owner's locks on ino (a close), or everything of the session. */
@@ -776,7 +798,6 @@ store_op_unlock(struct store_tx *tx)
 {
 	const struct cfs_entry *e = tx->e;
 	const struct cfs_op *op = &e->op;
-	struct lk_list own = {0};
 	int rc = 0;
 
 	if (e->client_id == 0 ||
@@ -784,15 +805,9 @@ store_op_unlock(struct store_tx *tx)
 		return EINVAL;
 	if (op->flags & CFS_LK_SESSION)
 		return lk_end_session(tx, e->client_id, ENOLCK);
-	for (uint8_t cls = LK_POSIX; cls <= LK_FLOCK && rc == 0; cls++) {
-		if (!(op->flags & (cls == LK_POSIX ? CFS_LK_POSIX : CFS_LK_FLOCK)))
-			continue;
-		own.n = 0;
-		rc = lk_collect(tx, op->ino, cls, &e->client_id, &op->ino2, &own);
-		for (size_t i = 0; rc == 0 && i < own.n; i++)
-			rc = lk_del(tx, &own.v[i]);
-	}
-	free(own.v);
+	for (uint8_t cls = LK_POSIX; cls <= LK_FLOCK && rc == 0; cls++)
+		if (op->flags & (cls == LK_POSIX ? CFS_LK_POSIX : CFS_LK_FLOCK))
+			rc = lk_del_matching(tx, op->ino, cls, &e->client_id, &op->ino2);
 	if (rc != 0)
 		return rc;
 	return lk_grant_waiters(tx, op->ino);
@@ -804,19 +819,12 @@ store_op_lkcancel(struct store_tx *tx)
 {
 	const struct cfs_entry *e = tx->e;
 	struct lkw w;
-	uint64_t wsn = 0;
 	int rc;
 
 	if (e->client_id == 0)
 		return EINVAL;
-	for (;;) {
-		rc = lkw_next(tx, e->op.ino, wsn, &w);
-		if (rc != 0)
-			return rc; /* ENOENT: granted or ended already */
-		wsn = w.wsn + 1;
-		if (w.l.session == e->client_id && w.seq == e->op.offset)
-			return lkw_del(tx, &w);
-	}
+	rc = lkw_find(tx, e->op.ino, e->client_id, e->op.offset, &w);
+	return rc != 0 ? rc : lkw_del(tx, &w); /* ENOENT: granted or ended already */
 }
 
 /* LKEXPIRE: the head's, for a session whose lease ran out. */
@@ -834,27 +842,11 @@ store_op_lkexpire(struct store_tx *tx)
 int
 store_locks_drop_ino(struct store_tx *tx, uint64_t ino)
 {
-	struct lk_list all = {0};
-	struct lkw w;
-	uint64_t wsn = 0;
 	int rc = 0;
 
-	for (uint8_t cls = LK_POSIX; cls <= LK_FLOCK && rc == 0; cls++) {
-		all.n = 0;
-		rc = lk_collect(tx, ino, cls, NULL, NULL, &all);
-		for (size_t i = 0; rc == 0 && i < all.n; i++)
-			rc = lk_del(tx, &all.v[i]);
-	}
-	free(all.v);
-	while (rc == 0) {
-		rc = lkw_next(tx, ino, wsn, &w);
-		if (rc != 0)
-			break;
-		wsn = w.wsn + 1;
-		if ((rc = lkw_del(tx, &w)) == 0)
-			lk_note_grant(tx->s, &w, ENOENT);
-	}
-	return rc == ENOENT ? 0 : rc;
+	for (uint8_t cls = LK_POSIX; cls <= LK_FLOCK && rc == 0; cls++)
+		rc = lk_del_matching(tx, ino, cls, NULL, NULL);
+	return rc != 0 ? rc : lk_end_waits(tx, ino, NULL, ENOENT);
 }
 
 /* GETLK: the first lock of another owner in the way of the one described. */
@@ -890,22 +882,10 @@ int
 store_rd_lkstate(struct store_tx *tx, const struct cfs_op *op)
 {
 	struct lkw w;
-	uint64_t wsn = 0;
-	int rc;
+	int rc = lkw_find(tx, op->ino, op->rdev, op->offset, &w);
 
-	tx->res->value = 0;
-	for (;;) {
-		rc = lkw_next(tx, op->ino, wsn, &w);
-		if (rc == ENOENT)
-			return 0;
-		if (rc != 0)
-			return rc;
-		wsn = w.wsn + 1;
-		if (w.l.session == op->rdev && w.seq == op->offset) {
-			tx->res->value = 1;
-			return 0;
-		}
-	}
+	tx->res->value = rc == 0;
+	return rc == ENOENT ? 0 : rc;
 }
 
 const struct store_grant *
