@@ -142,6 +142,34 @@ fs_lkreq_free(struct fs *fs, struct fs_lkreq *r)
 	fs_lk_session(fs);
 }
 
+/* Sends LKCANCEL or LKSTATE for queued request r (its inode and seq). */
+static void
+fs_lk_ask(struct fs *fs, uint16_t type, const struct fs_lkreq *r, cfs_client_done done, void *arg)
+{
+	struct cfs_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = type;
+	op.ino = r->ino;
+	op.offset = r->seq;
+	cfs_client_submit(fs->cl, &op, done, arg);
+}
+
+/* Sends an UNLOCK: owner's locks on ino of the classes in flags, or (CFS_LK_SESSION) all. */
+static void
+fs_lk_unlock(struct fs *fs, uint64_t ino, uint64_t owner, uint32_t flags, cfs_client_done done,
+	     void *arg)
+{
+	struct cfs_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.type = CFS_OP_UNLOCK;
+	op.ino = ino;
+	op.ino2 = owner;
+	op.flags = flags;
+	cfs_client_submit(fs->cl, &op, done, arg);
+}
+
 /* owner may hold a lock of the class on ino: its close releases it. */
 static void
 fs_lk_note(struct fs *fs, uint64_t ino, uint64_t owner, int flock)
@@ -154,6 +182,36 @@ fs_lk_note(struct fs *fs, uint64_t ino, uint64_t owner, int flock)
 		o->posix = 1;
 }
 
+/* owner (may be NULL) holds no more locks of the class: forgotten once it holds none. */
+static void
+fs_lk_unnote(struct fs *fs, struct fs_lkown *o, int flock)
+{
+	if (o == NULL)
+		return;
+	if (flock)
+		o->flock = 0;
+	else
+		o->posix = 0;
+	if (!o->posix && !o->flock)
+		fs_lk_own_drop(fs, o);
+}
+
+/* A request whose grant cannot be trusted: its file answers as lost. */
+static void
+fs_lk_mark_lost(struct fs *fs, const struct fs_lkreq *r)
+{
+	struct fs_inode *n = fs_inode(fs, r->ino, 0);
+
+	if (n != NULL)
+		n->lock_lost = 1;
+	/*
+	 * The owner stays noted, so that the session stays watched (the tick
+	 * then says whether it is lost) and its close releases what the chain
+	 * may still hold.
+	 */
+	fs_lk_note(fs, r->ino, r->owner, r->flock);
+}
+
 /* Answers the kernel: status 0 means the lock (or unlock) is in place. */
 static void
 fs_lk_answer(struct fs *fs, struct fs_lkreq *r, int err)
@@ -161,17 +219,8 @@ fs_lk_answer(struct fs *fs, struct fs_lkreq *r, int err)
 	if (r->req == NULL)
 		return;
 	if (err == 0 && r->type != CFS_LK_UN && cfs_client_session_until(fs->cl) <= cfs_now_ms()) {
-		/*
-		 * Granted, but the lease may have run out already: the file
-		 * answers as lost, and the owner is noted so that the session
-		 * stays watched (the tick then says it is lost) and its close
-		 * releases what the chain may still hold.
-		 */
-		struct fs_inode *n = fs_inode(fs, r->ino, 0);
-
-		if (n != NULL)
-			n->lock_lost = 1;
-		fs_lk_note(fs, r->ino, r->owner, r->flock);
+		/* Granted, but the lease may have run out already. */
+		fs_lk_mark_lost(fs, r);
 		fuse_reply_err(r->req, ENOLCK);
 		r->req = NULL;
 		return;
@@ -182,22 +231,10 @@ fs_lk_answer(struct fs *fs, struct fs_lkreq *r, int err)
 		return;
 	}
 	r->after_recalls = 0;
-	if (err == 0) {
-		struct fs_lkown *o = fs_lk_own(fs, r->ino, r->owner, r->type != CFS_LK_UN);
-
-		if (o != NULL && r->type != CFS_LK_UN) {
-			if (r->flock)
-				o->flock = 1;
-			else
-				o->posix = 1;
-		} else if (o != NULL && r->flock) {
-			o->flock = 0;
-		} else if (o != NULL && r->whole) {
-			o->posix = 0; /* an unlock of a range only may leave others */
-		}
-		if (o != NULL && !o->posix && !o->flock)
-			fs_lk_own_drop(fs, o);
-	}
+	if (err == 0 && r->type != CFS_LK_UN)
+		fs_lk_note(fs, r->ino, r->owner, r->flock);
+	else if (err == 0 && (r->flock || r->whole)) /* an unlock of a range only may leave others */
+		fs_lk_unnote(fs, fs_lk_own(fs, r->ino, r->owner, 0), r->flock);
 	fuse_reply_err(r->req, err);
 	r->req = NULL;
 }
@@ -256,16 +293,11 @@ static void
 fs_lk_cancel(struct fs *fs, struct fs_lkreq *r)
 {
 	struct fs_lkref *ref = xcalloc(1, sizeof(*ref));
-	struct cfs_op op;
 
 	r->cancel_sent = 1;
 	ref->fs = fs;
 	ref->seq = r->seq;
-	memset(&op, 0, sizeof(op));
-	op.type = CFS_OP_LKCANCEL;
-	op.ino = r->ino;
-	op.offset = r->seq;
-	cfs_client_submit(fs->cl, &op, fs_lk_cancel_done, ref);
+	fs_lk_ask(fs, CFS_OP_LKCANCEL, r, fs_lk_cancel_done, ref);
 }
 
 /*
@@ -303,29 +335,12 @@ fs_lk_forget_done(void *arg, const struct cfs_reply *rep)
 static void
 fs_lk_unknown(struct fs *fs, struct fs_lkreq *r, int err)
 {
-	struct fs_inode *n = fs_inode(fs, r->ino, 0);
-	struct cfs_op op;
-
 	log_warnx("a lock request got no answer in time: the locks of its owner on that file "
 		  "are released, and the file answers as one whose locks were lost");
-	if (n != NULL)
-		n->lock_lost = 1;
-	/*
-	 * The owner keeps its record: should the UNLOCK below not land, its
-	 * close sends another, and the record keeps the session's lease alive.
-	 */
-	fs_lk_note(fs, r->ino, r->owner, r->flock);
-	memset(&op, 0, sizeof(op));
-	op.type = CFS_OP_LKCANCEL;
-	op.ino = r->ino;
-	op.offset = r->seq;
-	cfs_client_submit(fs->cl, &op, fs_lk_forget_done, NULL);
-	memset(&op, 0, sizeof(op));
-	op.type = CFS_OP_UNLOCK;
-	op.ino = r->ino;
-	op.ino2 = r->owner;
-	op.flags = r->flock ? CFS_LK_FLOCK : CFS_LK_POSIX;
-	cfs_client_submit(fs->cl, &op, fs_lk_forget_done, NULL);
+	fs_lk_mark_lost(fs, r); /* should the UNLOCK not land, the close sends another */
+	fs_lk_ask(fs, CFS_OP_LKCANCEL, r, fs_lk_forget_done, NULL);
+	fs_lk_unlock(fs, r->ino, r->owner, r->flock ? CFS_LK_FLOCK : CFS_LK_POSIX,
+		     fs_lk_forget_done, NULL);
 	r->type = CFS_LK_UN; /* nothing to note when it is answered */
 	fs_lk_finish(fs, r, err);
 }
@@ -589,15 +604,10 @@ static void
 fs_lk_poll(struct fs *fs, struct fs_lkreq *r)
 {
 	struct fs_lkref *ref = xcalloc(1, sizeof(*ref));
-	struct cfs_op op;
 
 	ref->fs = fs;
 	ref->seq = r->seq;
-	memset(&op, 0, sizeof(op));
-	op.type = CFS_OP_LKSTATE;
-	op.ino = r->ino;
-	op.offset = r->seq;
-	cfs_client_submit(fs->cl, &op, fs_lk_state_done, ref);
+	fs_lk_ask(fs, CFS_OP_LKSTATE, r, fs_lk_state_done, ref);
 }
 
 /* A new tail connection: a decision sent on the old one may be lost; ask. */
@@ -630,7 +640,6 @@ fs_lk_lost(void *arg)
 	struct fs *fs = arg;
 	struct fs_lkreq *r, *next;
 	struct fs_lkown *o;
-	struct cfs_op op;
 	size_t inodes = 0;
 
 	for (size_t i = 0; i < FS_LK_BUCKETS; i++)
@@ -651,10 +660,7 @@ fs_lk_lost(void *arg)
 		  "writes with EIO until they are closed",
 		  inodes);
 	/* Whatever the chain still holds of ours goes, before any new request of ours. */
-	memset(&op, 0, sizeof(op));
-	op.type = CFS_OP_UNLOCK;
-	op.flags = CFS_LK_SESSION;
-	cfs_client_submit(fs->cl, &op, fs_lk_reset_done, NULL);
+	fs_lk_unlock(fs, 0, 0, CFS_LK_SESSION, fs_lk_reset_done, NULL);
 	fs_lk_session(fs);
 }
 
@@ -685,15 +691,8 @@ static void
 fs_lk_close_send(struct fs *fs, struct fs_lkclose *x, uint64_t ino, uint64_t owner,
 		 uint32_t flags)
 {
-	struct cfs_op op;
-
-	memset(&op, 0, sizeof(op));
-	op.type = CFS_OP_UNLOCK;
-	op.ino = ino;
-	op.ino2 = owner;
-	op.flags = flags;
 	x->pending++;
-	cfs_client_submit(fs->cl, &op, fs_lk_close_done, x);
+	fs_lk_unlock(fs, ino, owner, flags, fs_lk_close_done, x);
 }
 
 int
@@ -738,9 +737,7 @@ fs_lk_close(struct fs *fs, struct fs_wait *w, uint64_t owner, int release,
 				 release ? CFS_LK_POSIX | CFS_LK_FLOCK : CFS_LK_POSIX);
 		if (release)
 			o->flock = 0;
-		o->posix = 0;
-		if (!o->flock)
-			fs_lk_own_drop(fs, o);
+		fs_lk_unnote(fs, o, 0);
 	}
 	if (x == NULL)
 		return 0;
