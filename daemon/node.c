@@ -1515,6 +1515,11 @@ node_each_second(struct node *n)
 	node_check_stuck(n, now);
 	node_trim(n);
 	node_lease_each_second(n);
+	/* The head ends the sessions whose lock lease ran out; fenced first if it must be. */
+	if (n->chain.role & CFS_ROLE_HEAD)
+		(void)node_may_answer(n);
+	if (node_locks_each_second(n))
+		node_check_throttle(n);
 }
 
 /*
@@ -1569,23 +1574,6 @@ node_sweep_sessions(struct node *n)
 	node_check_throttle(n);
 }
 
-/* At the head, each second: the sessions whose lock lease ran out lose their locks. */
-static void
-node_expire_locks(struct node *n)
-{
-	uint64_t now = cfs_now_ms();
-
-	if (now - n->locks_ms < 1000)
-		return;
-	n->locks_ms = now;
-	if (!(n->chain.role & CFS_ROLE_HEAD) || !node_may_answer(n)) {
-		node_locks_heard(n, 0); /* not the head: the clocks start afresh when it is */
-		return;
-	}
-	if (node_locks_each_second(n))
-		node_check_throttle(n);
-}
-
 /* Timer: group commit and log trimming. */
 static void
 node_maintain_cb(evutil_socket_t fd, short what, void *arg)
@@ -1596,7 +1584,6 @@ node_maintain_cb(evutil_socket_t fd, short what, void *arg)
 	chain_maintain(&n->chain);
 	node_each_second(n);
 	node_sweep_sessions(n);
-	node_expire_locks(n);
 }
 
 /*

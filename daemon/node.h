@@ -168,7 +168,6 @@ struct node {
 
 	struct node_leases *lz; /* the tail's leases (node_lease.c); NULL: lease-max 0 */
 	struct node_locks *lk;	/* the head's lock leases (node_locks.c) */
-	uint64_t locks_ms;	/* node_expire_locks's last turn */
 
 	struct metrics metrics;
 	/*

@@ -73,12 +73,16 @@ void node_lease_each_second(struct node *);
 /* node_locks.c: see there. */
 void node_locks_start(struct node *);
 void node_locks_stop(struct node *);
-/* At the head: client was heard from now (0: only checks whether this node is the head). */
+/* At the head: client was heard from now. */
 void node_locks_heard(struct node *, uint64_t client);
 void node_locks_ping(struct node *, struct node_peer *, const struct cfs_header *);
 /* At the tail, after each applied entry: tells waiting clients what it decided. */
 void node_locks_applied(struct node *);
-/* At the head: ends the sessions whose lock lease ran out; 1 when it made entries. */
+/*
+ * Each second: at the head, ends the sessions whose lock lease ran out (1
+ * when it made entries); elsewhere forgets the clocks, which start afresh
+ * when the node is the head again.
+ */
 int node_locks_each_second(struct node *);
 
 #endif

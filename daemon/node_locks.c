@@ -102,6 +102,18 @@ node_locks_head(struct node *n, uint64_t now)
 	return 1;
 }
 
+/* The clock of client; NULL when it has none. */
+static struct node_heard *
+node_heard_find(struct node_locks *lk, uint64_t client)
+{
+	struct node_heard *h;
+
+	for (h = *node_heard_bucket(lk, client); h != NULL; h = h->next)
+		if (h->client == client)
+			return h;
+	return NULL;
+}
+
 void
 node_locks_heard(struct node *n, uint64_t client)
 {
@@ -111,12 +123,11 @@ node_locks_heard(struct node *n, uint64_t client)
 
 	if (!node_locks_head(n, now) || client == 0)
 		return;
+	if ((h = node_heard_find(lk, client)) != NULL) {
+		h->ms = now;
+		return;
+	}
 	pp = node_heard_bucket(lk, client);
-	for (h = *pp; h != NULL; h = h->next)
-		if (h->client == client) {
-			h->ms = now;
-			return;
-		}
 	h = xcalloc(1, sizeof(*h));
 	h->client = client;
 	h->ms = now;
@@ -180,12 +191,9 @@ node_locks_check(void *arg, uint64_t session)
 {
 	struct node_expire_ctx *x = arg;
 	struct node_locks *lk = x->n->lk;
-	struct node_heard *h;
-	uint64_t heard = lk->since_ms;
+	struct node_heard *h = node_heard_find(lk, session);
+	uint64_t heard = h != NULL && h->ms > lk->since_ms ? h->ms : lk->since_ms;
 
-	for (h = *node_heard_bucket(lk, session); h != NULL; h = h->next)
-		if (h->client == session && h->ms > heard)
-			heard = h->ms;
 	if (heard + x->lease_ms <= x->now && x->ndue < sizeof(x->due) / sizeof(x->due[0]))
 		x->due[x->ndue++] = session;
 }
