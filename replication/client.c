@@ -29,10 +29,13 @@ struct client_req {
 	void *arg;
 	uint64_t sent_gen;	/* connection it was last sent on; 0: not sent */
 	uint64_t first_sent_ms; /* a lease in its answer counts from here (0: not sent) */
+	uint64_t submit_ms;
 	uint64_t deadline_ms;
 	uint64_t retry_at_ms;	/* after a BUSY answer: not before this */
+	int held;		/* its kind is stalled: failed at the next tick, never sent */
 	TAILQ_ENTRY(client_req) all;
 	TAILQ_ENTRY(client_req) upd;
+	TAILQ_ENTRY(client_req) hold;
 	TAILQ_ENTRY(client_req) bucket;
 };
 TAILQ_HEAD(client_req_list, client_req);
@@ -65,6 +68,7 @@ struct cfs_client {
 	struct client_node slots[CLIENT_MAX_SLOTS];
 	struct client_req_list reqs;	/* by seq */
 	struct client_req_list updates; /* by seq, updates only */
+	struct client_req_list held;	/* by seq, held requests only */
 	struct client_req_list buckets[CLIENT_BUCKETS];
 	size_t nreqs;
 	struct event *tick;
@@ -93,6 +97,19 @@ struct cfs_client {
 	 */
 	uint64_t doubt_seq;
 	int barrier_sent;
+	/*
+	 * The timeout is a promise about every call (chainfs(8), UNREACHABLE
+	 * CHAIN), but the kernel makes calls on one directory wait for each
+	 * other, so timeouts one after another would add up.  A request of a
+	 * kind (0: read, 1: update) that waited its whole timeout while nothing
+	 * of that kind was answered marks the kind stalled: new requests of it
+	 * fail at the next tick, unsent, while one probe of the kind stays on
+	 * its way.  Any answer of the kind ends it (an update's answer proves
+	 * the tail answers reads too).
+	 */
+	uint64_t answered_ms[2];
+	int stalled[2];
+	int probing[2];
 	cfs_client_recall_fn recall;
 	void *recall_arg;
 	/* Locks: the session's lease (cfs_client_keep_session) and the callbacks. */
@@ -197,11 +214,41 @@ client_finish(struct cfs_client *cl, struct client_req *r, const struct cfs_repl
 	TAILQ_REMOVE(&cl->reqs, r, all);
 	if (r->update)
 		TAILQ_REMOVE(&cl->updates, r, upd);
+	if (r->held)
+		TAILQ_REMOVE(&cl->held, r, hold);
 	TAILQ_REMOVE(&cl->buckets[r->seq % CLIENT_BUCKETS], r, bucket);
 	cl->nreqs--;
 	r->done(r->arg, rep);
 	cfs_wbuf_free(&r->frame);
 	free(r);
+}
+
+static const char *const client_kind[2] = {"reads", "updates"};
+
+/* Requests of kinds below n are sent again. */
+static void
+client_unstall_kinds(struct cfs_client *cl, int n, const char *why)
+{
+	for (int k = 0; k < n; k++) {
+		if (cl->stalled[k])
+			log_info("%s: %s are sent again", why, client_kind[k]);
+		cl->stalled[k] = 0;
+	}
+}
+
+static void
+client_unstall(struct cfs_client *cl, const char *why)
+{
+	client_unstall_kinds(cl, 2, why);
+}
+
+/* An answer of r's kind came: the kind is not stalled (an update's proves reads too). */
+static void
+client_answered(struct cfs_client *cl, const struct client_req *r, uint64_t now)
+{
+	for (int k = 0; k <= r->update; k++)
+		cl->answered_ms[k] = now;
+	client_unstall_kinds(cl, r->update + 1, "the chain answers");
 }
 
 /* Completes a request with a local error. */
@@ -246,7 +293,7 @@ client_send(struct cfs_client *cl, struct client_req *r, uint64_t now)
 	struct client_node *to = r->update ? cl->head : cl->tail;
 
 	/* An update's answer comes from the tail: send only while both are up. */
-	if (!to->ready || (r->update && !cl->tail->ready))
+	if (r->held || !to->ready || (r->update && !cl->tail->ready))
 		return;
 	if (r->sent_gen == to->gen || r->retry_at_ms > now)
 		return;
@@ -405,10 +452,8 @@ client_clamp_timeout(struct cfs_client *cl, uint32_t ttl_s)
 		  "requests time out after %llu s",
 		  cl->opts.timeout_ms / 1000, ttl_s, (unsigned long long)(max / 1000));
 	TAILQ_FOREACH(r, &cl->reqs, all) {
-		uint64_t sent = r->deadline_ms - cl->opts.timeout_ms;
-
-		if (r->deadline_ms > sent + max)
-			r->deadline_ms = sent + max;
+		if (r->deadline_ms > r->submit_ms + max)
+			r->deadline_ms = r->submit_ms + max;
 	}
 	cl->opts.timeout_ms = (unsigned)max;
 }
@@ -454,6 +499,7 @@ client_on_reply(struct cfs_client *cl, struct client_node *s, const struct cfs_h
 	 * tail's connection of this generation carries leases.
 	 */
 	cl->lease_until = 0;
+	client_answered(cl, r, cfs_now_ms());
 	if (r->update)
 		client_session_heard(cl, r->first_sent_ms);
 	if (r->update && r->seq > cl->doubt_seq)
@@ -611,6 +657,9 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		    (cl->lock_lease_ms == 0 || hr.lock_lease_ms < cl->lock_lease_ms))
 			cl->lock_lease_ms = hr.lock_lease_ms;
 		client_adopt_config(cl, &hr);
+		/* A new way to the head or the tail: worth trying again at once. */
+		if (s == cl->head || s == cl->tail)
+			client_unstall(cl, "a node is up again");
 		/* A new tail connection: answers sent to the old one are lost, ask again. */
 		if (s == cl->tail)
 			TAILQ_FOREACH(r, &cl->updates, upd)
@@ -693,17 +742,91 @@ client_barrier_done(void *arg, const struct cfs_reply *rep)
 	cl->barrier_sent = 0;
 }
 
+/* A probe's answer, or its timeout: another is sent while the kind is stalled. */
+static void
+client_probe_done(struct cfs_client *cl, int kind)
+{
+	cl->probing[kind] = 0;
+}
+
+static void
+client_probe_read_done(void *arg, const struct cfs_reply *rep)
+{
+	(void)rep;
+	client_probe_done(arg, 0);
+}
+
+static void
+client_probe_update_done(void *arg, const struct cfs_reply *rep)
+{
+	(void)rep;
+	client_probe_done(arg, 1);
+}
+
+static uint64_t client_submit(struct cfs_client *, const struct cfs_op *, cfs_client_done,
+			      void *arg, int probe);
+
+/*
+ * r waited its whole timeout: with no answer of its kind meanwhile, the
+ * kind is stalled.  Then fails it.
+ */
+static void
+client_time_out(struct cfs_client *cl, struct client_req *r)
+{
+	int k = r->update;
+
+	if (!r->held && !cl->stalled[k] && cl->answered_ms[k] < r->submit_ms) {
+		log_warnx("the chain answered no %s for %u ms: new ones fail at once until it "
+			  "answers again",
+			  client_kind[k], cl->opts.timeout_ms);
+		cl->stalled[k] = 1;
+	}
+	client_fail(cl, r, ETIMEDOUT);
+}
+
+/* While a kind is stalled, one probe of it stays on its way (GETATTR or FSYNC of the root). */
+static void
+client_probe(struct cfs_client *cl)
+{
+	static const cfs_client_done done[2] = {client_probe_read_done,
+						client_probe_update_done};
+
+	for (int k = 0; k < 2; k++) {
+		struct cfs_op op;
+
+		if (!cl->stalled[k] || cl->probing[k])
+			continue;
+		memset(&op, 0, sizeof(op));
+		op.type = k ? CFS_OP_FSYNC : CFS_OP_GETATTR;
+		op.ino = CFS_ROOT_INO;
+		cl->probing[k] = 1;
+		client_submit(cl, &op, done[k], cl, 1);
+	}
+}
+
 /* Periodic: time out requests, resend the ones waiting for a retry. */
 static void
 client_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct cfs_client *cl = arg;
-	uint64_t now = cfs_now_ms();
+	uint64_t now = cfs_now_ms(), below = cl->next_seq;
 	struct client_req *r;
 
-	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL && r->deadline_ms <= now)
-		client_fail(cl, r, ETIMEDOUT);
-	if (cl->doubt_seq != 0 && !cl->barrier_sent &&
+	/* Deadlines grow with seq, but for the held; neither loop fails what a callback adds. */
+	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL && r->deadline_ms <= now && r->seq < below)
+		client_time_out(cl, r);
+	while ((r = TAILQ_FIRST(&cl->held)) != NULL && r->seq < below) {
+		if (cl->stalled[r->update]) {
+			client_time_out(cl, r);
+			continue;
+		}
+		/* Its kind was answered since: it goes after all. */
+		TAILQ_REMOVE(&cl->held, r, hold);
+		r->held = 0;
+	}
+	client_probe(cl);
+	/* While updates are stalled, their probe is the barrier too. */
+	if (cl->doubt_seq != 0 && !cl->barrier_sent && !cl->stalled[1] &&
 	    ((r = TAILQ_LAST(&cl->updates, client_req_list)) == NULL || r->seq <= cl->doubt_seq)) {
 		struct cfs_op op;
 
@@ -743,6 +866,7 @@ cfs_client_new(struct event_base *base, const struct cfs_client_opts *o)
 	cl->next_seq = 1;
 	TAILQ_INIT(&cl->reqs);
 	TAILQ_INIT(&cl->updates);
+	TAILQ_INIT(&cl->held);
 	for (size_t i = 0; i < CLIENT_BUCKETS; i++)
 		TAILQ_INIT(&cl->buckets[i]);
 	for (size_t i = 0; i < o->nseeds && i < CFS_MAX_NODES; i++) {
@@ -780,10 +904,10 @@ cfs_client_free(struct cfs_client *cl)
 	free(cl);
 }
 
-/* Queues a request and sends it when its node is up. */
-uint64_t
-cfs_client_submit(struct cfs_client *cl, const struct cfs_op *op, cfs_client_done done,
-		  void *arg)
+/* Queues a request and sends it when its node is up; held while its kind is stalled. */
+static uint64_t
+client_submit(struct cfs_client *cl, const struct cfs_op *op, cfs_client_done done, void *arg,
+	      int probe)
 {
 	struct client_req *r = xcalloc(1, sizeof(*r));
 	struct client_req *oldest = TAILQ_FIRST(&cl->updates);
@@ -793,7 +917,12 @@ cfs_client_submit(struct cfs_client *cl, const struct cfs_op *op, cfs_client_don
 	r->update = cfs_op_is_update(op->type);
 	r->done = done;
 	r->arg = arg;
-	r->deadline_ms = cfs_now_ms() + cl->opts.timeout_ms;
+	r->submit_ms = cfs_now_ms();
+	r->deadline_ms = r->submit_ms + cl->opts.timeout_ms;
+	if (cl->stalled[r->update] && !probe) {
+		r->held = 1;
+		TAILQ_INSERT_TAIL(&cl->held, r, hold);
+	}
 	cfs_wbuf_init(&r->frame);
 	start = cfs_frame_begin(&r->frame, CFS_MSG_REQUEST, r->seq, cl->epoch);
 	/* Every answer below the oldest outstanding update has arrived. */
@@ -808,6 +937,13 @@ cfs_client_submit(struct cfs_client *cl, const struct cfs_op *op, cfs_client_don
 	if (cl->head != NULL)
 		client_send(cl, r, cfs_now_ms());
 	return r->seq;
+}
+
+uint64_t
+cfs_client_submit(struct cfs_client *cl, const struct cfs_op *op, cfs_client_done done,
+		  void *arg)
+{
+	return client_submit(cl, op, done, arg, 0);
 }
 
 struct client_call {
