@@ -270,7 +270,7 @@ conf_metrics_addr(const char *s, struct cfs_node_addr *a, char *why, size_t whyl
 	return 0;
 }
 
-/* Parses "host:port[,host:port...]"; see config.h. */
+/* Parses "host:port[,host:port...]" (or with '+' between them); see conf.h. */
 int
 cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, char *err, size_t errlen)
 {
@@ -280,7 +280,7 @@ cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, char *
 	if (s == NULL || *s == '\0')
 		return conf_reason(err, errlen, "empty node list");
 	for (;;) {
-		const char *end = strchr(p, ',');
+		const char *end = strpbrk(p, ",+");
 		size_t len = end ? (size_t)(end - p) : strlen(p);
 		char item[CFS_HOST_MAX + 16];
 		char why[CFS_HOST_MAX + 128];
@@ -308,7 +308,7 @@ cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, char *
 int
 cfs_parse_addr(const char *s, struct cfs_node_addr *out, char *err, size_t errlen)
 {
-	if (s != NULL && strchr(s, ',') != NULL)
+	if (s != NULL && strpbrk(s, ",+") != NULL)
 		return conf_reason(err, errlen, "'%s' is more than one address", s);
 	return cfs_parse_node_list(s, out, 1, err, errlen) == 1 ? 0 : -1;
 }

@@ -141,7 +141,9 @@ const char *cfs_conf_node_key(const struct cfs_conf *, size_t i);
 
 /*
  * Parses "host:port[,host:port...]" (a port may be omitted: CFS_DEFAULT_PORT;
- * IPv6 hosts in brackets) into out.  Returns the count, or -1 with a reason.
+ * IPv6 hosts in brackets; '+' separates as ',' does, for tools that cannot
+ * take a comma in a mount's source) into out.  Returns the count, or -1
+ * with a reason.
  */
 int cfs_parse_node_list(const char *s, struct cfs_node_addr *out, size_t max, char *err,
 			size_t errlen);

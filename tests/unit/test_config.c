@@ -533,6 +533,14 @@ test_node_list(void **state)
 	assert_int_equal(a[3].port, CFS_DEFAULT_PORT);
 	assert_int_equal(cfs_parse_node_list("h:65535", a, 1, err, sizeof(err)), 1);
 	assert_int_equal(a[0].port, 65535);
+	/* '+' separates as ',' does (a mount source without commas). */
+	assert_int_equal(cfs_parse_node_list("h1:7100+[::1]:7102,h3", a, 4, err, sizeof(err)), 3);
+	assert_string_equal(a[0].host, "h1");
+	assert_int_equal(a[0].port, 7100);
+	assert_string_equal(a[1].host, "::1");
+	assert_int_equal(a[1].port, 7102);
+	assert_string_equal(a[2].host, "h3");
+	assert_int_equal(a[2].port, CFS_DEFAULT_PORT);
 
 	static const struct {
 		const char *s;
@@ -542,8 +550,8 @@ test_node_list(void **state)
 	    {",h1", "empty entry"},          {"h:0", "out of range"},   {"h:65536", "out of range"},
 	    {"h:x", "not a number"},         {"h:", "missing port"},    {":7100", "empty host"},
 	    {"[::1]x", "expected"},          {"[::1", "missing ']'"},   {"[zz]:1", "not an IPv6"},
-	    {"a b:1", "bad character"},      {"h:-1", "not a number"},  {"h:+1", "not a number"},
-	    {"a,b,c,d,e", "too many nodes"},
+	    {"a b:1", "bad character"},      {"h:-1", "not a number"},  {"h:+1", "missing port"},
+	    {"a,b,c,d,e", "too many nodes"}, {"h1++h2", "empty entry"}, {"h1+", "empty entry"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
