@@ -145,16 +145,25 @@ fs_upd_done(void *arg, const struct cfs_reply *r)
 	free(u);
 }
 
+/* Every request of the mount goes through here: after the held writes (fs_held_send_all). */
+uint64_t
+fs_send(struct fs *fs, const struct cfs_op *op, cfs_client_done done, void *arg)
+{
+	fs_held_send_all(fs);
+	return cfs_client_submit(fs->cl, op, done, arg);
+}
+
 /* Sends op for call c, saying who asks. */
 void
 fs_submit(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call *c)
 {
 	struct fs_upd *u;
 
+	fs_held_send_all(fs); /* before anything of this op is noted */
 	op->caller_uid = c->uid;
 	op->caller_gid = c->gid;
 	if (fs->o.lease_ms == 0 || !cfs_op_is_update(op->type)) {
-		cfs_client_submit(fs->cl, op, done, c);
+		fs_send(fs, op, done, c);
 		return;
 	}
 	/* The tail never recalls from us what our own update changes: we forget it. */
@@ -173,7 +182,7 @@ fs_submit(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call
 	u->done = done;
 	u->arg = c;
 	fs_upd_begin(fs, u, op);
-	cfs_client_submit(fs->cl, op, fs_upd_done, u);
+	fs_send(fs, op, fs_upd_done, u);
 }
 
 /* An op with a name. */
@@ -222,6 +231,8 @@ fs_after_writes(struct fs *fs, struct fs_wait *w)
 {
 	struct fs_inode *n = fs_inode(fs, w->ino, 0);
 
+	if (n != NULL && n->held != NULL)
+		fs_held_send(fs, n); /* no reason to wait for the write before it */
 	if (n == NULL || n->writes == 0) {
 		w->run(fs, w);
 		free(w->name);
@@ -434,6 +445,7 @@ fs_new(struct event_base *base, struct cfs_client *cl, const struct fs_opts *o)
 	for (size_t i = 0; i < FS_BUCKETS; i++)
 		LIST_INIT(&fs->inodes[i]);
 	TAILQ_INIT(&fs->dc_lru);
+	TAILQ_INIT(&fs->held);
 	fs_lease_init(fs);
 	fs_lk_init(fs);
 	return fs;
@@ -463,6 +475,10 @@ fs_free(struct fs *fs)
 				fuse_reply_err(w->req, EIO);
 				free(w->name);
 				free(w);
+			}
+			if (n->held != NULL) { /* the client is gone: they cannot go now */
+				free(n->held->buf);
+				free(n->held);
 			}
 			fs_ra_teardown(fs, n);
 			fs_names_free(fs, n);

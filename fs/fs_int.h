@@ -115,9 +115,16 @@ struct fs_inode {
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
 	int locked;    /* a lock was asked for on it here: every close is a FLUSH (fs_lock.c) */
 	int lock_lost; /* the session's locks were lost while it held some: until closed */
+	/*
+	 * Pipelined writes that came while another write of it was on its way,
+	 * joined into one WRITE not sent yet (fs_io.c); counted in writes.
+	 */
+	struct fs_call *held;
+	TAILQ_ENTRY(fs_inode) held_entry;
 	LIST_ENTRY(fs_inode) hash;
 };
 LIST_HEAD(fs_inode_list, fs_inode);
+TAILQ_HEAD(fs_held_list, fs_inode);
 
 /* A request held until an inode's writes are acknowledged. */
 struct fs_wait {
@@ -143,6 +150,12 @@ struct fs {
 	struct fs_inode_list inodes[FS_BUCKETS];
 	uint64_t inflight; /* bytes of pipelined writes */
 	unsigned pipelined; /* writes answered to the kernel before the chain did */
+	/*
+	 * The inodes with held writes: every other request goes after them
+	 * (fs_held_send_all), so the chain gets this mount's requests in the
+	 * order the kernel answered them, as if nothing were held.
+	 */
+	struct fs_held_list held;
 	uint64_t nopen;	   /* open file handles, all inodes */
 	uint64_t orphans;  /* counter for hidden names */
 	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */
@@ -189,6 +202,10 @@ struct fs_call {
 	uint8_t *buf;
 	/* read, getxattr: where, and the inode's hold_id and dc_seq when it was sent */
 	uint64_t off, hold, seq;
+	/* A held write (fs_io.c): its op's flags and valid, buf's room, kernel writes in it */
+	uint32_t wflags, wvalid;
+	size_t cap;
+	uint32_t npipe;
 };
 
 /* fs.c: the inode table, errno mapping, calls, waiters, shared completions. */
@@ -202,6 +219,7 @@ struct fs_call *fs_call(struct fs *, fuse_req_t, uint64_t);
 void fs_submit(struct fs *, struct cfs_op *, cfs_client_done, struct fs_call *);
 void fs_op_name(struct cfs_op *, uint16_t, uint64_t, const char *);
 int fs_name_ok(fuse_req_t, const char *);
+uint64_t fs_send(struct fs *, const struct cfs_op *, cfs_client_done, void *arg);
 void fs_run_waiters(struct fs *, struct fs_inode *);
 void fs_after_writes(struct fs *, struct fs_wait *);
 struct fs_wait *fs_wait(void (*)(struct fs *, struct fs_wait *), fuse_req_t, uint64_t);
@@ -287,6 +305,9 @@ void fs_create(fuse_req_t, fuse_ino_t, const char *, mode_t, struct fuse_file_in
 void fs_read(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
 void fs_read_submit(struct fs *, fuse_req_t, uint64_t ino, uint64_t off, size_t size);
 void fs_write(fuse_req_t, fuse_ino_t, const char *, size_t, off_t, struct fuse_file_info *);
+/* Sends n's held writes now; _all: every inode's (before any other request). */
+void fs_held_send(struct fs *, struct fs_inode *);
+void fs_held_send_all(struct fs *);
 void fs_flush(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_release(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_fsync_run(struct fs *, struct fs_wait *);

@@ -261,8 +261,7 @@ fs_done_write(void *arg, const struct cfs_reply *r)
 
 	n->writes--;
 	fs->inflight -= c->size;
-	if (c->req == NULL)
-		fs->pipelined--;
+	fs->pipelined -= c->npipe;
 	if (c->req != NULL) {
 		if (err != 0)
 			fuse_reply_err(c->req, err);
@@ -273,11 +272,77 @@ fs_done_write(void *arg, const struct cfs_reply *r)
 		log_warnx("write to inode %llu failed: %s; reported at close",
 			  (unsigned long long)c->ino, strerror(err));
 	}
+	/* The writes held behind this one go now (not when the client is being freed). */
+	if (n->held != NULL && n->writes == 1 && r->status != ECANCELED)
+		fs_held_send(fs, n);
 	fs_run_waiters(fs, n);
 	fs_inode_maybe_free(n);
 	free(c);
 }
 
+void
+fs_held_send(struct fs *fs, struct fs_inode *n)
+{
+	struct fs_call *c = n->held;
+	struct cfs_op op;
+
+	TAILQ_REMOVE(&fs->held, n, held_entry);
+	n->held = NULL;
+	fs_op_name(&op, CFS_OP_WRITE, c->ino, NULL);
+	op.offset = c->off;
+	op.flags = c->wflags;
+	op.valid = c->wvalid;
+	op.data = c->buf;
+	op.datalen = (uint32_t)c->size;
+	fs_submit(fs, &op, fs_done_write, c); /* copies the data */
+	free(c->buf);
+	c->buf = NULL;
+}
+
+void
+fs_held_send_all(struct fs *fs)
+{
+	struct fs_inode *n;
+
+	while ((n = TAILQ_FIRST(&fs->held)) != NULL)
+		fs_held_send(fs, n);
+}
+
+/* Whether a pipelined write goes into the held one: same open file, caller and kind, adjacent. */
+static int
+fs_held_joins(const struct fs_call *held, const struct fs_handle *h, uint32_t uid, uint32_t gid,
+	      const struct cfs_op *op)
+{
+	if (held->h != h || held->uid != uid || held->gid != gid || held->wflags != op->flags ||
+	    held->wvalid != op->valid || held->size + op->datalen > CFS_MAX_IO)
+		return 0;
+	return (op->flags & CFS_WRITE_APPEND) != 0 || held->off + held->size == op->offset;
+}
+
+/* Adds a write's data to the held one. */
+static void
+fs_held_add(struct fs_call *held, const void *buf, size_t size)
+{
+	if (held->size + size > held->cap) {
+		size_t cap = held->cap ? held->cap : 4096;
+
+		while (cap < held->size + size)
+			cap *= 2;
+		held->buf = xrealloc(held->buf, cap);
+		held->cap = cap;
+	}
+	memcpy(held->buf + held->size, buf, size);
+	held->size += size;
+	held->npipe++;
+}
+
+/*
+ * write: pipelined, it is answered at once and sent, or, while another
+ * write of the file is on its way, held and joined with the next adjacent
+ * ones into one WRITE, sent when that one is answered (tiny appends cost one
+ * chain entry per round trip, not one each).  Anything else this mount
+ * sends goes after the held writes, so nothing is observably reordered.
+ */
 void
 fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 	 struct fuse_file_info *fi)
@@ -286,6 +351,7 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	struct fs_inode *n = fs_inode(fs, ino, 1);
 	struct fs_call *c = fs_call(fs, req, ino);
 	struct cfs_op op;
+	int pipe;
 
 	if (size > CFS_MAX_IO || n->lock_lost) {
 		/* Its locks were lost: what it writes may meet another holder's writes. */
@@ -310,22 +376,44 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	if (fuse_req_ctx(req)->uid != 0)
 		op.valid |= CFS_SET_KILL_SUID;
 	fs_dc_write(fs, n, op.offset, buf, size, (op.flags & CFS_WRITE_APPEND) != 0);
-	c->size = size;
-	c->h = fs_handle(fi); /* lives until release, which waits for this write */
-	n->writes++;
 	n->version = 0; /* our own write: the cache is ours, but others may interleave */
 	fs->inflight += size;
-	fs_submit(fs, &op, fs_done_write, c);
 	/*
 	 * Pipelined: the kernel hears "written" as soon as the chain has the
 	 * request; flush/fsync report a failure.  With -o sync, or when too
 	 * much is in flight, write() waits for the chain instead.
 	 */
-	if (!fs->o.sync && fs->inflight <= fs->o.max_inflight && fs->pipelined < FS_MAX_PIPELINED) {
+	pipe = !fs->o.sync && fs->inflight <= fs->o.max_inflight && fs->pipelined < FS_MAX_PIPELINED;
+	if (pipe && n->held != NULL && fs_held_joins(n->held, fs_handle(fi), c->uid, c->gid, &op)) {
+		fs_held_add(n->held, buf, size);
+		fs->pipelined++;
+		fuse_reply_write(req, size);
+		free(c);
+		return;
+	}
+	if (n->held != NULL)
+		fs_held_send(fs, n);
+	c->size = size;
+	c->h = fs_handle(fi); /* lives until release, which waits for this write */
+	n->writes++;
+	if (pipe) {
 		fuse_reply_write(req, size);
 		c->req = NULL;
 		fs->pipelined++;
 	}
+	if (pipe && n->writes > 1) {
+		/* Another write of it is on its way: this one waits, and others may join it. */
+		c->size = 0;
+		c->off = op.offset;
+		c->wflags = op.flags;
+		c->wvalid = op.valid;
+		fs_held_add(c, buf, size);
+		n->held = c;
+		TAILQ_INSERT_TAIL(&fs->held, n, held_entry);
+		return;
+	}
+	c->npipe = pipe;
+	fs_submit(fs, &op, fs_done_write, c);
 }
 
 /* flush/release: answer once every write of the inode is in, with the file's first error. */

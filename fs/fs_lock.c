@@ -152,7 +152,7 @@ fs_lk_ask(struct fs *fs, uint16_t type, const struct fs_lkreq *r, cfs_client_don
 	op.type = type;
 	op.ino = r->ino;
 	op.offset = r->seq;
-	cfs_client_submit(fs->cl, &op, done, arg);
+	fs_send(fs, &op, done, arg);
 }
 
 /* Sends an UNLOCK: owner's locks on ino of the classes in flags, or (CFS_LK_SESSION) all. */
@@ -167,7 +167,7 @@ fs_lk_unlock(struct fs *fs, uint64_t ino, uint64_t owner, uint32_t flags, cfs_cl
 	op.ino = ino;
 	op.ino2 = owner;
 	op.flags = flags;
-	cfs_client_submit(fs->cl, &op, done, arg);
+	fs_send(fs, &op, done, arg);
 }
 
 /* owner may hold a lock of the class on ino: its close releases it. */
@@ -455,7 +455,7 @@ fs_lk_set(fuse_req_t req, uint64_t ino, const struct fuse_file_info *fi, int typ
 	op.flags = (flock ? CFS_LK_FLOCK : 0) | (wait ? CFS_LK_WAIT : 0);
 	op.caller_uid = ctx->uid;
 	op.caller_gid = ctx->gid;
-	r->seq = cfs_client_submit(fs->cl, &op, fs_lk_set_done, r);
+	r->seq = fs_send(fs, &op, fs_lk_set_done, r);
 }
 
 /* The kernel's range: l_len 0 is to the end of any file. */
@@ -564,7 +564,7 @@ fs_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock
 	op.length = end;
 	op.caller_uid = c->uid;
 	op.caller_gid = c->gid;
-	cfs_client_submit(fs->cl, &op, fs_lk_getlk_done, c);
+	fs_send(fs, &op, fs_lk_getlk_done, c);
 }
 
 /* The tail decided a queued request of ours. */

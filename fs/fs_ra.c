@@ -196,7 +196,7 @@ fs_ra_fill(struct fs *fs, struct fs_inode *n, uint64_t from, uint32_t uid, uint3
 			/* The reader's identity: the node checks reads as it would the reader's own. */
 			op.caller_uid = uid;
 			op.caller_gid = gid;
-			cfs_client_submit(fs->cl, &op, fs_ra_done, call);
+			fs_send(fs, &op, fs_ra_done, call);
 			fs->ra_asked++;
 		}
 	}

@@ -7,6 +7,9 @@
 #   (an inode that vanished now answers ESTALE and the kernel walks the path again);
 # - appends from two mounts overwrote each other (the kernel's idea of the end
 #   of the file is its last known size; the head now appends at the real end);
+# - (no failure before it: it guards the joining of back-to-back writes into
+#   one chain request) records streamed through one descriptor per process,
+#   two processes per mount, read as they come by a reader on each mount;
 # - only root could use a mount (root's mounts now default to allow_other, with
 #   the kernel's permission checks; owner_only restores the old behaviour).
 . "${srcdir:-.}/tests/cluster/lib.sh"
@@ -17,10 +20,11 @@ m1="$work/c/mnt/m1"
 m2="$work/c/mnt/m2"
 chmod 755 "$work" "$work/c" "$work/c/mnt"
 
-mkdir "$m1/rw" "$m1/rp" "$m1/ra"
+mkdir "$m1/rw" "$m1/rp" "$m1/ra" "$m1/rs"
 "$FSRACE" rewrite "$m1/rw" 6 || fail "a read racing same-mount rewrites saw bytes nobody wrote"
 "$FSRACE" replace "$m1/rp" "$m2/rp" 6 || fail "open failed while another mount replaced the file"
 "$FSRACE" append "$m1/ra" "$m2/ra" 6 || fail "appends from two mounts were lost or overwritten"
+"$FSRACE" stream "$m1/rs" "$m2/rs" 3 || fail "streamed appends were lost, doubled or misread"
 
 # Every local user, with the kernel's permission checks.
 as() {

@@ -18,6 +18,14 @@
  *                               a process on each mount appends records to
  *                               the same file (O_APPEND): none may be lost or
  *                               overwritten, whatever size each kernel knew
+ *   fsrace stream DIRA DIRB SECS
+ *                               two processes on each mount append records to
+ *                               one file through a descriptor each, back to
+ *                               back (the mount joins them into fewer chain
+ *                               requests), while one process on each mount
+ *                               reads the file in record-sized reads as it
+ *                               grows: every record each reader or the final
+ *                               check sees must be its writer's next one
  *
  * Prints what it counted; exits 1 when a promise broke, 2 on bad usage.
  * Every loop ends after SECS seconds.
@@ -280,6 +288,167 @@ run_append(const char *dira, const char *dirb, double secs)
 	return bad > 0 || records != mine + theirs || records == 0;
 }
 
+#define STREAM_WRITERS 4
+
+/* Checks one record against the writers' next ones; counts it; 0 when it is not the next. */
+static int
+stream_next(const char *v, ssize_t n, long *next)
+{
+	long i = 0;
+	int k = v[1] - '0';
+
+	if (!value_ok(v, n) || k < 0 || k >= STREAM_WRITERS)
+		return 0;
+	for (size_t j = 3; j < VLEN; j++)
+		i = i * 10 + (v[j] - '0');
+	if (i != next[k])
+		return 0;
+	next[k]++;
+	return 1;
+}
+
+/* Writer k: one descriptor, records back to back until end; how many, or -1. */
+static long
+stream_write(const char *path, int k, double end)
+{
+	char v[VLEN];
+	long i = 0;
+	int fd = open(path, O_WRONLY | O_APPEND);
+
+	if (fd < 0)
+		return -1;
+	while (now() < end) {
+		for (int b = 0; b < 64; b++, i++) {
+			value(v, k, i);
+			if (write(fd, v, VLEN) != VLEN) {
+				close(fd);
+				return -1;
+			}
+		}
+	}
+	return close(fd) == 0 ? i : -1;
+}
+
+/*
+ * A reader: record-sized reads in order as the file grows, until the
+ * writers are done (after end) and the file ends; 0 when every record was
+ * its writer's next; prints what it saw.
+ */
+static int
+stream_read(const char *path, double end, const char *name)
+{
+	long next[STREAM_WRITERS] = {0}, records = 0, bad = 0, eofs = 0;
+	char v[VLEN];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return 1;
+	for (;;) {
+		n = read(fd, v, VLEN);
+		if (n == 0) {
+			/* Past end and a second past it: the writers have closed. */
+			if (now() > end + 1.0)
+				break;
+			eofs++;
+			continue;
+		}
+		if (n < 0 || !stream_next(v, n, next)) {
+			if (bad++ < 3)
+				fprintf(stderr, "fsrace: %s: record %ld (%zd bytes) is not its "
+						"writer's next\n",
+					name, records, n);
+			if (n < 0)
+				break;
+		}
+		records++;
+	}
+	close(fd);
+	printf("stream: %s read %ld records as they came (%ld reads at the end), %ld out of "
+	       "place\n",
+	       name, records, eofs, bad);
+	return bad > 0;
+}
+
+static int
+run_stream(const char *dira, const char *dirb, double secs)
+{
+	char patha[4096], pathb[4096], buf[VLEN * 4096];
+	double end = now() + secs;
+	long counts[STREAM_WRITERS], total = 0, next[STREAM_WRITERS] = {0}, records = 0, bad = 0;
+	pid_t pids[STREAM_WRITERS + 2];
+	int pfd[2], fd, rc = 0, status;
+	ssize_t n;
+
+	snprintf(patha, sizeof(patha), "%s/stream", dira);
+	snprintf(pathb, sizeof(pathb), "%s/stream", dirb);
+	fd = open(patha, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || close(fd) != 0 || pipe(pfd) != 0) {
+		perror(patha);
+		return 1;
+	}
+	for (int k = 0; k < STREAM_WRITERS + 2; k++) {
+		pids[k] = fork();
+		if (pids[k] < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (pids[k] > 0)
+			continue;
+		if (k >= STREAM_WRITERS) {
+			int r = stream_read(k == STREAM_WRITERS ? patha : pathb, end,
+					    k == STREAM_WRITERS ? "reader A" : "reader B");
+
+			fflush(stdout);
+			_exit(r);
+		}
+		/* One write each: the writers share the pipe. */
+		long kc[2] = {k, stream_write(k % 2 ? pathb : patha, k, end)};
+
+		if (write(pfd[1], kc, sizeof(kc)) != sizeof(kc))
+			_exit(3);
+		_exit(kc[1] < 0 ? 3 : 0);
+	}
+	close(pfd[1]);
+	for (int j = 0; j < STREAM_WRITERS; j++) {
+		long kc[2];
+
+		if (read(pfd[0], kc, sizeof(kc)) != sizeof(kc) || kc[0] < 0 ||
+		    kc[0] >= STREAM_WRITERS || kc[1] < 0) {
+			fprintf(stderr, "fsrace: a stream writer failed\n");
+			rc = 1;
+			break;
+		}
+		counts[kc[0]] = kc[1];
+		total += kc[1];
+	}
+	for (int k = 0; k < STREAM_WRITERS + 2; k++)
+		if (waitpid(pids[k], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			rc = 1;
+	if (rc != 0)
+		return rc;
+	/* From the other mount: all of them, each writer's in its order. */
+	fd = open(pathb, O_RDONLY);
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t o = 0; o < n; o += VLEN, records++)
+			if (!stream_next(buf + o, n - o < VLEN ? n - o : VLEN, next) && bad++ < 3)
+				fprintf(stderr,
+					"fsrace: record %ld of the file is not its writer's next\n",
+					records);
+	}
+	if (fd >= 0)
+		close(fd);
+	for (int k = 0; k < STREAM_WRITERS; k++)
+		if (next[k] != counts[k]) {
+			fprintf(stderr, "fsrace: writer %d wrote %ld records, %ld are there\n", k,
+				counts[k], next[k]);
+			bad++;
+		}
+	printf("stream: %ld records by %d writers on two mounts, %ld found, %ld out of place\n",
+	       total, STREAM_WRITERS, records, bad);
+	return bad > 0 || records != total || records == 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -290,6 +459,8 @@ main(int argc, char **argv)
 		return run_replace(argv[2], argv[3], atof(argv[4]));
 	if (argc == 5 && strcmp(argv[1], "append") == 0)
 		return run_append(argv[2], argv[3], atof(argv[4]));
-	fprintf(stderr, "usage: fsrace rewrite DIR SECS | replace|append DIRA DIRB SECS\n");
+	if (argc == 5 && strcmp(argv[1], "stream") == 0)
+		return run_stream(argv[2], argv[3], atof(argv[4]));
+	fprintf(stderr, "usage: fsrace rewrite DIR SECS | replace|append|stream DIRA DIRB SECS\n");
 	return 2;
 }
