@@ -44,6 +44,7 @@
 /* Readahead (fs_ra.c): chunks asked ahead per file, their size, and all files' bytes. */
 #define FS_RA_CHUNKS 4
 #define FS_RA_CHUNK CFS_MAX_IO
+#define FS_RA_SMALL (16u << 10) /* reads up to this size in order start readahead early */
 #define FS_RA_TOTAL (32u << 20)
 /* Kept content of small files (fs_dc.c): per file, and all files' bytes. */
 #define FS_DC_MAX (64u << 10)
