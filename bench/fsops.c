@@ -11,6 +11,9 @@
  *                            from a process on DIRA/lk to one waiting on DIRB/lk
  *                            (F_SETLKW): median microseconds from the unlock's call
  *                            to the waiter's return
+ *   fsops appends DIR SIZE S one process appends SIZE-byte records to DIR/app
+ *                            (O_APPEND) for S seconds, closes, and checks the
+ *                            file record by record: appends/s and MiB/s
  */
 #include "config.h"
 
@@ -265,6 +268,64 @@ locks(const char *da, const char *db, int n)
 	free(off);
 }
 
+/* One record: its number in every byte's low bits, so a lost or doubled one shows. */
+static void
+record(unsigned char *buf, size_t size, unsigned long i)
+{
+	for (size_t k = 0; k < size; k++)
+		buf[k] = (unsigned char)('A' + (i + k) % 26);
+}
+
+static void
+appends(const char *dir, size_t size, double secs)
+{
+	char path[4096];
+	unsigned char *buf = malloc(size), *got = malloc(size);
+	unsigned long n = 0;
+	double t0, t1;
+	int fd;
+
+	if (buf == NULL || got == NULL)
+		die("malloc", dir);
+	snprintf(path, sizeof(path), "%s/app", dir);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd < 0)
+		die("open", path);
+	t0 = now();
+	do {
+		/* Check the clock every 64 records: it is not free either. */
+		for (int k = 0; k < 64; k++, n++) {
+			record(buf, size, n);
+			if (write(fd, buf, size) != (ssize_t)size)
+				die("write", path);
+		}
+	} while (now() - t0 < secs);
+	if (close(fd) != 0)
+		die("close", path);
+	t1 = now();
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die("open", path);
+	for (unsigned long i = 0; i < n; i++) {
+		record(buf, size, i);
+		if (read(fd, got, size) != (ssize_t)size || memcmp(buf, got, size) != 0) {
+			fprintf(stderr, "fsops: %s: record %lu of %lu is wrong\n", path, i, n);
+			exit(1);
+		}
+	}
+	if (read(fd, got, size) != 0) {
+		fprintf(stderr, "fsops: %s: more than %lu records\n", path, n);
+		exit(1);
+	}
+	close(fd);
+	unlink(path);
+	printf("RESULT appends_per_s %.0f\n", (double)n / (t1 - t0));
+	printf("RESULT append_mib_per_s %.2f\n", (double)n * (double)size / (t1 - t0) / 1048576);
+	free(buf);
+	free(got);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -276,8 +337,12 @@ main(int argc, char **argv)
 		xlat(argv[2], argv[3], atoi(argv[4]));
 	else if (argc == 5 && strcmp(argv[1], "locks") == 0 && atoi(argv[4]) > 0)
 		locks(argv[2], argv[3], atoi(argv[4]));
+	else if (argc == 5 && strcmp(argv[1], "appends") == 0 && atoi(argv[3]) > 0 &&
+		 atof(argv[4]) > 0)
+		appends(argv[2], (size_t)atoi(argv[3]), atof(argv[4]));
 	else {
-		fprintf(stderr, "usage: fsops small|meta DIR N | fsops xlat|locks DIRA DIRB N\n");
+		fprintf(stderr, "usage: fsops small|meta DIR N | fsops xlat|locks DIRA DIRB N | "
+				"fsops appends DIR SIZE SECONDS\n");
 		return 2;
 	}
 	return 0;
