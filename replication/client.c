@@ -103,9 +103,10 @@ struct cfs_client {
 	 * other, so timeouts one after another would add up.  A request of a
 	 * kind (0: read, 1: update) that waited its whole timeout while nothing
 	 * of that kind was answered marks the kind stalled: new requests of it
-	 * fail at the next tick, unsent, while one probe of the kind stays on
-	 * its way.  Any answer of the kind ends it (an update's answer proves
-	 * the tail answers reads too).
+	 * fail at the next tick, unsent (ENOTCONN), while one probe of the kind
+	 * stays on its way.  Any answer of the kind ends it (an update's answer
+	 * proves the tail answers reads too), and so does a new connection to
+	 * the tail, or for updates to the head.
 	 */
 	uint64_t answered_ms[2];
 	int stalled[2];
@@ -225,30 +226,23 @@ client_finish(struct cfs_client *cl, struct client_req *r, const struct cfs_repl
 
 static const char *const client_kind[2] = {"reads", "updates"};
 
-/* Requests of kinds below n are sent again. */
+/* New requests of kind k are sent again. */
 static void
-client_unstall_kinds(struct cfs_client *cl, int n, const char *why)
+client_unstall(struct cfs_client *cl, int k, const char *why)
 {
-	for (int k = 0; k < n; k++) {
-		if (cl->stalled[k])
-			log_info("%s: %s are sent again", why, client_kind[k]);
-		cl->stalled[k] = 0;
-	}
-}
-
-static void
-client_unstall(struct cfs_client *cl, const char *why)
-{
-	client_unstall_kinds(cl, 2, why);
+	if (cl->stalled[k])
+		log_info("%s: %s are sent again", why, client_kind[k]);
+	cl->stalled[k] = 0;
 }
 
 /* An answer of r's kind came: the kind is not stalled (an update's proves reads too). */
 static void
 client_answered(struct cfs_client *cl, const struct client_req *r, uint64_t now)
 {
-	for (int k = 0; k <= r->update; k++)
+	for (int k = 0; k <= r->update; k++) {
 		cl->answered_ms[k] = now;
-	client_unstall_kinds(cl, r->update + 1, "the chain answers");
+		client_unstall(cl, k, "the chain answers");
+	}
 }
 
 /* Completes a request with a local error. */
@@ -657,9 +651,14 @@ client_conn_frame(struct cfs_conn *c, const struct cfs_header *h, const uint8_t 
 		    (cl->lock_lease_ms == 0 || hr.lock_lease_ms < cl->lock_lease_ms))
 			cl->lock_lease_ms = hr.lock_lease_ms;
 		client_adopt_config(cl, &hr);
-		/* A new way to the head or the tail: worth trying again at once. */
-		if (s == cl->head || s == cl->tail)
-			client_unstall(cl, "a node is up again");
+		/*
+		 * A new way to the tail: reads and updates (answered by the tail)
+		 * are worth trying again at once; to the head: updates.
+		 */
+		if (s == cl->tail)
+			client_unstall(cl, 0, "the tail is connected again");
+		if (s == cl->tail || s == cl->head)
+			client_unstall(cl, 1, "the head or the tail is connected again");
 		/* A new tail connection: answers sent to the old one are lost, ask again. */
 		if (s == cl->tail)
 			TAILQ_FOREACH(r, &cl->updates, upd)
@@ -775,7 +774,11 @@ client_time_out(struct cfs_client *cl, struct client_req *r)
 {
 	int k = r->update;
 
-	if (!r->held && !cl->stalled[k] && cl->answered_ms[k] < r->submit_ms) {
+	if (r->held) {
+		client_fail(cl, r, ENOTCONN);
+		return;
+	}
+	if (!cl->stalled[k] && cl->answered_ms[k] < r->submit_ms) {
 		log_warnx("the chain answered no %s for %u ms: new ones fail at once until it "
 			  "answers again",
 			  client_kind[k], cl->opts.timeout_ms);
@@ -813,17 +816,15 @@ client_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct client_req *r;
 
 	/* Deadlines grow with seq, but for the held; neither loop fails what a callback adds. */
-	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL && r->deadline_ms <= now && r->seq < below)
+	while ((r = TAILQ_FIRST(&cl->reqs)) != NULL && r->deadline_ms <= now)
 		client_time_out(cl, r);
-	while ((r = TAILQ_FIRST(&cl->held)) != NULL && r->seq < below) {
-		if (cl->stalled[r->update]) {
-			client_time_out(cl, r);
-			continue;
-		}
-		/* Its kind was answered since: it goes after all. */
-		TAILQ_REMOVE(&cl->held, r, hold);
-		r->held = 0;
-	}
+	/*
+	 * Even if their kind was answered since: sent now, they would go after
+	 * newer requests that were not held, and the head applies updates in
+	 * the order they come.
+	 */
+	while ((r = TAILQ_FIRST(&cl->held)) != NULL && r->seq < below)
+		client_time_out(cl, r);
 	client_probe(cl);
 	/* While updates are stalled, their probe is the barrier too. */
 	if (cl->doubt_seq != 0 && !cl->barrier_sent && !cl->stalled[1] &&

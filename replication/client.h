@@ -8,7 +8,9 @@
  * request it already applied and the tail answers it from the result table.
  * Each request's callback runs exactly once: with the tail's answer, or with
  * ETIMEDOUT when no answer came within the timeout (for an update this means
- * the outcome is unknown), or ECANCELED when the client is freed.
+ * the outcome is unknown), or ENOTCONN when it was never sent because the
+ * chain had answered nothing of its kind (read or update) for a whole
+ * timeout (it did nothing), or ECANCELED when the client is freed.
  *
  * Runs on the caller's libevent loop; nothing blocks.  cfs_client_call is a
  * blocking convenience for tools: it runs the loop until its answer arrives.
