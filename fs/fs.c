@@ -50,7 +50,8 @@ int
 fs_errno(int status)
 {
 	if (status > 0)
-		return status == ETIMEDOUT || status == ECANCELED ? EIO : status;
+		return status == ETIMEDOUT || status == ECANCELED || status == ENOTCONN ? EIO
+											: status;
 	return status == 0 ? 0 : EIO; /* chain-level statuses never reach applications */
 }
 
@@ -153,17 +154,24 @@ fs_send(struct fs *fs, const struct cfs_op *op, cfs_client_done done, void *arg)
 	return cfs_client_submit(fs->cl, op, done, arg);
 }
 
-/* Sends op for call c, saying who asks. */
+/* Sends op for call c, saying who asks, after the held writes. */
 void
 fs_submit(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call *c)
 {
+	fs_held_send_all(fs); /* before anything of this op is noted */
+	fs_submit_now(fs, op, done, c);
+}
+
+/* fs_submit without sending the held writes first: fs_held_send's own. */
+void
+fs_submit_now(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call *c)
+{
 	struct fs_upd *u;
 
-	fs_held_send_all(fs); /* before anything of this op is noted */
 	op->caller_uid = c->uid;
 	op->caller_gid = c->gid;
 	if (fs->o.lease_ms == 0 || !cfs_op_is_update(op->type)) {
-		fs_send(fs, op, done, c);
+		cfs_client_submit(fs->cl, op, done, c);
 		return;
 	}
 	/* The tail never recalls from us what our own update changes: we forget it. */
@@ -182,7 +190,7 @@ fs_submit(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_call
 	u->done = done;
 	u->arg = c;
 	fs_upd_begin(fs, u, op);
-	fs_send(fs, op, fs_upd_done, u);
+	cfs_client_submit(fs->cl, op, fs_upd_done, u);
 }
 
 /* An op with a name. */
@@ -477,6 +485,9 @@ fs_free(struct fs *fs)
 				free(w);
 			}
 			if (n->held != NULL) { /* the client is gone: they cannot go now */
+				log_warnx("unmounted with %zu bytes written to inode %llu not sent "
+					  "to the chain: lost",
+					  n->held->size, (unsigned long long)n->ino);
 				free(n->held->buf);
 				free(n->held);
 			}

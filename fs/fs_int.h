@@ -221,6 +221,7 @@ void fs_submit(struct fs *, struct cfs_op *, cfs_client_done, struct fs_call *);
 void fs_op_name(struct cfs_op *, uint16_t, uint64_t, const char *);
 int fs_name_ok(fuse_req_t, const char *);
 uint64_t fs_send(struct fs *, const struct cfs_op *, cfs_client_done, void *arg);
+void fs_submit_now(struct fs *, struct cfs_op *, cfs_client_done, struct fs_call *);
 void fs_run_waiters(struct fs *, struct fs_inode *);
 void fs_after_writes(struct fs *, struct fs_wait *);
 struct fs_wait *fs_wait(void (*)(struct fs *, struct fs_wait *), fuse_req_t, uint64_t);
@@ -306,9 +307,15 @@ void fs_create(fuse_req_t, fuse_ino_t, const char *, mode_t, struct fuse_file_in
 void fs_read(fuse_req_t, fuse_ino_t, size_t, off_t, struct fuse_file_info *);
 void fs_read_submit(struct fs *, fuse_req_t, uint64_t ino, uint64_t off, size_t size);
 void fs_write(fuse_req_t, fuse_ino_t, const char *, size_t, off_t, struct fuse_file_info *);
-/* Sends n's held writes now; _all: every inode's (before any other request). */
+/*
+ * Sends n's held writes now, and those held before them (in the order the
+ * kernel was answered); _all: every inode's (before any other request);
+ * _drop: n's are not sent, their open file's next close reports err (the
+ * caller then runs n's waiters: no request may be sent in between).
+ */
 void fs_held_send(struct fs *, struct fs_inode *);
 void fs_held_send_all(struct fs *);
+void fs_held_drop(struct fs *, struct fs_inode *, int err);
 void fs_flush(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_release(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_fsync_run(struct fs *, struct fs_wait *);

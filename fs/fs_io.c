@@ -280,9 +280,11 @@ fs_done_write(void *arg, const struct cfs_reply *r)
 	free(c);
 }
 
-void
-fs_held_send(struct fs *fs, struct fs_inode *n)
+/* Sends the first inode's held writes. */
+static void
+fs_held_send_first(struct fs *fs)
 {
+	struct fs_inode *n = TAILQ_FIRST(&fs->held);
 	struct fs_call *c = n->held;
 	struct cfs_op op;
 
@@ -294,18 +296,41 @@ fs_held_send(struct fs *fs, struct fs_inode *n)
 	op.valid = c->wvalid;
 	op.data = c->buf;
 	op.datalen = (uint32_t)c->size;
-	fs_submit(fs, &op, fs_done_write, c); /* copies the data */
+	fs_submit_now(fs, &op, fs_done_write, c); /* copies the data */
 	free(c->buf);
 	c->buf = NULL;
 }
 
 void
+fs_held_send(struct fs *fs, struct fs_inode *n)
+{
+	while (n->held != NULL)
+		fs_held_send_first(fs);
+}
+
+void
 fs_held_send_all(struct fs *fs)
 {
-	struct fs_inode *n;
+	while (!TAILQ_EMPTY(&fs->held))
+		fs_held_send_first(fs);
+}
 
-	while ((n = TAILQ_FIRST(&fs->held)) != NULL)
-		fs_held_send(fs, n);
+void
+fs_held_drop(struct fs *fs, struct fs_inode *n, int err)
+{
+	struct fs_call *c = n->held;
+
+	if (c == NULL)
+		return;
+	TAILQ_REMOVE(&fs->held, n, held_entry);
+	n->held = NULL;
+	if (c->h->err == 0)
+		c->h->err = err;
+	n->writes--;
+	fs->inflight -= c->size;
+	fs->pipelined -= c->npipe;
+	free(c->buf);
+	free(c);
 }
 
 /* Whether a pipelined write goes into the held one: same open file, caller and kind, adjacent. */
@@ -384,7 +409,9 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	 * much is in flight, write() waits for the chain instead.
 	 */
 	pipe = !fs->o.sync && fs->inflight <= fs->o.max_inflight && fs->pipelined < FS_MAX_PIPELINED;
-	if (pipe && n->held != NULL && fs_held_joins(n->held, fs_handle(fi), c->uid, c->gid, &op)) {
+	/* Only the last held: joining an earlier one would put this write before others. */
+	if (pipe && n->held != NULL && n == TAILQ_LAST(&fs->held, fs_held_list) &&
+	    fs_held_joins(n->held, fs_handle(fi), c->uid, c->gid, &op)) {
 		fs_held_add(n->held, buf, size);
 		fs->pipelined++;
 		fuse_reply_write(req, size);

@@ -262,6 +262,33 @@ fs_lk_recalls_done(struct fs *fs)
 
 static void fs_lk_unknown(struct fs *, struct fs_lkreq *, int err);
 
+/*
+ * Writes to files whose locks were lost, answered but not sent yet, are not
+ * sent: they could meet another holder's writes; their closes report EIO.
+ * All are taken out before any waiter runs (a waiter may send requests,
+ * which would send the others' first).
+ */
+static uint64_t *
+fs_lk_drop_held(struct fs *fs, size_t *count)
+{
+	struct fs_inode *n, *next;
+	uint64_t *inos;
+	size_t cap = 1;
+
+	TAILQ_FOREACH(n, &fs->held, held_entry)
+		cap++;
+	inos = xcalloc(cap, sizeof(*inos));
+	*count = 0;
+	for (n = TAILQ_FIRST(&fs->held); n != NULL; n = next) {
+		next = TAILQ_NEXT(n, held_entry);
+		if (n->lock_lost) {
+			inos[(*count)++] = n->ino;
+			fs_held_drop(fs, n, EIO);
+		}
+	}
+	return inos;
+}
+
 static void
 fs_lk_cancel_done(void *arg, const struct cfs_reply *rep)
 {
@@ -361,7 +388,11 @@ fs_lk_set_done(void *arg, const struct cfs_reply *rep)
 		return;
 	}
 	if (rep->status != 0) {
-		fs_lk_finish(fs, r, rep->status == ETIMEDOUT ? ENOLCK : fs_errno(rep->status));
+		/* ENOTCONN: never sent (the chain answers nothing): a plain failure. */
+		fs_lk_finish(fs, r,
+			     rep->status == ETIMEDOUT || rep->status == ENOTCONN
+				 ? ENOLCK
+				 : fs_errno(rep->status));
 		return;
 	}
 	if (rep->value != CFS_LK_QUEUED) {
@@ -593,7 +624,7 @@ fs_lk_state_done(void *arg, const struct cfs_reply *rep)
 	free(ref);
 	if (r == NULL || r->state != LKREQ_QUEUED || r->req == NULL || r->cancel_sent)
 		return; /* decided meanwhile, or its cancel will say */
-	if (rep->status == ETIMEDOUT)
+	if (rep->status == ETIMEDOUT || rep->status == ENOTCONN)
 		fs_lk_poll(r->fs, r); /* no answer: ask again (a read: no harm) */
 	else if (rep->status == 0 && rep->value == 0)
 		fs_lk_finish(r->fs, r, 0); /* its LKGRANT went to a connection that is gone */
@@ -640,7 +671,8 @@ fs_lk_lost(void *arg)
 	struct fs *fs = arg;
 	struct fs_lkreq *r, *next;
 	struct fs_lkown *o;
-	size_t inodes = 0;
+	size_t inodes = 0, ndropped;
+	uint64_t *inos;
 
 	for (size_t i = 0; i < FS_LK_BUCKETS; i++)
 		while ((o = LIST_FIRST(&fs->lk->b[i])) != NULL) {
@@ -659,9 +691,23 @@ fs_lk_lost(void *arg)
 	log_warnx("locks lost on %zu files: their lock calls fail with ENOLCK and their "
 		  "writes with EIO until they are closed",
 		  inodes);
-	/* Whatever the chain still holds of ours goes, before any new request of ours. */
+	/*
+	 * Whatever the chain still holds of ours goes, before any new request
+	 * of ours; not after writes held for the files that lost their locks.
+	 */
+	inos = fs_lk_drop_held(fs, &ndropped);
 	fs_lk_unlock(fs, 0, 0, CFS_LK_SESSION, fs_lk_reset_done, NULL);
 	fs_lk_session(fs);
+	/* Their flushes and fsyncs may go on now (they report EIO). */
+	for (size_t i = 0; i < ndropped; i++) {
+		struct fs_inode *n = fs_inode(fs, inos[i], 0);
+
+		if (n != NULL) {
+			fs_run_waiters(fs, n);
+			fs_inode_maybe_free(n);
+		}
+	}
+	free(inos);
 }
 
 /* Releasing an owner's locks at a close, then the close's own answer. */

@@ -33,10 +33,12 @@ fs_done_lookup(void *arg, const struct cfs_reply *r)
 		/* The size it carries may predate our own writes: ask once they are in. */
 		struct fs_wait *w = fs_wait(fs_lookup_run, c->req, r->attr.ino);
 
+		struct fs *fs = c->fs;
+
 		w->off = (off_t)c->ino; /* the parent */
 		w->name = (char *)c->buf;
-		TAILQ_INSERT_TAIL(&n->waiters, w, entry);
 		free(c);
+		fs_after_writes(fs, w); /* sends the held ones: nothing to wait behind */
 		return;
 	}
 	free(c->buf);
