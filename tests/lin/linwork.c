@@ -19,6 +19,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -60,6 +61,7 @@ struct linwork_child {
 	uint64_t n; /* last op sequence number used */
 	uint64_t deadline;
 	char tmp[48], away[48];
+	unsigned tmpgen; /* puts whose rename failed: each made the tmp name a new one */
 	char *rec; /* the record being built */
 	size_t reclen, reccap;
 	uint8_t *buf; /* read buffer */
@@ -438,6 +440,17 @@ linwork_do_put(struct linwork_child *c, const char *key)
 	linwork_emit(c, &r);
 	err = renameat(c->dirfd, c->tmp, c->dirfd, key) != 0 ? errno : 0;
 	linwork_end(c, &r, err);
+	/*
+	 * A rename that failed may still take effect later (EIO: the outcome
+	 * is unknown): the tmp name may keep naming the inode just put, which
+	 * may become the key's at any time.  Writing the next put's value
+	 * through that name would change the key's file with no op saying so:
+	 * the next puts use another name.
+	 */
+	if (err != 0) {
+		c->tmpgen++;
+		snprintf(c->tmp, sizeof(c->tmp), ".tmp-m%u-p%u-%u", c->m, c->p, c->tmpgen);
+	}
 }
 
 /* Exclusive create: `creat_excl K` then, when it made the file, `write ino v`. */
@@ -629,6 +642,27 @@ linwork_clean(const struct linwork_opts *o)
 			log_warn("cannot clear %s/%s", o->dirs[0], name);
 			rc = -1;
 		}
+	}
+	/* And the tmp names puts moved on from (linwork_do_put): any ".tmp-m" name. */
+	if (rc == 0) {
+		int dfd = dup(fd);
+		DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		struct dirent *e;
+
+		if (d == NULL) {
+			log_warn("%s", o->dirs[0]);
+			if (dfd >= 0)
+				close(dfd);
+			rc = -1;
+		}
+		while (d != NULL && rc == 0 && (e = readdir(d)) != NULL)
+			if (strncmp(e->d_name, ".tmp-m", 6) == 0 && unlinkat(fd, e->d_name, 0) != 0 &&
+			    errno != ENOENT) {
+				log_warn("cannot clear %s/%s", o->dirs[0], e->d_name);
+				rc = -1;
+			}
+		if (d != NULL)
+			closedir(d);
 	}
 	close(fd);
 	return rc;
