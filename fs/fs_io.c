@@ -409,9 +409,13 @@ fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off
 	 * much is in flight, write() waits for the chain instead.
 	 */
 	pipe = !fs->o.sync && fs->inflight <= fs->o.max_inflight && fs->pipelined < FS_MAX_PIPELINED;
-	/* Only the last held: joining an earlier one would put this write before others. */
-	if (pipe && n->held != NULL && n == TAILQ_LAST(&fs->held, fs_held_list) &&
-	    fs_held_joins(n->held, fs_handle(fi), c->uid, c->gid, &op)) {
+	/*
+	 * Joining a held write that is not the last one puts this write before
+	 * other files' held writes: writes to different files that no close
+	 * or fsync has waited for yet, whose order no program can see (other
+	 * hosts see them after a close; this mount's reads send them first).
+	 */
+	if (pipe && n->held != NULL && fs_held_joins(n->held, fs_handle(fi), c->uid, c->gid, &op)) {
 		fs_held_add(n->held, buf, size);
 		fs->pipelined++;
 		fuse_reply_write(req, size);
