@@ -194,6 +194,14 @@ struct cfs_lkgrant {
 #define CFS_SET_MTIME_NOW 0x80
 #define CFS_SET_CTIME 0x100
 #define CFS_SET_KILL_SUID 0x200 /* a write by a non-owner clears set-uid/set-gid */
+/* SETXATTR of system.posix_acl_access by a caller outside the file's group, not root */
+#define CFS_SET_KILL_SGID 0x400
+/*
+ * CREATE, MKNOD, MKDIR: valid is the caller's umask (0777 bits), applied
+ * unless the parent directory has a default ACL (then the ACL masks the
+ * mode instead); 0 from a client whose kernel applied it already.
+ */
+#define CFS_CREATE_UMASK 0777
 
 /*
  * Chain-level statuses, carried where an errno would be.  An errno is

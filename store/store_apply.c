@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/wire.h"
 #include "store/store.h"
+#include "store/store_acl.h"
 #include "store/store_int.h"
 
 #ifndef RENAME_WHITEOUT
@@ -47,6 +48,117 @@ store_may_write(const struct cfs_attr *a, uint32_t uid, uint32_t gid)
 	if (gid == a->gid)
 		return (a->mode & S_IWGRP) != 0;
 	return (a->mode & S_IWOTH) != 0;
+}
+
+
+/* xattr name of ino: 0 (found; *v is its value), ENODATA, or < 0. */
+static int
+store_xattr_find(struct store_tx *tx, uint64_t ino, const char *name, MDB_val *v)
+{
+	uint8_t k[8 + CFS_NAME_MAX];
+	size_t klen = store_key_name(k, ino, name, strlen(name));
+	int rc = store_db_get(tx->txn, tx->s->dbi[STORE_DB_XATTRS], k, klen, v);
+
+	return rc > 0 ? ENODATA : rc;
+}
+
+/* Sets (len > 0 or value) or removes (value NULL) xattr name of n, counting it in n. */
+static int
+store_xattr_store(struct store_tx *tx, struct store_inode *n, const char *name,
+		  const void *value, size_t len)
+{
+	uint8_t k[8 + CFS_NAME_MAX];
+	size_t klen = store_key_name(k, n->a.ino, name, strlen(name));
+	MDB_dbi dbi = tx->s->dbi[STORE_DB_XATTRS];
+	MDB_val v;
+	int rc = store_db_get(tx->txn, dbi, k, klen, &v), exists;
+
+	if (rc < 0)
+		return rc;
+	exists = rc == 0;
+	if (value == NULL) {
+		if (!exists)
+			return 0;
+		rc = store_db_del(tx->txn, dbi, k, klen);
+		if (rc != 0)
+			return rc > 0 ? -EIO : rc;
+		n->nxattrs--;
+		return 0;
+	}
+	rc = store_db_put(tx->txn, dbi, k, klen, value, len);
+	if (rc != 0)
+		return rc;
+	n->nxattrs += !exists;
+	return 0;
+}
+
+/* An inode's ACL (name: access or default): 0, ENODATA, or EIO for a bad stored value. */
+static int
+store_acl_load(struct store_tx *tx, uint64_t ino, const char *name, struct store_acl *a)
+{
+	MDB_val v;
+	int rc = store_xattr_find(tx, ino, name, &v);
+
+	if (rc != 0)
+		return rc;
+	if (store_acl_decode(v.mv_data, v.mv_size, a) != 0 || a->n == 0) {
+		log_warnx("inode %llu: stored %s is not a valid ACL", (unsigned long long)ino, name);
+		return EIO;
+	}
+	return 0;
+}
+
+static int
+store_acl_save(struct store_tx *tx, struct store_inode *n, const char *name,
+	       const struct store_acl *a)
+{
+	uint8_t buf[STORE_ACL_MAX_SIZE];
+
+	return store_xattr_store(tx, n, name, buf, store_acl_encode(a, buf));
+}
+
+/*
+ * A new inode n under dir: with a default ACL on dir, the ACL masks the
+ * mode and becomes n's access ACL when it says more than the mode (and
+ * stays n's default ACL when n is a directory); without one, the umask
+ * masks the mode.  Symbolic links take neither.
+ */
+static int
+store_acl_new_inode(struct store_tx *tx, const struct store_inode *dir, struct store_inode *n)
+{
+	struct store_acl def, acc;
+	uint32_t mode = n->a.mode;
+	int rc;
+
+	if (S_ISLNK(n->a.mode))
+		return 0;
+	rc = store_acl_load(tx, dir->a.ino, STORE_ACL_DEFAULT, &def);
+	if (rc == ENODATA) {
+		n->a.mode &= ~(tx->e->op.valid & CFS_CREATE_UMASK);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	acc = def;
+	if (store_acl_inherit(&acc, &mode) && (rc = store_acl_save(tx, n, STORE_ACL_ACCESS, &acc)) != 0)
+		return rc;
+	n->a.mode = mode;
+	if (S_ISDIR(n->a.mode))
+		rc = store_acl_save(tx, n, STORE_ACL_DEFAULT, &def);
+	return rc;
+}
+
+/* chmod: an access ACL's owner, mask (or group) and other entries follow the mode. */
+static int
+store_acl_follow_mode(struct store_tx *tx, struct store_inode *n)
+{
+	struct store_acl a;
+	int rc = store_acl_load(tx, n->a.ino, STORE_ACL_ACCESS, &a);
+
+	if (rc != 0)
+		return rc == ENODATA ? 0 : rc;
+	store_acl_chmod(&a, n->a.mode);
+	return store_acl_save(tx, n, STORE_ACL_ACCESS, &a);
 }
 
 /* Creates a new inode named name in directory op->ino; the common part of every create. */
@@ -134,7 +246,9 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 		n->linklen = linklen;
 		memcpy(n->link, link, linklen);
 	}
-	rc = store_inode_put(tx, n);
+	rc = store_acl_new_inode(tx, &dir, n);
+	if (rc == 0)
+		rc = store_inode_put(tx, n);
 	if (rc == 0)
 		rc = store_dirent_add(tx, &dir, op->name, op->namelen, n->a.ino);
 	if (rc != 0)
@@ -447,8 +561,11 @@ store_op_setattr(struct store_tx *tx)
 	    ((valid & CFS_SET_MTIME) && !(valid & CFS_SET_MTIME_NOW) &&
 	     op->mtime_nsec >= 1000000000u))
 		return EINVAL;
-	if (valid & CFS_SET_MODE)
+	if ((valid & CFS_SET_MODE)) {
 		n.a.mode = (n.a.mode & S_IFMT) | (op->mode & 07777);
+		if ((rc = store_acl_follow_mode(tx, &n)) != 0)
+			return rc;
+	}
 	if (valid & CFS_SET_UID)
 		n.a.uid = op->uid;
 	if (valid & CFS_SET_GID)
@@ -575,6 +692,51 @@ store_op_fallocate(struct store_tx *tx)
 	return 0;
 }
 
+/* 1: op names system.posix_acl_access; 2: system.posix_acl_default; 0: neither. */
+static int
+store_acl_kind(const struct cfs_op *op)
+{
+	if (op->namelen == sizeof(STORE_ACL_ACCESS) - 1 &&
+	    memcmp(op->name, STORE_ACL_ACCESS, op->namelen) == 0)
+		return 1;
+	if (op->namelen == sizeof(STORE_ACL_DEFAULT) - 1 &&
+	    memcmp(op->name, STORE_ACL_DEFAULT, op->namelen) == 0)
+		return 2;
+	return 0;
+}
+
+/*
+ * SETXATTR of an ACL: checked and kept in one form.  An access ACL sets the
+ * mode's permission bits (the group's from the mask), is not kept when the
+ * mode says it all, and clears set-gid when the client says the caller is
+ * outside the file's group (CFS_SET_KILL_SGID); the kernel leaves all that
+ * to the filesystem.  A default ACL is for directories only.  No entries:
+ * the ACL goes.
+ */
+static int
+store_op_acl(struct store_tx *tx, struct store_inode *n, int kind)
+{
+	const struct cfs_op *op = &tx->e->op;
+	const char *name = kind == 1 ? STORE_ACL_ACCESS : STORE_ACL_DEFAULT;
+	struct store_acl a;
+	uint32_t perms;
+	int rc = store_acl_decode(op->data, op->datalen, &a);
+
+	if (rc != 0)
+		return rc;
+	if (kind == 2 && !S_ISDIR(n->a.mode))
+		return a.n == 0 ? 0 : EACCES;
+	if (a.n == 0)
+		return store_xattr_store(tx, n, name, NULL, 0);
+	if (kind == 2)
+		return store_acl_save(tx, n, name, &a);
+	rc = store_acl_mode(&a, &perms);
+	n->a.mode = (n->a.mode & ~0777u) | perms;
+	if (op->valid & CFS_SET_KILL_SGID)
+		n->a.mode &= ~(uint32_t)S_ISGID;
+	return rc ? store_acl_save(tx, n, name, &a) : store_xattr_store(tx, n, name, NULL, 0);
+}
+
 /* SETXATTR and REMOVEXATTR; remove says which. */
 static int
 store_op_xattr(struct store_tx *tx, int remove)
@@ -585,7 +747,7 @@ store_op_xattr(struct store_tx *tx, int remove)
 	struct store_inode n;
 	size_t klen;
 	MDB_val v;
-	int rc, exists;
+	int rc, exists, acl;
 
 	rc = store_inode_get(tx, op->ino, &n);
 	if (rc != 0)
@@ -601,6 +763,22 @@ store_op_xattr(struct store_tx *tx, int remove)
 	if (rc < 0)
 		return rc;
 	exists = rc == 0;
+	if (!remove && (acl = store_acl_kind(op)) != 0) {
+		if (exists && (op->flags & STORE_XATTR_CREATE))
+			return EEXIST;
+		if (!exists && (op->flags & STORE_XATTR_REPLACE))
+			return ENODATA;
+		rc = store_op_acl(tx, &n, acl);
+		if (rc != 0)
+			return rc;
+		store_touch(tx, &n.a, 0, 0);
+		rc = store_inode_put(tx, &n);
+		if (rc != 0)
+			return rc;
+		tx->res->attr = n.a;
+		tx->res->flags |= CFS_REPLY_ATTR;
+		return 0;
+	}
 	if (remove) {
 		if (!exists)
 			return ENODATA;

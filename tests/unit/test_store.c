@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/wire.h"
 #include "store/store.h"
+#include "store/store_acl.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -1329,6 +1330,148 @@ test_xattr(void **state)
 	assert_int_equal(setx(f, ROOT, "user.r", "r", 1, 0), 0);
 	assert_int_equal(getx(f, CFS_OP_LISTXATTR, ROOT, NULL, 100, &r), 0);
 	assert_int_equal(r.datalen, sizeof("user.r"));
+}
+
+/* An ACL value from (tag, perm, id) triples. */
+static size_t
+aclv(uint8_t *out, const struct store_acl_entry *e, size_t n)
+{
+	struct store_acl a;
+
+	a.n = n;
+	memcpy(a.e, e, n * sizeof(*e));
+	return store_acl_encode(&a, out);
+}
+
+/* The stored ACL name of ino, decoded; ENODATA when there is none. */
+static int
+acl_of(struct fx *f, uint64_t ino, const char *name, struct store_acl *a)
+{
+	struct cfs_reply r;
+	int rc = getx(f, CFS_OP_GETXATTR, ino, name, STORE_ACL_MAX_SIZE, &r);
+
+	if (rc != 0)
+		return rc;
+	assert_int_equal(store_acl_decode(r.data, r.datalen, a), 0);
+	return 0;
+}
+
+#define UID STORE_ACL_UNDEFINED_ID
+
+/*
+ * ACLs and the mode kept in step by the head (the kernel leaves it to the
+ * filesystem): setfacl sets the mode, chmod the ACL, a default ACL is
+ * inherited instead of the umask.
+ */
+static void
+test_acl_apply(void **state)
+{
+	struct fx *f = *state;
+	static const struct store_acl_entry named[] = {
+	    {STORE_ACL_USER_OBJ, 6, UID}, {STORE_ACL_USER, 4, 1000}, {STORE_ACL_GROUP_OBJ, 4, UID},
+	    {STORE_ACL_MASK, 6, UID},     {STORE_ACL_OTHER, 0, UID},
+	};
+	static const struct store_acl_entry plain[] = {
+	    {STORE_ACL_USER_OBJ, 7, UID}, {STORE_ACL_GROUP_OBJ, 5, UID}, {STORE_ACL_OTHER, 4, UID}};
+	static const struct store_acl_entry def[] = {
+	    {STORE_ACL_USER_OBJ, 7, UID}, {STORE_ACL_USER, 7, 1000}, {STORE_ACL_GROUP_OBJ, 5, UID},
+	    {STORE_ACL_MASK, 7, UID},     {STORE_ACL_OTHER, 5, UID},
+	};
+	uint8_t v[STORE_ACL_MAX_SIZE];
+	struct store_acl a;
+	struct cfs_op op;
+	uint64_t file, dir, sub, in, top;
+	size_t len;
+
+	/* setfacl: the group bits become the mask; the value is kept as given. */
+	file = mkfile(f, ROOT, "f");
+	len = aclv(v, named, 5);
+	assert_int_equal(setx(f, file, STORE_ACL_ACCESS, v, len, 0), 0);
+	assert_int_equal(attr_of(f, file).mode, S_IFREG | 0660);
+	assert_int_equal(acl_of(f, file, STORE_ACL_ACCESS, &a), 0);
+	assert_int_equal(a.n, 5);
+	/* chmod: the owner, mask and other entries follow; the named entry stays. */
+	op = mkop(CFS_OP_SETATTR, file, NULL);
+	op.valid = CFS_SET_MODE;
+	op.mode = 0640;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(acl_of(f, file, STORE_ACL_ACCESS, &a), 0);
+	assert_int_equal(a.e[0].perm, 6);
+	assert_int_equal(a.e[1].perm, 4);
+	assert_int_equal(a.e[3].perm, 4);
+	assert_int_equal(a.e[4].perm, 0);
+	/* An ACL the mode says all of sets the mode and is not kept. */
+	len = aclv(v, plain, 3);
+	assert_int_equal(setx(f, file, STORE_ACL_ACCESS, v, len, 0), 0);
+	assert_int_equal(attr_of(f, file).mode, S_IFREG | 0754);
+	assert_int_equal(acl_of(f, file, STORE_ACL_ACCESS, &a), ENODATA);
+	/* Bad values; a default ACL on a file. */
+	assert_int_equal(setx(f, file, STORE_ACL_ACCESS, v, len - 1, 0), EINVAL);
+	assert_int_equal(setx(f, file, STORE_ACL_DEFAULT, v, len, 0), EACCES);
+	/* Set-gid goes when the client says the caller is outside the group. */
+	op = mkop(CFS_OP_SETATTR, file, NULL);
+	op.valid = CFS_SET_MODE;
+	op.mode = 02770;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	op = mkop(CFS_OP_SETXATTR, file, STORE_ACL_ACCESS);
+	len = aclv(v, named, 5);
+	op.data = v;
+	op.datalen = (uint32_t)len;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(attr_of(f, file).mode, S_IFREG | 02660);
+	op.valid = CFS_SET_KILL_SGID;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(attr_of(f, file).mode, S_IFREG | 0660);
+
+	/* Without a default ACL the umask (valid) masks a new inode's mode. */
+	op = mkop(CFS_OP_CREATE, ROOT, "u");
+	op.mode = 0666;
+	op.valid = 022;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(attr_of(f, ino_of(f, ROOT, "u")).mode, S_IFREG | 0644);
+
+	/* A default ACL: inherited, the umask ignored, the mode masked by the ACL. */
+	dir = mkdir_(f, ROOT, "d");
+	len = aclv(v, def, 5);
+	assert_int_equal(setx(f, dir, STORE_ACL_DEFAULT, v, len, 0), 0);
+	op = mkop(CFS_OP_CREATE, dir, "in");
+	op.mode = 0666;
+	op.valid = 077;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	in = ino_of(f, dir, "in");
+	assert_int_equal(attr_of(f, in).mode, S_IFREG | 0664);
+	assert_int_equal(acl_of(f, in, STORE_ACL_ACCESS, &a), 0);
+	assert_int_equal(a.e[1].perm, 7); /* the named entry as the default says; the mask limits it */
+	assert_int_equal(a.e[3].perm, 6);
+	assert_int_equal(a.e[4].perm, 4);
+	assert_int_equal(acl_of(f, in, STORE_ACL_DEFAULT, &a), ENODATA);
+	op = mkop(CFS_OP_MKDIR, dir, "sub");
+	op.mode = 0777;
+	op.valid = 077;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	sub = ino_of(f, dir, "sub");
+	assert_int_equal(attr_of(f, sub).mode, S_IFDIR | 0775);
+	assert_int_equal(acl_of(f, sub, STORE_ACL_ACCESS, &a), 0);
+	assert_int_equal(acl_of(f, sub, STORE_ACL_DEFAULT, &a), 0);
+	assert_int_equal(a.n, 5);
+	assert_int_equal(a.e[4].perm, 5); /* the default as it was set */
+	/* Symbolic links take neither ACL nor umask. */
+	op = mkop(CFS_OP_SYMLINK, dir, "ln");
+	op.data = (const uint8_t *)"target";
+	op.datalen = 6;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(acl_of(f, ino_of(f, dir, "ln"), STORE_ACL_ACCESS, &a), ENODATA);
+	/* Removing the default ACL: new inodes take the umask again. */
+	assert_int_equal(name_op(f, CFS_OP_REMOVEXATTR, dir, STORE_ACL_DEFAULT), 0);
+	op = mkop(CFS_OP_CREATE, dir, "later");
+	op.mode = 0666;
+	op.valid = 027;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(attr_of(f, ino_of(f, dir, "later")).mode, S_IFREG | 0640);
+	/* Freed with their inodes, as every xattr. */
+	top = db_count(f, "xattrs");
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, dir, "in"), 0);
+	assert_int_equal(db_count(f, "xattrs"), top - 1);
 }
 
 /* FALLOCATE: extension, KEEP_SIZE, punched holes, unsupported modes. */
@@ -2730,9 +2873,13 @@ test_perm_xattr(void **state)
 	op.datalen = 1;
 	assert_int_equal(anon_apply(f, op, NULL), EPERM);
 	/* The ACLs: the owner's. */
+	static const struct store_acl_entry acl3[] = {
+	    {STORE_ACL_USER_OBJ, 6, UID}, {STORE_ACL_GROUP_OBJ, 4, UID}, {STORE_ACL_OTHER, 4, UID}};
+	static uint8_t aclval[STORE_ACL_MAX_SIZE];
+
 	op = mkop(CFS_OP_SETXATTR, shared, "system.posix_acl_access");
-	op.data = (const uint8_t *)"v";
-	op.datalen = 1;
+	op.data = aclval;
+	op.datalen = (uint32_t)aclv(aclval, acl3, 3);
 	assert_int_equal(anon_apply(f, op, NULL), EPERM);
 	op.ino = mine;
 	assert_int_equal(anon_apply(f, op, NULL), 0);
@@ -3233,6 +3380,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_xattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_acl_apply, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fallocate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lseek, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
