@@ -376,6 +376,8 @@ fs_call_free(struct fs_call *c)
 static void
 fs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct fs *fs = userdata;
+
 	conn->max_write = CFS_MAX_IO;
 	conn->max_readahead = CFS_MAX_IO;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
@@ -391,6 +393,15 @@ fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_LOCKS;
 	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
 		conn->want |= FUSE_CAP_FLOCK_LOCKS;
+	/*
+	 * POSIX ACLs: the kernel checks permissions with them (fetched with
+	 * GETXATTR); the head keeps them and the mode in step and applies
+	 * the umask, which must therefore reach it unapplied (DONT_MASK).
+	 */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK)) {
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		fs->acl = fs->dont_mask = 1;
+	}
 	conn->time_gran = 1;
 }
 

@@ -157,6 +157,12 @@ struct fs {
 	 * order the kernel answered them, as if nothing were held.
 	 */
 	struct fs_held_list held;
+	/*
+	 * The kernel checks POSIX ACLs and leaves the umask to us (FUSE's
+	 * POSIX_ACL and DONT_MASK): creates send it, and the head applies it
+	 * unless a default ACL says otherwise.
+	 */
+	int acl, dont_mask;
 	uint64_t nopen;	   /* open file handles, all inodes */
 	uint64_t orphans;  /* counter for hidden names */
 	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */

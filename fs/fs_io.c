@@ -188,6 +188,8 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	op.mode = S_IFREG | (mode & 07777);
 	op.uid = ctx->uid;
 	op.gid = ctx->gid;
+	if (fs->dont_mask)
+		op.valid = ctx->umask & CFS_CREATE_UMASK; /* the head applies it (or a default ACL) */
 	if (fi->flags & O_EXCL)
 		op.flags = CFS_CREATE_EXCL;
 	else if (fi->flags & O_TRUNC)

@@ -196,6 +196,8 @@ fs_make(fuse_req_t req, uint16_t type, fuse_ino_t parent, const char *name, mode
 	op.uid = ctx->uid;
 	op.gid = ctx->gid;
 	op.rdev = rdev;
+	if (fs->dont_mask && type != CFS_OP_SYMLINK)
+		op.valid = ctx->umask & CFS_CREATE_UMASK; /* the head applies it (or a default ACL) */
 	if (target != NULL) {
 		size_t n = strlen(target);
 

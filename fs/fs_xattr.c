@@ -5,11 +5,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "common/log.h"
 #include "common/wire.h"
 #include "fs/fs.h"
 #include "fs/fs_int.h"
+
+/*
+ * Setting an access ACL clears set-gid when the caller is neither root nor
+ * in the file's group (as chmod does); the kernel's flag for it needs a
+ * FUSE feature libfuse 3.14 cannot ask for, so the client decides, from
+ * the attributes it last saw (none seen: it is left alone).
+ */
+static int
+fs_acl_kills_sgid(struct fs *fs, fuse_req_t req, fuse_ino_t ino)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs_inode *n = fs_inode(fs, ino, 0);
+	gid_t groups[64];
+	int ngroups;
+
+	if (ctx->uid == 0 || n == NULL || n->last.ino != ino || !(n->last.mode & S_ISGID) ||
+	    ctx->gid == n->last.gid)
+		return 0;
+	ngroups = fuse_req_getgroups(req, (int)(sizeof(groups) / sizeof(groups[0])), groups);
+	for (int i = 0; i < ngroups && i < (int)(sizeof(groups) / sizeof(groups[0])); i++)
+		if (groups[i] == n->last.gid)
+			return 0;
+	return 1;
+}
 
 void
 fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size,
@@ -30,6 +56,8 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 	op.data = (const uint8_t *)value;
 	op.datalen = (uint32_t)size;
 	op.flags = (uint32_t)flags;
+	if (strcmp(name, "system.posix_acl_access") == 0 && fs_acl_kills_sgid(fs, req, ino))
+		op.valid |= CFS_SET_KILL_SGID;
 	fs_submit(fs, &op, fs_done_err, fs_call(fs, req, ino));
 }
 
