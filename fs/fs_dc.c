@@ -20,9 +20,12 @@
  * Bounded: FS_DC_TOTAL bytes for all files, the least recently used going
  * first.
  *
- * Under the same unbroken hold, the absence of security.capability is
- * kept too (nocap): the kernel asks for it before every truncate and
- * write, to remove it, and only a setxattr can add it.
+ * Under the same unbroken hold, the absence of the xattrs the kernel asks
+ * for by itself is kept too (nox): security.capability, asked before every
+ * truncate and write to remove it, and the two POSIX ACLs, asked at every
+ * check of another user's access and every create, and forgotten by the
+ * kernel at each refresh of the attributes.  Only a setxattr can add one
+ * to an existing inode.
  */
 #include "config.h"
 
@@ -78,7 +81,7 @@ void
 fs_dc_drop(struct fs_inode *n)
 {
 	fs_dc_free(n);
-	n->nocap = 0;
+	n->nox = 0;
 	n->hold_until = 0;
 	n->hold_id++;
 }
@@ -313,8 +316,10 @@ fs_dc_write(struct fs *fs, struct fs_inode *n, uint64_t off, const void *buf, si
 /*
  * An update of ours on n is being sent.  A write keeps the content
  * (fs_dc_write applies it), a setattr keeps it unless it changes the size;
- * only a setxattr can give the file a capability (a truncate, a write and a
- * chown remove it); anything else drops what is kept.
+ * only a setxattr can give the file a capability or an ACL (a truncate, a
+ * write and a chown remove a capability; a chmod changes an ACL there is,
+ * never makes one); a change of names changes neither the xattrs nor the
+ * content of the inodes it names; anything else drops what is kept.
  */
 void
 fs_dc_update(struct fs_inode *n, const struct cfs_op *op)
@@ -326,7 +331,7 @@ fs_dc_update(struct fs_inode *n, const struct cfs_op *op)
 	}
 	switch (op->type) {
 	case CFS_OP_SETXATTR:
-		n->nocap = 0;
+		n->nox = 0;
 		break;
 	case CFS_OP_SETATTR:
 		if (op->valid & CFS_SET_SIZE)
@@ -338,6 +343,15 @@ fs_dc_update(struct fs_inode *n, const struct cfs_op *op)
 	case CFS_OP_WRITE:
 	case CFS_OP_REMOVEXATTR:
 		break;
+	case CFS_OP_CREATE:
+	case CFS_OP_MKNOD:
+	case CFS_OP_MKDIR:
+	case CFS_OP_SYMLINK:
+	case CFS_OP_LINK:
+	case CFS_OP_UNLINK:
+	case CFS_OP_RMDIR:
+	case CFS_OP_RENAME:
+		break; /* n is a directory whose entries change, or a file given a name */
 	default:
 		fs_dc_drop(n);
 	}
@@ -351,22 +365,29 @@ fs_dc_recalled(struct fs_inode *n)
 	fs_dc_drop(n);
 }
 
-/* Whether an xattr name is the one the kernel asks for before every truncate and write. */
-int
-fs_dc_iscap(const char *name)
+/* Which FS_NOX_* bit an xattr name is; 0 for the others. */
+unsigned
+fs_dc_noxbit(const char *name)
 {
-	return strcmp(name, "security.capability") == 0;
+	if (strcmp(name, "security.capability") == 0)
+		return FS_NOX_CAP;
+	if (strcmp(name, "system.posix_acl_access") == 0)
+		return FS_NOX_ACL_ACCESS;
+	if (strcmp(name, "system.posix_acl_default") == 0)
+		return FS_NOX_ACL_DEFAULT;
+	return 0;
 }
 
 /*
- * The kernel asks for security.capability before every truncate and
- * write (to remove it): answered ENODATA here, as the tail did under the
- * same unbroken hold.  1 when answered.
+ * The kernel asks for one of the FS_NOX_* xattrs: answered ENODATA here
+ * when the tail said so under the same unbroken hold.  1 when answered.
  */
 int
-fs_dc_nocap(struct fs *fs, fuse_req_t req, struct fs_inode *n, const char *name)
+fs_dc_nox(struct fs *fs, fuse_req_t req, struct fs_inode *n, const char *name)
 {
-	if (!n->nocap || !fs_dc_iscap(name))
+	unsigned bit = fs_dc_noxbit(name);
+
+	if (bit == 0 || !(n->nox & bit))
 		return 0;
 	if (!fs_dc_held(fs, n)) {
 		fs_dc_drop(n);
@@ -378,30 +399,31 @@ fs_dc_nocap(struct fs *fs, fuse_req_t req, struct fs_inode *n, const char *name)
 }
 
 /*
- * A getxattr of security.capability came back ENODATA: asked under hold
+ * A getxattr of an FS_NOX_* xattr came back ENODATA: asked under hold
  * `hold` with nothing of ours since (seq), and that hold unbroken now, it
  * holds until another host changes the file (which recalls it).
  */
 void
-fs_dc_nocap_done(struct fs *fs, uint64_t ino, uint64_t hold, uint64_t seq,
-		 const struct cfs_reply *r)
+fs_dc_nox_done(struct fs *fs, uint64_t ino, unsigned bit, uint64_t hold, uint64_t seq,
+	       const struct cfs_reply *r)
 {
 	struct fs_inode *n = fs_inode(fs, ino, 0);
 
 	if (n != NULL && r->status == ENODATA && n->hold_id == hold && n->dc_seq == seq &&
 	    fs_dc_settled(n) && fs_dc_held(fs, n))
-		n->nocap = 1;
+		n->nox |= bit;
 }
 
 /*
  * Our create made n (O_EXCL: no file was there) and its answer leased it
  * to us: a new file has no extended attributes, so none is a capability
  * until a setxattr, which recalls or is ours.  Saves the kernel's question
- * before the chown that tar and cp -p make of every file they create.
+ * before the chown that tar and cp -p make of every file they create.  Not
+ * its ACLs: the parent's default ACL may have given it some.
  */
 void
 fs_dc_created(struct fs *fs, struct fs_inode *n)
 {
 	if (fs_dc_settled(n) && fs_dc_held(fs, n)) /* never held with page_cache */
-		n->nocap = 1;
+		n->nox |= FS_NOX_CAP;
 }

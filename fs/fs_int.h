@@ -50,6 +50,10 @@
 #define FS_DC_MAX (64u << 10)
 #define FS_DC_TOTAL (16u << 20)
 #define FS_DC_PREFETCH 4096 /* asked for with a lookup after a recall, at most (fs_dc_prefetch) */
+/* Xattrs the kernel asks for by itself, whose absence is kept under a hold (fs_dc.c). */
+#define FS_NOX_CAP 1u	      /* security.capability: before every write and truncate */
+#define FS_NOX_ACL_ACCESS 2u  /* system.posix_acl_access: every check of another's access */
+#define FS_NOX_ACL_DEFAULT 4u /* system.posix_acl_default: every create in a directory */
 #define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
 /* Lock requests under way at once (fs_lock.c); ENOLCK beyond, as the chain's own bound. */
 #define FS_LK_MAX_REQS 256
@@ -106,11 +110,12 @@ struct fs_inode {
 	/*
 	 * What is kept of it under an unbroken hold of leases (fs_dc.c): the
 	 * hold's end, generation and id (a new hold, a new id), its whole
-	 * content (NULL: not kept) and whether it has no security.capability.
+	 * content (NULL: not kept) and which of the xattrs the kernel asks
+	 * for by itself it is known not to have (FS_NOX_*).
 	 */
 	uint64_t hold_until, hold_gen, hold_id;
 	struct fs_dc *dc;
-	int nocap;
+	unsigned nox;
 	int dc_prefetching; /* a read of its content is on its way (fs_dc_prefetch) */
 	uint64_t dc_seq;  /* changes with each update of ours on it and each recall */
 	struct fs_wait_list waiters; /* requests waiting until writes == 0 */
@@ -287,10 +292,10 @@ void fs_dc_recalled(struct fs_inode *);
 void fs_dc_drop(struct fs_inode *);
 void fs_dc_forget(struct fs_inode *);
 void fs_dc_prefetch(struct fs *, fuse_req_t, struct fs_inode *);
-int fs_dc_iscap(const char *);
-int fs_dc_nocap(struct fs *, fuse_req_t, struct fs_inode *, const char *);
-void fs_dc_nocap_done(struct fs *, uint64_t ino, uint64_t hold, uint64_t seq,
-		      const struct cfs_reply *);
+unsigned fs_dc_noxbit(const char *);
+int fs_dc_nox(struct fs *, fuse_req_t, struct fs_inode *, const char *);
+void fs_dc_nox_done(struct fs *, uint64_t ino, unsigned bit, uint64_t hold, uint64_t seq,
+		    const struct cfs_reply *);
 void fs_dc_created(struct fs *, struct fs_inode *);
 void fs_ra_teardown(struct fs *, struct fs_inode *);
 

@@ -68,7 +68,7 @@ fs_done_xattr(void *arg, const struct cfs_reply *r)
 	struct fs_call *c = arg;
 
 	if (c->flags)
-		fs_dc_nocap_done(c->fs, c->ino, c->hold, c->seq, r);
+		fs_dc_nox_done(c->fs, c->ino, c->flags, c->hold, c->seq, r);
 	if (r->status != 0)
 		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	else if (c->size == 0)
@@ -90,14 +90,14 @@ fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, ERANGE);
 		return;
 	}
-	if (n != NULL && fs_dc_nocap(fs, req, n, name))
+	if (n != NULL && fs_dc_nox(fs, req, n, name))
 		return;
 	fs_op_name(&op, CFS_OP_GETXATTR, ino, name);
 	op.length = size;
 	c = fs_call(fs, req, ino);
 	c->size = size;
-	if (n != NULL && fs_dc_iscap(name)) {
-		c->flags = 1;
+	if (n != NULL && fs_dc_noxbit(name) != 0) {
+		c->flags = fs_dc_noxbit(name);
 		c->hold = n->hold_id;
 		c->seq = n->dc_seq;
 	}
