@@ -982,14 +982,17 @@ cfs_dirent_get(struct cfs_rbuf *r, struct cfs_dirent *d, int plus)
 int
 cfs_op_is_update(uint16_t type)
 {
-	return type >= CFS_OP_CREATE && type <= CFS_OP_LKEXPIRE;
+	return type >= CFS_OP_CREATE && type <= CFS_OP_CLOSEREF;
 }
 
-/* True for the lock updates: they change no file, a read-only export allows them. */
+/*
+ * True for the updates of locks and open references: they change no file,
+ * a read-only export allows them.
+ */
 int
 cfs_op_is_lock(uint16_t type)
 {
-	return type >= CFS_OP_SETLK && type <= CFS_OP_LKEXPIRE;
+	return type >= CFS_OP_SETLK && type <= CFS_OP_CLOSEREF;
 }
 
 /* True for the ops only a node makes; a client's request of one is refused. */
@@ -1071,6 +1074,10 @@ cfs_op_name(uint16_t type)
 		return "lkcancel";
 	case CFS_OP_LKEXPIRE:
 		return "lkexpire";
+	case CFS_OP_OPENREF:
+		return "openref";
+	case CFS_OP_CLOSEREF:
+		return "closeref";
 	}
 	return "unknown";
 }

@@ -124,9 +124,23 @@ enum cfs_op_type {
 	CFS_OP_SETLK = 47,
 	CFS_OP_UNLOCK = 48,   /* ino, ino2=owner, flags=CFS_LK_POSIX|CFS_LK_FLOCK|CFS_LK_SESSION */
 	CFS_OP_LKCANCEL = 49, /* ino, offset=seq of a queued SETLK: ENOENT when no longer queued */
-	/* Internal, the head's: ends the locks and waits of session ino2 (its lease ran out). */
+	/*
+	 * Internal, the head's: ends the locks and waits of session ino2 (its
+	 * lease ran out), and its open references (store_opens.c).
+	 */
 	CFS_OP_LKEXPIRE = 50,
+	/*
+	 * Open references (store_opens.c): the client's session holds ino open,
+	 * so that the inode outlives its last name until the session lets it
+	 * go.  OPENREF: ino -> attr.  CLOSEREF: data = inode numbers, 8 bytes
+	 * each, little-endian, at most CFS_CLOSEREF_MAX; or flags =
+	 * CFS_CLOSEREF_ALL: every one the session holds.
+	 */
+	CFS_OP_OPENREF = 51,
+	CFS_OP_CLOSEREF = 52,
 };
+#define CFS_CLOSEREF_MAX 512
+#define CFS_CLOSEREF_ALL 0x1
 
 /* Lock types (op.mode of SETLK/GETLK, GETLK's value) */
 #define CFS_LK_RD 1
@@ -178,6 +192,7 @@ struct cfs_lkgrant {
 /* CFS_OP_CREATE flags */
 #define CFS_CREATE_EXCL 0x1
 #define CFS_CREATE_TRUNC 0x2 /* O_TRUNC: an existing file found instead is truncated */
+#define CFS_CREATE_OPENREF 0x4 /* and the caller's session holds the file open (OPENREF) */
 /* CFS_OP_READDIR flags */
 #define CFS_READDIR_PLUS 0x1
 /* CFS_OP_WRITE flags: at the end of the file as the head finds it (O_APPEND) */

@@ -149,7 +149,7 @@ metrics_render(struct node *n, struct evbuffer *b)
 	const struct metrics *m = &n->metrics;
 	const struct chain_stats *cs = &n->chain.stats;
 	unsigned role = n->chain.role;
-	uint64_t sessions, results, parked, locks, waits;
+	uint64_t sessions, results, parked, locks, waits, refs, orphans;
 	struct lease_stats ls;
 	char label[64];
 
@@ -326,9 +326,16 @@ metrics_render(struct node *n, struct evbuffer *b)
 		metrics_put_one(b, "chainfs_lock_waits", "gauge",
 		                "Lock requests queued behind a lock held by another owner.", waits);
 	}
+	if (store_open_stats(n->st, &refs, &orphans) == 0) {
+		metrics_put_one(b, "chainfs_open_refs", "gauge",
+		                "Inodes held open, counted once per client session that holds each.",
+		                refs);
+		metrics_put_one(b, "chainfs_orphans", "gauge",
+		                "Inodes with no name left that a client still holds open.", orphans);
+	}
 	metrics_put_one(b, "chainfs_lock_sessions_expired_total", "counter",
-	                "Clients whose locks this node, as the head, released when their lock "
-	                "lease ran out.",
+	                "Clients whose locks and open references this node, as the head, released "
+	                "when their lock lease ran out.",
 	                node_locks_expired(n));
 }
 

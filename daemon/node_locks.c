@@ -6,9 +6,10 @@
  *     decided it; a client that was not connected asks again (LKSTATE);
  *   - the head keeps each session's lock lease (DESIGN.md, "Client
  *     sessions"): when it last heard from the client, by a request or a
- *     PING.  A session that holds or waits for a lock and was not heard
- *     from for lock-lease is ended by an LKEXPIRE entry of the head's,
- *     which releases everything it held on every replica.  The clock is
+ *     PING.  A session that holds or waits for a lock, or holds an inode
+ *     open (store_opens.c), and was not heard from for lock-lease is ended
+ *     by an LKEXPIRE entry of the head's, which releases everything it
+ *     held on every replica.  The clock is
  *     in memory only: a node that becomes the head (a new epoch, a
  *     restart) starts every session's clock afresh, so no session ends
  *     earlier than its lease, whichever node measures it.

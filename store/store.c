@@ -14,6 +14,7 @@
  *   store_log.c       the log of sent entries
  *   store_snapshot.c  the digest of the whole state
  *   store_locks.c     locks and the requests waiting for them
+ *   store_opens.c     open references, and inodes open with no name left
  *
  * Choices made here (the design leaves them to the store):
  *
@@ -75,7 +76,7 @@
 /* The name of each database in LMDB, in enum store_db order. */
 const char *const store_db_names[STORE_NDB] = {
     "meta", "inodes", "dirents", "cookies", "blocks", "xattrs", "results", "floors", "log",
-    "locks", "lkwait", "lkown", "lksess",
+    "locks", "lkwait", "lkown", "lksess", "opens",
 };
 
 /* Reads a u64 from meta; absent reads as dflt. */

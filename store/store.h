@@ -229,8 +229,10 @@ struct store_grant {
 const struct store_grant *store_grants(const struct store *, size_t *n);
 /* Lock records and queued requests in the table: 0 or EIO. */
 int store_lock_stats(struct store *, uint64_t *locks, uint64_t *waits);
-/* Calls fn for every session that holds a lock or waits for one: 0 or EIO. */
+/* Calls fn for every session that holds a lock, waits for one or holds an inode open: 0 or EIO. */
 int store_lock_sessions(struct store *, void (*fn)(void *arg, uint64_t session), void *arg);
+/* Open references held, and orphans (inodes open with no name left); store_opens.c. */
+int store_open_stats(struct store *, uint64_t *refs, uint64_t *orphans);
 
 /* Flushes committed transactions to stable storage. */
 int store_sync(struct store *);

@@ -263,11 +263,22 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 	return 0;
 }
 
-/* CREATE: a regular file, or the existing one without CFS_CREATE_EXCL. */
+/*
+ * CREATE: a regular file, or the existing one without CFS_CREATE_EXCL;
+ * with CFS_CREATE_OPENREF the caller's session holds it open (OPENREF).
+ */
 static int
 store_op_create(struct store_tx *tx)
 {
-	return store_new_inode(tx, S_IFREG | (tx->e->op.mode & 07777), 0, NULL, 0);
+	const struct cfs_entry *e = tx->e;
+	int rc;
+
+	if ((e->op.flags & CFS_CREATE_OPENREF) && e->client_id == 0)
+		return EINVAL;
+	rc = store_new_inode(tx, S_IFREG | (e->op.mode & 07777), 0, NULL, 0);
+	if (rc == 0 && (e->op.flags & CFS_CREATE_OPENREF))
+		rc = store_opens_add(tx, e->client_id, tx->res->attr.ino);
+	return rc;
 }
 
 /* MKNOD: a regular file, FIFO, socket or device node. */
@@ -339,6 +350,8 @@ store_op_link(struct store_tx *tx)
 		return rc == 0 ? EEXIST : rc;
 	if (S_ISDIR(n.a.mode))
 		return EPERM;
+	if (n.a.nlink == 0)
+		return ENOENT; /* open, with no name left: linkat(2) refuses it too */
 	if (n.a.nlink >= STORE_LINK_MAX)
 		return EMLINK;
 	n.a.nlink++;
@@ -387,7 +400,8 @@ store_op_remove(struct store_tx *tx, int isdir)
 		return rc;
 	if (isdir) {
 		dir.a.nlink--;
-		rc = store_inode_free(tx, &n);
+		store_touch(tx, &n.a, 0, 0);
+		rc = store_inode_orphan(tx, &n);
 	} else {
 		rc = store_inode_unlink(tx, &n);
 	}
@@ -474,7 +488,8 @@ store_op_rename(struct store_tx *tx)
 			rc = store_dirent_del(tx, d2, op->name2, op->name2len, tcookie);
 			if (rc == 0 && S_ISDIR(tgt.a.mode)) {
 				d2->a.nlink--;
-				rc = store_inode_free(tx, &tgt);
+				store_touch(tx, &tgt.a, 0, 0);
+				rc = store_inode_orphan(tx, &tgt);
 			} else if (rc == 0) {
 				rc = store_inode_unlink(tx, &tgt);
 			}
@@ -847,6 +862,10 @@ store_apply_op(struct store_tx *tx)
 		return store_op_lkcancel(tx);
 	case CFS_OP_LKEXPIRE:
 		return store_op_lkexpire(tx);
+	case CFS_OP_OPENREF:
+		return store_op_openref(tx);
+	case CFS_OP_CLOSEREF:
+		return store_op_closeref(tx);
 	}
 	return EINVAL; /* not reached: store_apply checks the type first */
 }

@@ -136,6 +136,8 @@ store_dir_get(struct store_tx *tx, uint64_t ino, struct store_inode *n)
 
 	if (rc == 0 && !S_ISDIR(n->a.mode))
 		return ENOTDIR;
+	if (rc == 0 && n->a.nlink == 0)
+		return ENOENT; /* removed, open somewhere: nothing goes in, nothing is listed */
 	return rc;
 }
 
@@ -281,7 +283,7 @@ store_inode_free(struct store_tx *tx, struct store_inode *n)
 	return rc > 0 ? -EIO : rc;
 }
 
-/* Drops one link to a non-directory, freeing it at nlink 0. */
+/* Drops one link to a non-directory; at nlink 0 it is freed, or an orphan while open. */
 int
 store_inode_unlink(struct store_tx *tx, struct store_inode *n)
 {
@@ -289,7 +291,7 @@ store_inode_unlink(struct store_tx *tx, struct store_inode *n)
 		n->a.nlink--;
 	store_touch(tx, &n->a, 0, 0);
 	if (n->a.nlink == 0)
-		return store_inode_free(tx, n);
+		return store_inode_orphan(tx, n);
 	return store_inode_put(tx, n);
 }
 

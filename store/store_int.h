@@ -35,6 +35,7 @@
 #define STORE_MAX_FILE_SIZE ((uint64_t)INT64_MAX)
 #define STORE_LINK_MAX 65000       /* as ext4 */
 #define STORE_MAX_DEPTH (1u << 20) /* bounds the parent walk on a corrupt store */
+#define STORE_OPENS_MAX (1u << 16) /* open references one session may hold */
 
 /* The named databases; the digest covers them in this order, log excepted. */
 enum store_db {
@@ -52,6 +53,7 @@ enum store_db {
 	STORE_DB_LKWAIT,
 	STORE_DB_LKOWN,
 	STORE_DB_LKSESS,
+	STORE_DB_OPENS, /* added with open references */
 	STORE_NDB
 };
 
@@ -181,5 +183,13 @@ int store_op_lkexpire(struct store_tx *tx);
 int store_locks_drop_ino(struct store_tx *tx, uint64_t ino);
 int store_rd_getlk(struct store_tx *tx, const struct cfs_op *op, struct cfs_wbuf *out);
 int store_rd_lkstate(struct store_tx *tx, const struct cfs_op *op);
+
+/* store_opens.c: open references and orphans. */
+int store_op_openref(struct store_tx *tx);
+int store_op_closeref(struct store_tx *tx);
+int store_opens_add(struct store_tx *tx, uint64_t session, uint64_t ino);
+int store_opens_end_session(struct store_tx *tx, uint64_t session);
+int store_opens_sessions(struct store_tx *tx, void (*fn)(void *, uint64_t), void *arg);
+int store_inode_orphan(struct store_tx *tx, struct store_inode *n);
 
 #endif

@@ -831,11 +831,14 @@ store_op_lkcancel(struct store_tx *tx)
 int
 store_op_lkexpire(struct store_tx *tx)
 {
+	int rc;
+
 	if (tx->e->client_id != 0)
 		return EPERM;
-	log_info("session %016llx: lease ran out; its locks are released",
+	log_info("session %016llx: lease ran out; its locks and open references are released",
 	         (unsigned long long)tx->e->op.ino2);
-	return lk_end_session(tx, tx->e->op.ino2, ENOLCK);
+	rc = lk_end_session(tx, tx->e->op.ino2, ENOLCK);
+	return rc != 0 ? rc : store_opens_end_session(tx, tx->e->op.ino2);
 }
 
 /* An inode is freed: its locks go, and its waiters are told it is gone. */
@@ -929,7 +932,23 @@ store_lock_stats(struct store *s, uint64_t *locks, uint64_t *waits)
 struct lk_sessions_arg {
 	void (*fn)(void *, uint64_t);
 	void *arg;
+	struct store_tx *tx;
+	int rc;
 };
+
+/* A session holding open references: told unless it holds locks too (told already). */
+static void
+lk_sessions_opens(void *arg, uint64_t session)
+{
+	struct lk_sessions_arg *a = arg;
+	uint32_t nl, nw;
+
+	if (a->rc != 0)
+		return;
+	a->rc = lk_totals(a->tx, session, 0, &nl, &nw);
+	if (a->rc == 0 && nl == 0 && nw == 0)
+		a->fn(a->arg, session);
+}
 
 static int
 lk_sessions_read(struct store_tx *tx, void *arg)
@@ -944,7 +963,7 @@ lk_sessions_read(struct store_tx *tx, void *arg)
 		store_key2(k, session, 0);
 		rc = store_db_seek(tx->txn, tx->s->dbi[STORE_DB_LKSESS], k, sizeof(k), 0, &key, &v);
 		if (rc == ENOENT)
-			return 0;
+			break;
 		if (rc != 0)
 			return rc;
 		if (key.mv_size != 16)
@@ -952,15 +971,18 @@ lk_sessions_read(struct store_tx *tx, void *arg)
 		session = store_val64(key.mv_data);
 		a->fn(a->arg, session);
 		if (session == UINT64_MAX)
-			return 0;
+			break;
 		session++;
 	}
+	a->tx = tx;
+	rc = store_opens_sessions(tx, lk_sessions_opens, a);
+	return rc != 0 ? rc : a->rc;
 }
 
 int
 store_lock_sessions(struct store *s, void (*fn)(void *arg, uint64_t session), void *arg)
 {
-	struct lk_sessions_arg a = {fn, arg};
+	struct lk_sessions_arg a = {fn, arg, NULL, 0};
 
 	return store_with_read(s, lk_sessions_read, &a) < 0 ? EIO : 0;
 }

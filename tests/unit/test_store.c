@@ -853,6 +853,193 @@ test_rmdir(void **state)
 	assert_int_equal(lookup(f, ROOT, "d", NULL), ENOENT);
 }
 
+/* OPENREF for session `client`; returns the status. */
+static int
+openref(struct fx *f, uint64_t client, uint64_t ino)
+{
+	struct cfs_op op = mkop(CFS_OP_OPENREF, ino, NULL);
+	struct cfs_reply r;
+	uint64_t was = f->client;
+	int st;
+
+	f->client = client;
+	st = apply(f, &op, &r);
+	f->client = was;
+	if (st == 0)
+		assert_int_equal(r.attr.ino, ino);
+	return st;
+}
+
+/* CLOSEREF of n inodes (little-endian), or with flags; returns the status. */
+static int
+closeref(struct fx *f, uint64_t client, const uint64_t *inos, size_t n, uint32_t flags)
+{
+	struct cfs_op op = mkop(CFS_OP_CLOSEREF, 0, NULL);
+	uint8_t buf[8 * 4];
+	uint64_t was = f->client;
+	int st;
+
+	assert_true(n <= 4);
+	for (size_t i = 0; i < n; i++)
+		for (int b = 0; b < 8; b++)
+			buf[i * 8 + (size_t)b] = (uint8_t)(inos[i] >> (8 * b));
+	op.data = buf;
+	op.datalen = (uint32_t)(8 * n);
+	op.flags = flags;
+	f->client = client;
+	st = apply(f, &op, NULL);
+	f->client = was;
+	return st;
+}
+
+/* The open references and orphans the store counts. */
+static void
+open_stats(struct fx *f, uint64_t refs, uint64_t orphans)
+{
+	uint64_t r = 99, o = 99;
+
+	assert_int_equal(store_open_stats(f->s, &r, &o), 0);
+	assert_int_equal(r, refs);
+	assert_int_equal(o, orphans);
+}
+
+static void
+collect_session(void *arg, uint64_t session)
+{
+	uint64_t *seen = arg;
+
+	assert_true(seen[0] < 7);
+	seen[++seen[0]] = session;
+}
+
+/*
+ * Open references: an inode a session holds open outlives its last name
+ * (an orphan, nlink 0, still readable and writable) until the last
+ * reference goes, by CLOSEREF, CLOSEREF_ALL or the session's LKEXPIRE.
+ */
+static void
+test_open_refs(void **state)
+{
+	struct fx *f = *state;
+	struct cfs_op op;
+	struct cfs_reply r;
+	char buf[16];
+	uint64_t file, d, g, h, l, seen[8] = {0};
+	uint8_t d1[CFS_DIGEST_LEN], d2[CFS_DIGEST_LEN];
+
+	file = mkfile(f, ROOT, "f");
+	assert_int_equal(wr(f, file, 0, "hello", 5), 0);
+	assert_int_equal(openref(f, 11, file), 0);
+	assert_int_equal(openref(f, 11, file), 0); /* again: one reference */
+	assert_int_equal(openref(f, 12, file), 0);
+	assert_int_equal(openref(f, 11, 4444), ENOENT);
+	open_stats(f, 2, 0);
+	/* A session that holds only opens is one the head watches. */
+	assert_int_equal(store_lock_sessions(f->s, collect_session, seen), 0);
+	assert_int_equal(seen[0], 2);
+	assert_int_equal(seen[1], 11);
+	assert_int_equal(seen[2], 12);
+
+	/* Its last name goes: an orphan, readable and writable, not linkable. */
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "f"), 0);
+	assert_int_equal(lookup(f, ROOT, "f", NULL), ENOENT);
+	assert_int_equal(attr_of(f, file).nlink, 0);
+	assert_int_equal(attr_of(f, file).ctime_sec, last_time(f));
+	assert_int_equal(attr_of(f, ROOT).nlink, 2);
+	open_stats(f, 2, 1);
+	assert_int_equal(wr(f, file, 5, " you", 4), 0);
+	assert_int_equal(rd(f, file, 0, sizeof(buf), buf), 9);
+	assert_memory_equal(buf, "hello you", 9);
+	op = mkop(CFS_OP_LINK, file, "again");
+	op.ino2 = ROOT;
+	assert_int_equal(apply(f, &op, NULL), ENOENT);
+
+	/* One session lets go: still there; the other's lease runs out: freed. */
+	assert_int_equal(closeref(f, 11, &file, 1, 0), 0);
+	assert_int_equal(closeref(f, 11, &file, 1, 0), 0); /* twice: nothing */
+	assert_int_equal(attr_of(f, file).nlink, 0);
+	open_stats(f, 1, 1);
+	op = mkop(CFS_OP_LKEXPIRE, 0, NULL);
+	op.ino2 = 12;
+	f->client = 0;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	f->client = T_CLIENT;
+	assert_int_equal(getattr(f, file, NULL), ENOENT);
+	open_stats(f, 0, 0);
+
+	/* A removed directory held open: nlink 0, nothing goes in, nothing listed. */
+	d = mkdir_(f, ROOT, "d");
+	assert_int_equal(openref(f, 11, d), 0);
+	assert_int_equal(name_op(f, CFS_OP_RMDIR, ROOT, "d"), 0);
+	assert_int_equal(attr_of(f, d).nlink, 0);
+	assert_int_equal(attr_of(f, ROOT).nlink, 2);
+	op = mkop(CFS_OP_CREATE, d, "x");
+	op.mode = 0644;
+	assert_int_equal(apply(f, &op, NULL), ENOENT);
+	op = mkop(CFS_OP_READDIR, d, NULL);
+	op.length = 4096;
+	assert_int_equal(rd_op(f, &op, &r), ENOENT);
+	mkfile(f, ROOT, "y");
+	assert_int_equal(ren(f, ROOT, "y", d, "x", 0), ENOENT);
+	assert_int_equal(lookup(f, ROOT, "y", NULL), 0);
+
+	/* A directory renamed over, and a file renamed over, held open. */
+	g = mkdir_(f, ROOT, "g");
+	h = mkdir_(f, ROOT, "h");
+	assert_int_equal(openref(f, 11, h), 0);
+	assert_int_equal(ren(f, ROOT, "g", ROOT, "h", 0), 0);
+	assert_int_equal(attr_of(f, h).nlink, 0);
+	assert_int_equal(attr_of(f, g).nlink, 2);
+	assert_int_equal(attr_of(f, ROOT).nlink, 3);
+	l = mkfile(f, ROOT, "l");
+	mkfile(f, ROOT, "m");
+	assert_int_equal(openref(f, 13, l), 0);
+	assert_int_equal(ren(f, ROOT, "m", ROOT, "l", 0), 0);
+	assert_int_equal(attr_of(f, l).nlink, 0);
+	open_stats(f, 3, 3);
+
+	/* CREATE with CFS_CREATE_OPENREF holds what it made, or found. */
+	op = mkop(CFS_OP_CREATE, ROOT, "c");
+	op.mode = 0644;
+	op.flags = CFS_CREATE_OPENREF;
+	f->client = 13;
+	assert_int_equal(apply(f, &op, &r), 0);
+	f->client = T_CLIENT;
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "c"), 0);
+	assert_int_equal(attr_of(f, r.attr.ino).nlink, 0);
+	open_stats(f, 4, 4);
+
+	/* Replicas agree on all of it: the digest does not depend on the order of reads. */
+	digest(f, d1);
+	digest(f, d2);
+	assert_memory_equal(d1, d2, CFS_DIGEST_LEN);
+
+	/* Bad CLOSEREFs; then everything of session 13 goes at once, and of 11. */
+	op = mkop(CFS_OP_CLOSEREF, 0, NULL);
+	op.data = (const uint8_t *)"1234567";
+	op.datalen = 7;
+	assert_int_equal(apply(f, &op, NULL), EINVAL);
+	assert_int_equal(closeref(f, 13, &l, 1, CFS_CLOSEREF_ALL), EINVAL);
+	assert_int_equal(closeref(f, 13, NULL, 0, 0x8), EINVAL);
+	assert_int_equal(closeref(f, 13, NULL, 0, CFS_CLOSEREF_ALL), 0);
+	assert_int_equal(getattr(f, l, NULL), ENOENT);
+	assert_int_equal(getattr(f, r.attr.ino, NULL), ENOENT);
+	open_stats(f, 2, 2);
+	{
+		uint64_t both[2] = {d, h};
+
+		assert_int_equal(closeref(f, 11, both, 2, 0), 0);
+	}
+	assert_int_equal(getattr(f, d, NULL), ENOENT);
+	assert_int_equal(getattr(f, h, NULL), ENOENT);
+	open_stats(f, 0, 0);
+	assert_int_equal(db_count(f, "opens"), 0);
+	/* A held inode that keeps its name is not an orphan when let go. */
+	assert_int_equal(openref(f, 11, g), 0);
+	assert_int_equal(closeref(f, 11, &g, 1, 0), 0);
+	assert_int_equal(attr_of(f, g).nlink, 2);
+}
+
 /* RENAME of files: moves, replacement, NOREPLACE, hard links, errors. */
 static void
 test_rename_files(void **state)
@@ -3373,6 +3560,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_link, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unlink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rmdir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_refs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_dirs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_exchange, setup, teardown),

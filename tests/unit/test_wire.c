@@ -23,7 +23,7 @@ static const uint16_t all_ops[] = {
     CFS_OP_RMDIR,       CFS_OP_RENAME,    CFS_OP_SETATTR, CFS_OP_WRITE, CFS_OP_SETXATTR,
     CFS_OP_REMOVEXATTR, CFS_OP_FALLOCATE, CFS_OP_FSYNC,  CFS_OP_EXPIRE_SESSIONS,
     CFS_OP_GETLK,       CFS_OP_LKSTATE,   CFS_OP_SETLK,   CFS_OP_UNLOCK, CFS_OP_LKCANCEL,
-    CFS_OP_LKEXPIRE,
+    CFS_OP_LKEXPIRE,    CFS_OP_OPENREF,   CFS_OP_CLOSEREF,
 };
 #define NOPS (sizeof(all_ops) / sizeof(all_ops[0]))
 
@@ -836,7 +836,7 @@ static void
 test_request_reject(void **state)
 {
 	const uint16_t bad_types[] = {0, CFS_OP_LKSTATE + 1, CFS_OP_CREATE - 1,
-	                              CFS_OP_LKEXPIRE + 1, 0xffff};
+	                              CFS_OP_CLOSEREF + 1, 0xffff};
 
 	/* both sides of each boundary */
 	check_request_raw(CFS_OP_WRITE, CFS_NAME_MAX, CFS_NAME_MAX, CFS_MAX_IO, CFS_WIRE_OK);
@@ -1371,7 +1371,8 @@ test_op_names(void **state)
 				 t == CFS_OP_EXPIRE_SESSIONS || t == CFS_OP_LKEXPIRE);
 		assert_int_equal(!!cfs_op_is_lock((uint16_t)t),
 				 t == CFS_OP_SETLK || t == CFS_OP_UNLOCK || t == CFS_OP_LKCANCEL ||
-				     t == CFS_OP_LKEXPIRE);
+				     t == CFS_OP_LKEXPIRE || t == CFS_OP_OPENREF ||
+				     t == CFS_OP_CLOSEREF);
 		assert_non_null(cfs_op_name((uint16_t)t));
 		assert_int_equal(strcmp(cfs_op_name((uint16_t)t), "unknown") != 0, known);
 	}
