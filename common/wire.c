@@ -32,7 +32,8 @@
  * ENTRY: sn u64, epoch u64, kind u8 (1 or 2), client_id u64, seq u64, acked_below u64,
  *     new_ino u64, time_sec i64, time_nsec u32, result i32, op
  * ACK: sn u64
- * RECALL: n u16 (<= CFS_RECALL_MAX), then n times: kind u8 (1: inode), ino u64
+ * RECALL: n u16 (<= CFS_RECALL_MAX), then n times: kind u8 (1: inode, 2: an inode
+ *   that lost its last name), ino u64
  * RECALL_ACK: empty body
  * LKGRANT: ino u64, seq u64, status i32
  * PING: empty body; PONG: status i32
@@ -649,7 +650,7 @@ cfs_recall_add(struct cfs_wbuf *w, size_t at, uint8_t kind, uint64_t ino)
 {
 	uint16_t n = (uint16_t)(w->p[at] | (w->p[at + 1] << 8));
 
-	if (n >= CFS_RECALL_MAX || kind != CFS_RECALL_INODE)
+	if (n >= CFS_RECALL_MAX || (kind != CFS_RECALL_INODE && kind != CFS_RECALL_GONE))
 		fatalx("%s: item %u of kind %u", __func__, n, kind);
 	n++;
 	w->p[at] = (uint8_t)n;
@@ -676,7 +677,8 @@ cfs_recall_decode(const void *p, size_t len, struct cfs_recall *rc)
 
 		it->kind = cfs_get_u8(&r);
 		it->ino = cfs_get_u64(&r);
-		if (r.err == CFS_WIRE_OK && it->kind != CFS_RECALL_INODE) {
+		if (r.err == CFS_WIRE_OK && it->kind != CFS_RECALL_INODE &&
+		    it->kind != CFS_RECALL_GONE) {
 			rc->n = 0;
 			return CFS_WIRE_BAD_FIELD;
 		}

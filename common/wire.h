@@ -140,6 +140,11 @@ enum cfs_op_type {
 	CFS_OP_CLOSEREF = 52,
 };
 #define CFS_CLOSEREF_MAX 512
+/*
+ * UNLINK and RENAME flag: first the caller's session lets go of the inode
+ * the removed (or replaced) name leads to, as a CLOSEREF of it would.
+ */
+#define CFS_REMOVE_DROPREF 0x100
 #define CFS_CLOSEREF_ALL 0x1
 
 /* Lock types (op.mode of SETLK/GETLK, GETLK's value) */
@@ -374,6 +379,7 @@ struct cfs_reply {
  * only kind so far; names are not leased, see DESIGN.md).
  */
 #define CFS_RECALL_INODE 1
+#define CFS_RECALL_GONE 2 /* an inode that lost its last name (store_opens.c) */
 #define CFS_RECALL_MAX 64
 struct cfs_recall_item {
 	uint8_t kind;

@@ -398,6 +398,7 @@ struct node_holder_ctx {
 	struct node *n;
 	struct node_recall *r;
 	uint64_t ino;
+	uint8_t kind; /* CFS_RECALL_INODE, or _GONE */
 };
 
 static struct node_recall_to *
@@ -428,7 +429,7 @@ node_lease_holder(void *arg, uint64_t client)
 	struct node_holder_ctx *ctx = arg;
 	struct node_recall_to *to = node_recall_to(ctx->r, client, ctx->r->g, ctx->n->chain.epoch);
 
-	cfs_recall_add(&to->frame, to->count_at, CFS_RECALL_INODE, ctx->ino);
+	cfs_recall_add(&to->frame, to->count_at, ctx->kind, ctx->ino);
 }
 
 void
@@ -474,7 +475,9 @@ node_lease_applied(struct node *n, const struct cfs_entry *e)
 	r->g = lease_group_begin(lz->t, (e->op.flags & CFS_OP_RECALL_WRITER) ? 0 : e->client_id,
 				 now);
 	for (uint32_t i = 0; i < ch->ninodes; i++) {
-		struct node_holder_ctx ctx = {n, r, ch->inodes[i]};
+		struct node_holder_ctx ctx = {n, r, ch->inodes[i],
+					      (ch->gone & (1u << i)) ? CFS_RECALL_GONE
+								     : CFS_RECALL_INODE};
 
 		if (n->batch_open)
 			node_batch_note(lz, ch->inodes[i]);

@@ -36,11 +36,11 @@ void
 fs_inode_maybe_free(struct fs_inode *n)
 {
 	if (n->nlookup == 0 && n->writes == 0 && n->opens == 0 && n->dir_opens == 0 &&
-	    n->upd_inflight == 0 && !n->dc_prefetching &&
+	    n->upd_inflight == 0 && !n->dc_prefetching && n->ref == FS_REF_NONE &&
+	    n->ref_asks == 0 &&
 	    TAILQ_EMPTY(&n->waiters) && n->names == NULL) {
 		fs_dc_drop(n);
 		LIST_REMOVE(n, hash);
-		free(n->orphan_name);
 		free(n);
 	}
 }
@@ -95,13 +95,17 @@ fs_stat(const struct cfs_attr *a, struct stat *st)
 void
 fs_entry(struct fs *fs, const struct cfs_attr *a, struct fuse_entry_param *e)
 {
+	struct fs_inode *n;
+
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = 1;
 	fs_stat(a, &e->attr);
 	e->attr_timeout = fs_attr_ttl(fs);
 	e->entry_timeout = fs->o.entry_timeout;
-	fs_inode(fs, a->ino, 1)->nlookup++;
+	n = fs_inode(fs, a->ino, 1);
+	n->nlookup++;
+	n->last = *a; /* what fstat of an open file removed on another host answers */
 	fs_lease_note(fs, a);
 }
 
@@ -170,7 +174,8 @@ fs_submit_now(struct fs *fs, struct cfs_op *op, cfs_client_done done, struct fs_
 
 	op->caller_uid = c->uid;
 	op->caller_gid = c->gid;
-	if (fs->o.lease_ms == 0 || !cfs_op_is_update(op->type)) {
+	/* An open reference changes nothing anyone caches. */
+	if (fs->o.lease_ms == 0 || !cfs_op_is_update(op->type) || op->type == CFS_OP_OPENREF) {
 		cfs_client_submit(fs->cl, op, done, c);
 		return;
 	}
@@ -308,16 +313,11 @@ fs_done_attr(void *arg, const struct cfs_reply *r)
 		fuse_reply_err(c->req, fs_errno_ino(r->status));
 	} else {
 		fs_stat(&r->attr, &st);
-		/* An unlinked file held open here: its hidden name is not a link. */
 		n = fs_inode(c->fs, r->attr.ino, 0);
 		if (n != NULL)
 			n->last = r->attr;
-		if (n != NULL && n->orphan_name != NULL && st.st_nlink > 0)
-			st.st_nlink--;
 		fs_lease_note(c->fs, &r->attr);
-		fuse_reply_attr(c->req, &st,
-				n != NULL && n->orphan_name != NULL ? c->fs->o.attr_timeout
-								    : fs_attr_ttl(c->fs));
+		fuse_reply_attr(c->req, &st, fs_attr_ttl(c->fs));
 	}
 	free(c);
 }
@@ -341,8 +341,10 @@ fs_forget_one(struct fs *fs, uint64_t ino, uint64_t nlookup)
 	if (n == NULL)
 		return;
 	n->nlookup = nlookup >= n->nlookup ? 0 : n->nlookup - nlookup;
-	if (n->nlookup == 0)
+	if (n->nlookup == 0) {
 		fs_names_free(fs, n); /* no lookup comes in a directory the kernel forgot */
+		fs_ref_maybe_drop(fs, n);
+	}
 	fs_inode_maybe_free(n);
 }
 
@@ -467,6 +469,7 @@ fs_new(struct event_base *base, struct cfs_client *cl, const struct fs_opts *o)
 	TAILQ_INIT(&fs->held);
 	fs_lease_init(fs);
 	fs_lk_init(fs);
+	fs_ref_init(fs);
 	return fs;
 }
 
@@ -483,6 +486,7 @@ fs_free(struct fs *fs)
 
 	if (fs == NULL)
 		return;
+	fs_ref_free(fs);
 	fs_lk_free(fs);
 	fs_lease_free(fs);
 	for (size_t i = 0; i < FS_BUCKETS; i++) {
@@ -506,7 +510,6 @@ fs_free(struct fs *fs)
 			fs_names_free(fs, n);
 			fs_dc_drop(n);
 			LIST_REMOVE(n, hash);
-			free(n->orphan_name);
 			free(n);
 		}
 	}

@@ -54,7 +54,9 @@
 #define FS_NOX_CAP 1u	      /* security.capability: before every write and truncate */
 #define FS_NOX_ACL_ACCESS 2u  /* system.posix_acl_access: every check of another's access */
 #define FS_NOX_ACL_DEFAULT 4u /* system.posix_acl_default: every create in a directory */
-#define FS_HIDDEN_PREFIX ".chainfs-open-" /* open files unlinked by this mount */
+/* Open references (fs_ref.c): kept after the last close this long, and for at most this many. */
+#define FS_REF_IDLE_MS 5000
+#define FS_REF_IDLE_MAX 4096
 /* Lock requests under way at once (fs_lock.c); ENOLCK beyond, as the chain's own bound. */
 #define FS_LK_MAX_REQS 256
 
@@ -95,9 +97,15 @@ struct fs_inode {
 	struct cfs_attr last; /* attributes at the last create or getattr (last.ino 0: none) */
 	uint32_t opens;	  /* open file handles of this mount */
 	uint32_t dir_opens; /* open directory handles of this mount */
-	uint64_t orphan_dir; /* unlinked while open: hidden under this name until released */
-	char *orphan_name;
-	uint32_t orphan_uid, orphan_gid; /* who unlinked it: the hidden name is removed as them */
+	/*
+	 * Its open reference on the chain (fs_ref.c): none or held; OPENREFs
+	 * on their way; held but not open here, since ref_idle_ms.
+	 */
+	int ref;
+	uint32_t ref_asks;
+	int ref_idle;
+	uint64_t ref_idle_ms;
+	TAILQ_ENTRY(fs_inode) ref_entry;
 	/* A lease on its attributes and data (fs_lease.c): until, taken in gen, of version. */
 	uint64_t lease_until, lease_gen, lease_version;
 	struct cfs_attr lease_attr; /* the attributes that came with it */
@@ -131,6 +139,9 @@ struct fs_inode {
 };
 LIST_HEAD(fs_inode_list, fs_inode);
 TAILQ_HEAD(fs_held_list, fs_inode);
+TAILQ_HEAD(fs_ref_list, fs_inode);
+enum { FS_REF_NONE, FS_REF_HELD };
+struct fs_refs;
 
 /* A request held until an inode's writes are acknowledged. */
 struct fs_wait {
@@ -169,7 +180,7 @@ struct fs {
 	 */
 	int acl, dont_mask;
 	uint64_t nopen;	   /* open file handles, all inodes */
-	uint64_t orphans;  /* counter for hidden names */
+	struct fs_refs *refs; /* fs_ref.c */
 	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */
 	uint64_t recalls;	     /* recalls taken */
 	/* Recalls given to the worker (with the page cache), and those it finished: in order. */
@@ -352,6 +363,22 @@ int fs_lk_close(struct fs *, struct fs_wait *w, uint64_t owner, int release,
 void fs_lk_recalls_done(struct fs *);
 void fs_lk_init(struct fs *);
 void fs_lk_free(struct fs *);
+
+/* fs_ref.c: open references. */
+void fs_ref_init(struct fs *);
+void fs_ref_free(struct fs *);
+int fs_ref_any(const struct fs *);
+int fs_ref_use(struct fs *, struct fs_inode *);
+void fs_ref_ask(struct fs *, struct fs_inode *, cfs_client_done, struct fs_call *);
+void fs_ref_got(struct fs *, struct fs_inode *);
+void fs_ref_closed(struct fs *, struct fs_inode *);
+void fs_ref_maybe_drop(struct fs *, struct fs_inode *);
+uint64_t fs_ref_unlinking(struct fs *, uint64_t dir, const char *name);
+void fs_ref_unlink_failed(struct fs *, uint64_t ino);
+void fs_ref_flush(struct fs *);
+void fs_ref_lost(struct fs *);
+void fs_lk_session(struct fs *);
+int fs_names_known(struct fs *, uint64_t dir, const char *name, uint64_t *ino);
 /* (ino, owner) pairs that may hold locks, and requests under way. */
 uint64_t fs_lk_count(const struct fs *, uint64_t *waiting);
 

@@ -52,10 +52,12 @@ fs_reply_opened(struct fs *fs, fuse_req_t req, struct fs_inode *n, struct fuse_f
 	rc = e != NULL ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
 	if (rc != 0) {
 		free(h); /* the opener was interrupted: no release will come (no owners yet) */
+		fs_ref_closed(fs, n);
 		return;
 	}
 	n->opens++;
 	fs->nopen++;
+	fs_ref_use(fs, n);
 }
 
 /* The handle of an open file. */
@@ -65,24 +67,46 @@ fs_handle(const struct fuse_file_info *fi)
 	return (struct fs_handle *)(uintptr_t)fi->fh;
 }
 
-/* Completion of open's revalidation: keep the page cache only for an unchanged version. */
+/*
+ * Completion of open's revalidation (GETATTR) or of its open reference
+ * (OPENREF, which answers the attributes too): keep the page cache only
+ * for an unchanged version.
+ */
 static void
 fs_done_open(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
-	struct fs_inode *n;
+	struct fs_inode *n = fs_inode(c->fs, c->ino, 1);
 
+	if (c->type == CFS_OP_OPENREF)
+		n->ref_asks--;
 	if (r->status != 0) {
 		fuse_reply_err(c->req, fs_errno_ino(r->status));
+		fs_inode_maybe_free(n);
 		free(c);
 		return;
 	}
-	n = fs_inode(c->fs, c->ino, 1);
-	fs_open_mode(c->fs, n, &r->attr, &c->fi);
-	fs_lease_note(c->fs, &r->attr);
+	if (c->type == CFS_OP_OPENREF)
+		fs_ref_got(c->fs, n);
+	else
+		fs_lease_note(c->fs, &r->attr);
+	n->last = r->attr;
+	if (c->fs->o.page_cache)
+		fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	fs_reply_opened(c->fs, c->req, n, &c->fi, NULL);
 	fs_inode_maybe_free(n);
 	free(c);
+}
+
+/* The first open here of a file: held open on the chain before it answers (fs_ref.c). */
+static void
+fs_open_ref(struct fs *fs, fuse_req_t req, struct fs_inode *n, const struct fuse_file_info *fi)
+{
+	struct fs_call *c = fs_call(fs, req, n->ino);
+
+	c->fi = *fi;
+	c->type = CFS_OP_OPENREF;
+	fs_ref_ask(fs, n, fs_done_open, c);
 }
 
 /* open, once the inode's own writes are in. */
@@ -93,8 +117,8 @@ fs_open_run(struct fs *fs, struct fs_wait *w)
 	struct fs_call *c;
 	struct cfs_op op;
 
-	if (n != NULL && n->version != 0 && n->version == n->lease_version &&
-	    fs_lease_valid(fs, n)) {
+	if (n != NULL && n->ref == FS_REF_HELD && n->version != 0 &&
+	    n->version == n->lease_version && fs_lease_valid(fs, n)) {
 		/* Unchanged since the last open, and the tail would recall a change. */
 		struct fuse_file_info fi;
 
@@ -102,6 +126,14 @@ fs_open_run(struct fs *fs, struct fs_wait *w)
 		fi.flags = w->flags;
 		fi.keep_cache = 1;
 		fs_reply_opened(fs, w->req, n, &fi, NULL);
+		return;
+	}
+	if (n == NULL || n->ref != FS_REF_HELD) {
+		struct fuse_file_info fi;
+
+		memset(&fi, 0, sizeof(fi));
+		fi.flags = w->flags;
+		fs_open_ref(fs, w->req, fs_inode(fs, w->ino, 1), &fi);
 		return;
 	}
 	c = fs_call(fs, w->req, w->ino);
@@ -131,6 +163,10 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 0;
 		n = fs_inode(fs, ino, 1);
 		n->version = 0;
+		if (!fs_ref_use(fs, n)) {
+			fs_open_ref(fs, req, n, fi);
+			return;
+		}
 		fs_reply_opened(fs, req, n, fi, NULL);
 		fs_inode_maybe_free(n);
 		return;
@@ -155,6 +191,7 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 	}
 	n = fs_inode(c->fs, r->attr.ino, 1);
 	n->last = r->attr;
+	fs_ref_got(c->fs, n); /* CFS_CREATE_OPENREF */
 	/*
 	 * An existing file that O_CREAT opened may have been truncated (with
 	 * O_TRUNC) by an op that named only its directory; the new inode was
@@ -194,6 +231,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		op.flags = CFS_CREATE_EXCL;
 	else if (fi->flags & O_TRUNC)
 		op.flags = CFS_CREATE_TRUNC;
+	op.flags |= CFS_CREATE_OPENREF;
 	c = fs_call(fs, req, parent);
 	c->fi = *fi;
 	fs_submit(fs, &op, fs_done_create, c);
@@ -488,20 +526,10 @@ fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fs_after_writes(fuse_req_userdata(req), w);
 }
 
-/* Completion of removing a hidden open-unlinked file. */
-static void
-fs_done_orphan(void *arg, const struct cfs_reply *r)
-{
-	struct fs_call *c = arg;
-
-	if (r->status != 0 && r->status != ENOENT)
-		log_warnx("cannot remove %s: %s", c->name, strerror(fs_errno(r->status)));
-	fs_call_free(c);
-}
-
 /*
- * release: like flush, and the last release of a hidden unlinked file
- * removes it; the file's flocks and OFD locks went before (fs_release).
+ * release: like flush, and the last release here lets the file's open
+ * reference go, a while later (fs_ref.c); the file's flocks and OFD locks
+ * went before (fs_release).
  */
 static void
 fs_release_run(struct fs *fs, struct fs_wait *w)
@@ -515,18 +543,8 @@ fs_release_run(struct fs *fs, struct fs_wait *w)
 			fs_ra_free(fs, n);
 			n->lock_lost = 0; /* closed everywhere here: new locks may be asked for */
 		}
-		if (n->opens == 0 && n->orphan_name != NULL) {
-			struct fs_call *c = fs_call(fs, NULL, n->orphan_dir);
-			struct cfs_op op;
-
-			c->uid = n->orphan_uid;
-			c->gid = n->orphan_gid;
-			c->name = n->orphan_name;
-			n->orphan_name = NULL;
-			fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, c->name);
-			op.flags = CFS_OP_RECALL_WRITER; /* the kernel knows nothing of it */
-			fs_submit(fs, &op, fs_done_orphan, c);
-		}
+		if (n->opens == 0)
+			fs_ref_closed(fs, n);
 	}
 	fs_flush_run(fs, w);
 	free(w->h->owners);

@@ -296,7 +296,7 @@ fs_names_note(struct fs *fs, uint64_t dir, const char *name, const struct cfs_re
  * The inode `name` leads to in dir, as its kept names say: 1 with *ino
  * (0: no such name) when they know, 0 when they do not.
  */
-static int
+int
 fs_names_known(struct fs *fs, uint64_t dir, const char *name, uint64_t *ino)
 {
 	struct fs_inode *d = fs_inode(fs, dir, 0);
@@ -358,7 +358,7 @@ int
 fs_attr_held(struct fs *fs, const struct fs_inode *n)
 {
 	return fs_lease_valid(fs, n) && n->upd_inflight == 0 && n->writes == 0 &&
-	       n->lease_ns == fs->ns_gen && n->orphan_name == NULL && n->lease_attr.ino == n->ino;
+	       n->lease_ns == fs->ns_gen && n->lease_attr.ino == n->ino;
 }
 
 /*
@@ -659,8 +659,14 @@ fs_recall(void *arg, uint64_t id, uint64_t gen, const struct cfs_recall *r)
 			fs_names_free(fs, n);
 			fs_ra_recalled(fs, n);
 			fs_dc_recalled(n);
+			/* Left with no name by another host: not kept open here for nothing. */
+			if (r->items[i].kind == CFS_RECALL_GONE && n->ref_idle) {
+				fs_ref_maybe_drop(fs, n);
+				fs_inode_maybe_free(n);
+			}
 		}
 	}
+	fs_ref_flush(fs); /* what the recall let go: freed now if it has no name left */
 	if (fs->se == NULL) {
 		cfs_client_recall_ack(fs->cl, id, gen); /* not mounted: nothing is cached */
 		return;

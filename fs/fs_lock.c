@@ -115,11 +115,11 @@ fs_lk_own_drop(struct fs *fs, struct fs_lkown *o)
 	free(o);
 }
 
-/* The session's lease is kept while anything is held or waited for. */
-static void
+/* The session's lease is kept while anything is held or waited for, or held open. */
+void
 fs_lk_session(struct fs *fs)
 {
-	cfs_client_keep_session(fs->cl, fs->lk->nown > 0 || fs->lk->nreqs > 0);
+	cfs_client_keep_session(fs->cl, fs->lk->nown > 0 || fs->lk->nreqs > 0 || fs_ref_any(fs));
 }
 
 static struct fs_lkreq *
@@ -697,6 +697,7 @@ fs_lk_lost(void *arg)
 	 */
 	inos = fs_lk_drop_held(fs, &ndropped);
 	fs_lk_unlock(fs, 0, 0, CFS_LK_SESSION, fs_lk_reset_done, NULL);
+	fs_ref_lost(fs);
 	fs_lk_session(fs);
 	/* Their flushes and fsyncs may go on now (they report EIO). */
 	for (size_t i = 0; i < ndropped; i++) {

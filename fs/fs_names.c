@@ -229,138 +229,23 @@ fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name
 	fs_make(req, CFS_OP_SYMLINK, parent, name, S_IFLNK | 0777, 0, link);
 }
 
-/* Completion of removing the hidden link of a file after a failed rename. */
-static void
-fs_done_unhide(void *arg, const struct cfs_reply *r)
-{
-	struct fs_call *c = arg;
-
-	if (r->status != 0 && r->status != ENOENT)
-		log_warnx("rename failed and the extra name %s could not be removed: %s", c->name,
-			  strerror(fs_errno(r->status)));
-	fs_call_free(c);
-}
-
 /* Completion: unlink, rmdir, rename. */
 static void
 fs_done_namespace(void *arg, const struct cfs_reply *r)
 {
 	struct fs_call *c = arg;
-	struct fs_inode *n;
 
 	fuse_reply_err(c->req, fs_errno(r->status));
-	if (r->status != 0 && c->size != 0 && (n = fs_inode(c->fs, c->size, 0)) != NULL &&
-	    n->orphan_name != NULL) {
-		/* The rename over an open file failed: the file keeps its name, drop the extra one. */
-		struct fs_call *u = fs_call(c->fs, NULL, n->orphan_dir);
-		struct cfs_op op;
-
-		u->uid = c->uid;
-		u->gid = c->gid;
-		u->name = n->orphan_name;
-		n->orphan_name = NULL;
-		fs_op_name(&op, CFS_OP_UNLINK, n->orphan_dir, u->name);
-		op.flags = CFS_OP_RECALL_WRITER; /* the kernel knows nothing of it */
-		fs_submit(c->fs, &op, fs_done_unhide, u);
-	}
+	if (r->status != 0 && c->ino_out != 0)
+		fs_ref_unlink_failed(c->fs, c->ino_out);
 	fs_call_free(c);
 }
 
-/* Sends the unlink, rmdir or rename itself. */
-static void
-fs_namespace_submit(struct fs *fs, struct fs_call *c)
-{
-	struct cfs_op op;
-
-	fs_op_name(&op, c->type, c->ino, c->name);
-	if (c->type == CFS_OP_RENAME) {
-		op.ino2 = c->parent2;
-		op.name2 = c->name2;
-		op.name2len = (uint16_t)strlen(c->name2);
-		op.flags = c->flags;
-	}
-	fs_submit(fs, &op, fs_done_namespace, c);
-}
-
-/* The open file has its hidden name: an unlink is done, a rename goes on. */
-static void
-fs_done_hide(void *arg, const struct cfs_reply *r)
-{
-	struct fs_call *c = arg;
-	struct fs_inode *n = fs_inode(c->fs, c->size, 0);
-
-	if (r->status != 0) {
-		if (n != NULL) {
-			free(n->orphan_name);
-			n->orphan_name = NULL;
-		}
-		c->size = 0;
-		if (c->type == CFS_OP_UNLINK) {
-			fuse_reply_err(c->req, fs_errno(r->status));
-			fs_call_free(c);
-			return;
-		}
-		/* The rename goes on; the open file then goes as on another host. */
-		fs_namespace_submit(c->fs, c);
-		return;
-	}
-	if (c->type == CFS_OP_UNLINK) {
-		fuse_reply_err(c->req, 0);
-		fs_call_free(c);
-		return;
-	}
-	fs_namespace_submit(c->fs, c);
-}
-
 /*
- * The name about to disappear (unlinked or replaced) was looked up.  A file
- * this mount has open gets a hidden name instead and is removed at its last
- * release, so that reads and writes through open descriptors go on working,
- * as on a local filesystem (the NFS "silly rename"; a file held open only by
- * another host is removed at once).  Each step is one atomic chain
- * operation and the name never vanishes in between: an unlink renames the
- * file to its hidden name; a rename over it first links the file under its
- * hidden name, then replaces the name, so that no host ever finds neither
- * file under the name.
+ * unlink, rmdir, rename.  A file open anywhere stays, with no name, until
+ * its last close anywhere (store_opens.c, fs_ref.c); one this mount holds
+ * but has closed is let go first, so that it goes at once.
  */
-static void
-fs_done_target(void *arg, const struct cfs_reply *r)
-{
-	struct fs_call *c = arg;
-	struct fs *fs = c->fs;
-	struct fs_inode *n;
-	uint64_t dir = c->type == CFS_OP_RENAME ? c->parent2 : c->ino;
-	const char *name = c->type == CFS_OP_RENAME ? c->name2 : c->name;
-	char hidden[64];
-	struct cfs_op op;
-
-	if (r->status != 0 || !S_ISREG(r->attr.mode) ||
-	    (n = fs_inode(fs, r->attr.ino, 0)) == NULL || n->opens == 0 || n->orphan_name != NULL ||
-	    r->attr.nlink > 1) {
-		fs_namespace_submit(fs, c);
-		return;
-	}
-	snprintf(hidden, sizeof(hidden), FS_HIDDEN_PREFIX "%llx-%llu",
-		 (unsigned long long)r->attr.ino, (unsigned long long)++fs->orphans);
-	n->orphan_dir = dir;
-	n->orphan_name = xstrdup(hidden);
-	n->orphan_uid = c->uid;
-	n->orphan_gid = c->gid;
-	c->size = r->attr.ino;
-	if (c->type == CFS_OP_RENAME) {
-		fs_op_name(&op, CFS_OP_LINK, r->attr.ino, hidden);
-		op.ino2 = dir;
-	} else {
-		fs_op_name(&op, CFS_OP_RENAME, dir, name);
-		op.ino2 = dir;
-		op.name2 = hidden;
-		op.name2len = (uint16_t)strlen(hidden);
-		op.flags = RENAME_NOREPLACE;
-	}
-	fs_submit(fs, &op, fs_done_hide, c);
-}
-
-/* unlink, rmdir, rename: look the doomed name up first while files are open here. */
 static void
 fs_namespace(fuse_req_t req, uint16_t type, fuse_ino_t parent, const char *name,
 	     fuse_ino_t parent2, const char *name2, unsigned flags)
@@ -369,21 +254,20 @@ fs_namespace(fuse_req_t req, uint16_t type, fuse_ino_t parent, const char *name,
 	struct fs_call *c = fs_call(fs, req, parent);
 	struct cfs_op op;
 
-	c->type = type;
-	c->name = xstrdup(name);
-	c->parent2 = parent2;
-	c->name2 = name2 ? xstrdup(name2) : NULL;
-	c->flags = flags;
-	if (fs->nopen == 0 || type == CFS_OP_RMDIR ||
-	    (type == CFS_OP_RENAME && (flags & (RENAME_NOREPLACE | RENAME_EXCHANGE)))) {
-		fs_namespace_submit(fs, c);
-		return;
+	if (type == CFS_OP_UNLINK)
+		c->ino_out = fs_ref_unlinking(fs, parent, name);
+	else if (type == CFS_OP_RENAME && !(flags & RENAME_EXCHANGE))
+		c->ino_out = fs_ref_unlinking(fs, parent2, name2);
+	fs_op_name(&op, type, parent, name);
+	if (type == CFS_OP_RENAME) {
+		op.ino2 = parent2;
+		op.name2 = name2;
+		op.name2len = (uint16_t)strlen(name2);
+		op.flags = flags;
 	}
-	if (type == CFS_OP_RENAME)
-		fs_op_name(&op, CFS_OP_LOOKUP, parent2, name2);
-	else
-		fs_op_name(&op, CFS_OP_LOOKUP, parent, name);
-	fs_submit(fs, &op, fs_done_target, c);
+	if (c->ino_out != 0)
+		op.flags |= CFS_REMOVE_DROPREF;
+	fs_submit(fs, &op, fs_done_namespace, c);
 }
 
 void

@@ -207,6 +207,7 @@ struct store_changes {
 	uint32_t ninodes;
 	int overflow;
 	uint64_t inodes[STORE_CHANGES_MAX];
+	uint32_t gone; /* bit i: inodes[i] lost its last name and is kept open (an orphan) */
 };
 /* Starts collecting into ch (emptied first); NULL stops. */
 void store_track(struct store *, struct store_changes *ch);

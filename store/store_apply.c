@@ -395,6 +395,9 @@ store_op_remove(struct store_tx *tx, int isdir)
 		return ENOTDIR;
 	if (isdir && n.nentries > 0)
 		return ENOTEMPTY;
+	if (!isdir && (op->flags & CFS_REMOVE_DROPREF) &&
+	    (rc = store_opens_drop(tx, tx->e->client_id, ino)) != 0)
+		return rc;
 	rc = store_dirent_del(tx, &dir, op->name, op->namelen, cookie);
 	if (rc != 0)
 		return rc;
@@ -420,7 +423,8 @@ store_op_rename(struct store_tx *tx)
 	uint64_t sino, scookie, tino = 0, tcookie = 0;
 	int rc, exists, exchange = (op->flags & RENAME_EXCHANGE) != 0;
 
-	if ((op->flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0 ||
+	if ((op->flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | CFS_REMOVE_DROPREF)) !=
+	        0 ||
 	    ((op->flags & RENAME_NOREPLACE) && exchange))
 		return EINVAL;
 	rc = store_dir_get(tx, op->ino, &d1);
@@ -485,7 +489,10 @@ store_op_rename(struct store_tx *tx)
 		rc = store_inode_put(tx, &tgt);
 	} else {
 		if (exists) {
-			rc = store_dirent_del(tx, d2, op->name2, op->name2len, tcookie);
+			if (!S_ISDIR(tgt.a.mode) && (op->flags & CFS_REMOVE_DROPREF))
+				rc = store_opens_drop(tx, tx->e->client_id, tino);
+			if (rc == 0)
+				rc = store_dirent_del(tx, d2, op->name2, op->name2len, tcookie);
 			if (rc == 0 && S_ISDIR(tgt.a.mode)) {
 				d2->a.nlink--;
 				store_touch(tx, &tgt.a, 0, 0);

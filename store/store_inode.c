@@ -92,6 +92,20 @@ store_changed_inode(struct store *s, uint64_t ino)
 		ch->inodes[ch->ninodes++] = ino;
 }
 
+/* ino changed and lost its last name: its holders may let it go (CFS_RECALL_GONE). */
+void
+store_gone_inode(struct store *s, uint64_t ino)
+{
+	struct store_changes *ch = s->changes;
+
+	store_changed_inode(s, ino);
+	if (ch == NULL || ch->overflow)
+		return;
+	for (uint32_t i = 0; i < ch->ninodes; i++)
+		if (ch->inodes[i] == ino)
+			ch->gone |= 1u << i;
+}
+
 /* Writes inode n back and refreshes its derived fields. */
 int
 store_inode_put(struct store_tx *tx, struct store_inode *n)

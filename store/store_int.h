@@ -131,6 +131,7 @@ const uint8_t *store_attr_dec(const uint8_t *p, struct cfs_attr *a);
 int store_inode_get(struct store_tx *tx, uint64_t ino, struct store_inode *n);
 int store_inode_put(struct store_tx *tx, struct store_inode *n);
 void store_changed_inode(struct store *s, uint64_t ino);
+void store_gone_inode(struct store *s, uint64_t ino);
 int store_dir_get(struct store_tx *tx, uint64_t ino, struct store_inode *n);
 int store_name_check(const char *name, size_t len);
 void store_touch(struct store_tx *tx, struct cfs_attr *a, int atime, int mtime);
@@ -189,6 +190,7 @@ int store_op_openref(struct store_tx *tx);
 int store_op_closeref(struct store_tx *tx);
 int store_opens_add(struct store_tx *tx, uint64_t session, uint64_t ino);
 int store_opens_end_session(struct store_tx *tx, uint64_t session);
+int store_opens_drop(struct store_tx *tx, uint64_t session, uint64_t ino);
 int store_opens_sessions(struct store_tx *tx, void (*fn)(void *, uint64_t), void *arg);
 int store_inode_orphan(struct store_tx *tx, struct store_inode *n);
 

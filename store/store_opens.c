@@ -168,6 +168,13 @@ opens_del(struct store_tx *tx, uint64_t session, uint64_t ino)
 	return rc != 0 ? rc : store_inode_free(tx, &n);
 }
 
+/* UNLINK or RENAME with CFS_REMOVE_DROPREF: session lets ino go before its name goes. */
+int
+store_opens_drop(struct store_tx *tx, uint64_t session, uint64_t ino)
+{
+	return session == 0 ? 0 : opens_del(tx, session, ino);
+}
+
 /*
  * An inode lost its last name (a file's last link, or a removed
  * directory): freed, or kept as an orphan with a link count of 0 while a
@@ -184,7 +191,7 @@ store_inode_orphan(struct store_tx *tx, struct store_inode *n)
 	if (held == 0)
 		return store_inode_free(tx, n);
 	n->a.nlink = 0;
-	store_changed_inode(tx->s, n->a.ino);
+	store_gone_inode(tx->s, n->a.ino);
 	rc = opens_meta_add(tx, "orphans", 1);
 	return rc != 0 ? rc : store_inode_put(tx, n);
 }

@@ -1034,6 +1034,28 @@ test_open_refs(void **state)
 	assert_int_equal(getattr(f, h, NULL), ENOENT);
 	open_stats(f, 0, 0);
 	assert_int_equal(db_count(f, "opens"), 0);
+	/* A removal with CFS_REMOVE_DROPREF lets the caller's reference go first. */
+	l = mkfile(f, ROOT, "q");
+	assert_int_equal(openref(f, T_CLIENT, l), 0);
+	op = mkop(CFS_OP_UNLINK, ROOT, "q");
+	op.flags = CFS_REMOVE_DROPREF;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(getattr(f, l, NULL), ENOENT);
+	l = mkfile(f, ROOT, "q");
+	mkfile(f, ROOT, "r");
+	assert_int_equal(openref(f, T_CLIENT, l), 0);
+	assert_int_equal(openref(f, 11, l), 0); /* another session still holds it */
+	op = mkop(CFS_OP_RENAME, ROOT, "r");
+	op.ino2 = ROOT;
+	op.name2 = "q";
+	op.name2len = 1;
+	op.flags = CFS_REMOVE_DROPREF;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(attr_of(f, l).nlink, 0);
+	open_stats(f, 1, 1);
+	assert_int_equal(closeref(f, 11, &l, 1, 0), 0);
+	assert_int_equal(getattr(f, l, NULL), ENOENT);
+	open_stats(f, 0, 0);
 	/* A held inode that keeps its name is not an orphan when let go. */
 	assert_int_equal(openref(f, 11, g), 0);
 	assert_int_equal(closeref(f, 11, &g, 1, 0), 0);

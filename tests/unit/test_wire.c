@@ -946,7 +946,7 @@ dec_recall(const void *p, size_t len)
 static void
 test_recall_roundtrip(void **state)
 {
-	static const uint8_t want[] = {2, 0, 1, 7, 0, 0, 0, 0, 0, 0, 0, 1,
+	static const uint8_t want[] = {2, 0, 1, 7, 0, 0, 0, 0, 0, 0, 0, 2,
 				       0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11};
 	struct cfs_recall got;
 	struct cfs_wbuf w;
@@ -955,13 +955,14 @@ test_recall_roundtrip(void **state)
 	cfs_wbuf_init(&w);
 	at = cfs_recall_begin(&w);
 	cfs_recall_add(&w, at, CFS_RECALL_INODE, 7);
-	cfs_recall_add(&w, at, CFS_RECALL_INODE, 0x1122334455667788ull);
+	cfs_recall_add(&w, at, CFS_RECALL_GONE, 0x1122334455667788ull);
 	assert_int_equal(w.len, sizeof(want));
 	assert_memory_equal(w.p, want, sizeof(want));
 	assert_int_equal(cfs_recall_decode(w.p, w.len, &got), CFS_WIRE_OK);
 	assert_int_equal(got.n, 2);
 	assert_int_equal(got.items[0].kind, CFS_RECALL_INODE);
 	assert_true(got.items[0].ino == 7);
+	assert_int_equal(got.items[1].kind, CFS_RECALL_GONE);
 	assert_true(got.items[1].ino == 0x1122334455667788ull);
 	check_prefixes_and_trailing(dec_recall, w.p, w.len);
 	cfs_wbuf_free(&w);
@@ -997,7 +998,7 @@ test_recall_reject(void **state)
 	assert_int_equal(got.n, 0);
 	cfs_wbuf_reset(&w);
 	cfs_put_u16(&w, 1);
-	cfs_put_u8(&w, 2);
+	cfs_put_u8(&w, 3);
 	cfs_put_u64(&w, 1);
 	assert_int_equal(cfs_recall_decode(w.p, w.len, &got), CFS_WIRE_BAD_FIELD);
 	cfs_wbuf_reset(&w);
