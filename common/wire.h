@@ -27,7 +27,7 @@
  * update left, for its writer's lease.  7: locks (ops, LKGRANT, PING/PONG;
  * HELLO_REPLY carries the lock lease).
  */
-#define CFS_PROTOCOL_VERSION 7
+#define CFS_PROTOCOL_VERSION 8
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_ROOT_INO 1			     /* the root directory's inode, as FUSE numbers it */
@@ -133,19 +133,19 @@ enum cfs_op_type {
 	 * Open references (store_opens.c): the client's session holds ino open,
 	 * so that the inode outlives its last name until the session lets it
 	 * go.  OPENREF: ino -> attr.  CLOSEREF: data = inode numbers, 8 bytes
-	 * each, little-endian, at most CFS_CLOSEREF_MAX; or flags =
-	 * CFS_CLOSEREF_ALL: every one the session holds.
+	 * each, little-endian, at most CFS_CLOSEREF_MAX.
 	 */
 	CFS_OP_OPENREF = 51,
 	CFS_OP_CLOSEREF = 52,
 };
 #define CFS_CLOSEREF_MAX 512
 /*
- * UNLINK and RENAME flag: first the caller's session lets go of the inode
- * the removed (or replaced) name leads to, as a CLOSEREF of it would.
+ * UNLINK and RENAME flag: first the caller's session lets go of inode
+ * `offset` (the one the removed or replaced name led to when the client
+ * looked), as a CLOSEREF of it would, whether or not the op then finds
+ * that inode under the name.
  */
 #define CFS_REMOVE_DROPREF 0x100
-#define CFS_CLOSEREF_ALL 0x1
 
 /* Lock types (op.mode of SETLK/GETLK, GETLK's value) */
 #define CFS_LK_RD 1

@@ -82,13 +82,22 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 		n->ref_asks--;
 	if (r->status != 0) {
 		fuse_reply_err(c->req, fs_errno_ino(r->status));
+		if (c->type == CFS_OP_OPENREF)
+			fs_ref_unsure(c->fs, n->ino, r->status);
+		else
+			fs_ref_closed(c->fs, n); /* taken out of the idle list for this open */
 		fs_inode_maybe_free(n);
 		free(c);
 		return;
 	}
-	if (c->type == CFS_OP_OPENREF)
-		fs_ref_got(c->fs, n);
-	else
+	if ((c->type == CFS_OP_OPENREF && !fs_ref_got(c->fs, n, c->hold)) ||
+	    (c->type != CFS_OP_OPENREF && n->ref != FS_REF_HELD)) {
+		/* The session may have ended meanwhile, taking the reference: again. */
+		c->type = CFS_OP_OPENREF;
+		fs_ref_ask(c->fs, n, fs_done_open, c);
+		return;
+	}
+	if (c->type != CFS_OP_OPENREF)
 		fs_lease_note(c->fs, &r->attr);
 	n->last = r->attr;
 	if (c->fs->o.page_cache)
@@ -136,6 +145,7 @@ fs_open_run(struct fs *fs, struct fs_wait *w)
 		fs_open_ref(fs, w->req, fs_inode(fs, w->ino, 1), &fi);
 		return;
 	}
+	fs_ref_use(fs, n); /* not let go while the GETATTR is on its way */
 	c = fs_call(fs, w->req, w->ino);
 	c->fi.flags = w->flags;
 	fs_op_name(&op, CFS_OP_GETATTR, w->ino, NULL);
@@ -191,7 +201,8 @@ fs_done_create(void *arg, const struct cfs_reply *r)
 	}
 	n = fs_inode(c->fs, r->attr.ino, 1);
 	n->last = r->attr;
-	fs_ref_got(c->fs, n); /* CFS_CREATE_OPENREF */
+	if (!fs_ref_got(c->fs, n, c->hold)) /* CFS_CREATE_OPENREF */
+		fs_ref_again(c->fs, n);     /* the session may have ended since it was sent */
 	/*
 	 * An existing file that O_CREAT opened may have been truncated (with
 	 * O_TRUNC) by an op that named only its directory; the new inode was
@@ -234,6 +245,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	op.flags |= CFS_CREATE_OPENREF;
 	c = fs_call(fs, req, parent);
 	c->fi = *fi;
+	c->hold = fs_ref_gen(fs);
 	fs_submit(fs, &op, fs_done_create, c);
 }
 

@@ -265,8 +265,10 @@ fs_namespace(fuse_req_t req, uint16_t type, fuse_ino_t parent, const char *name,
 		op.name2len = (uint16_t)strlen(name2);
 		op.flags = flags;
 	}
-	if (c->ino_out != 0)
+	if (c->ino_out != 0) {
 		op.flags |= CFS_REMOVE_DROPREF;
+		op.offset = c->ino_out;
+	}
 	fs_submit(fs, &op, fs_done_namespace, c);
 }
 

@@ -40,7 +40,8 @@
 struct fs_refs {
 	struct fs_ref_list idle; /* held, not open here: the least recently closed first */
 	size_t nidle;
-	uint64_t held;		 /* inodes whose reference is held or asked for */
+	uint64_t held;		 /* inodes whose reference is held */
+	uint64_t gen;		 /* changes when the session may have ended (fs_ref_lost) */
 	uint64_t *pending;	 /* inodes to let go, not sent yet */
 	size_t npending, cappending;
 	struct event *tick;
@@ -63,14 +64,28 @@ fs_ref_unidle(struct fs *fs, struct fs_inode *n)
 	n->ref_idle = 0;
 }
 
+/* The inodes of a CLOSEREF on its way. */
+struct fs_closeref {
+	struct fs *fs;
+	size_t n;
+	uint64_t ino[];
+};
+
+static void fs_ref_pend(struct fs_refs *, uint64_t);
+
+/* A CLOSEREF that failed is sent again, but for files held again meanwhile. */
 static void
 fs_done_closeref(void *arg, const struct cfs_reply *r)
 {
-	(void)arg;
-	if (r->status != 0)
-		log_warnx("cannot let go of open files on the chain: %s (they go when this "
-			  "mount's session ends)",
+	struct fs_closeref *cr = arg;
+
+	if (r->status != 0 && cr->fs->refs != NULL) {
+		log_warnx("cannot let go of %zu open files on the chain: %s; trying again", cr->n,
 			  strerror(fs_errno(r->status)));
+		for (size_t i = 0; i < cr->n; i++)
+			fs_ref_unsure(cr->fs, cr->ino[i], -1);
+	}
+	free(cr);
 }
 
 /* Sends the references let go, CFS_CLOSEREF_MAX per request. */
@@ -82,16 +97,21 @@ fs_ref_flush(struct fs *fs)
 	while (rf->npending > 0) {
 		size_t k = rf->npending < CFS_CLOSEREF_MAX ? rf->npending : CFS_CLOSEREF_MAX;
 		uint8_t *buf = xmalloc(8 * k);
+		struct fs_closeref *cr = xmalloc(sizeof(*cr) + k * sizeof(cr->ino[0]));
 		struct cfs_op op;
 
-		for (size_t i = 0; i < k; i++)
+		cr->fs = fs;
+		cr->n = k;
+		for (size_t i = 0; i < k; i++) {
+			cr->ino[i] = rf->pending[i];
 			for (int b = 0; b < 8; b++)
 				buf[8 * i + (size_t)b] = (uint8_t)(rf->pending[i] >> (8 * b));
+		}
 		memset(&op, 0, sizeof(op));
 		op.type = CFS_OP_CLOSEREF;
 		op.data = buf;
 		op.datalen = (uint32_t)(8 * k);
-		fs_send(fs, &op, fs_done_closeref, NULL);
+		fs_send(fs, &op, fs_done_closeref, cr);
 		free(buf);
 		rf->npending -= k;
 		memmove(rf->pending, rf->pending + k, rf->npending * sizeof(*rf->pending));
@@ -126,15 +146,46 @@ fs_ref_drop(struct fs *fs, struct fs_inode *n)
 	fs_lk_session(fs);
 }
 
-/* n's reference is held now (an OPENREF or a create answered). */
-void
-fs_ref_got(struct fs *fs, struct fs_inode *n)
+/*
+ * n's reference is held now: an OPENREF or a create sent in session
+ * generation gen answered.  0 when the session may have ended since (the
+ * answer may predate that end): the caller asks again.
+ */
+int
+fs_ref_got(struct fs *fs, struct fs_inode *n, uint64_t gen)
 {
+	if (gen != fs->refs->gen)
+		return 0;
 	if (n->ref == FS_REF_HELD)
-		return;
+		return 1;
 	n->ref = FS_REF_HELD;
 	fs->refs->held++;
 	fs_lk_session(fs);
+	return 1;
+}
+
+/* The generation a create's answer is checked against (fs_ref_got). */
+uint64_t
+fs_ref_gen(const struct fs *fs)
+{
+	return fs->refs->gen;
+}
+
+/*
+ * An OPENREF (or a CLOSEREF) failed in a way that leaves open whether the
+ * chain applied it (a timeout; status -1: always): let go, in case it did,
+ * unless the file is held or asked for meanwhile.
+ */
+void
+fs_ref_unsure(struct fs *fs, uint64_t ino, int status)
+{
+	struct fs_inode *n = fs_inode(fs, ino, 0);
+
+	if (status > 0 && status != ETIMEDOUT && status != ECANCELED)
+		return; /* refused: nothing happened */
+	if (n != NULL && (n->ref != FS_REF_NONE || n->ref_asks > 0))
+		return;
+	fs_ref_pend(fs->refs, ino);
 }
 
 /* Whether n's reference is held: an open may answer at once.  It is in use again. */
@@ -219,12 +270,7 @@ fs_ref_unlinking(struct fs *fs, uint64_t dir, const char *name)
 void
 fs_ref_unlink_failed(struct fs *fs, uint64_t ino)
 {
-	struct fs_inode *n = fs_inode(fs, ino, 0);
-	struct fs_refs *rf = fs->refs;
-
-	if (n != NULL && (n->ref != FS_REF_NONE || n->ref_asks > 0))
-		return;
-	fs_ref_pend(rf, ino);
+	fs_ref_unsure(fs, ino, -1);
 }
 
 /* Completion of an OPENREF taken again after the session may have ended. */
@@ -234,17 +280,21 @@ fs_done_reref(void *arg, const struct cfs_reply *r)
 	struct fs_call *c = arg;
 	struct fs_inode *n = fs_inode(c->fs, c->ino, 0);
 
+	if (n != NULL)
+		n->ref_asks--;
+	if (r->status == 0 && n != NULL && !fs_ref_got(c->fs, n, c->hold)) {
+		fs_ref_ask(c->fs, n, fs_done_reref, c); /* the session may have ended again */
+		return;
+	}
 	if (r->status == 0 && n != NULL) {
-		fs_ref_got(c->fs, n);
 		fs_ref_closed(c->fs, n); /* closed meanwhile: kept a while, as any */
 	} else if (r->status != 0) {
 		log_warnx("inode %llu, open here, cannot be held open on the chain again: %s",
 			  (unsigned long long)c->ino, strerror(fs_errno(r->status)));
+		fs_ref_unsure(c->fs, c->ino, r->status);
 	}
-	if (n != NULL) {
-		n->ref_asks--;
+	if (n != NULL)
 		fs_inode_maybe_free(n);
-	}
 	free(c);
 }
 
@@ -252,11 +302,29 @@ fs_done_reref(void *arg, const struct cfs_reply *r)
 void
 fs_ref_ask(struct fs *fs, struct fs_inode *n, cfs_client_done done, struct fs_call *c)
 {
+	struct fs_refs *rf = fs->refs;
 	struct cfs_op op;
 
+	/*
+	 * A CLOSEREF of it not sent yet would come after this OPENREF and
+	 * undo it: it is not sent (the chain still holds the reference).
+	 */
+	for (size_t i = 0; i < rf->npending; i++)
+		if (rf->pending[i] == n->ino) {
+			rf->pending[i] = rf->pending[--rf->npending];
+			break;
+		}
+	c->hold = rf->gen;
 	n->ref_asks++;
 	fs_op_name(&op, CFS_OP_OPENREF, n->ino, NULL);
 	fs_submit(fs, &op, done, c);
+}
+
+/* Takes n's reference again, not for an open waiting on it. */
+void
+fs_ref_again(struct fs *fs, struct fs_inode *n)
+{
+	fs_ref_ask(fs, n, fs_done_reref, fs_call(fs, NULL, n->ino));
 }
 
 /*
@@ -269,6 +337,7 @@ fs_ref_lost(struct fs *fs)
 {
 	size_t again = 0;
 
+	fs->refs->gen++; /* answers to what was asked before prove nothing now */
 	for (size_t i = 0; i < FS_BUCKETS; i++) {
 		struct fs_inode *n, *next;
 
@@ -283,7 +352,7 @@ fs_ref_lost(struct fs *fs)
 			}
 			n->ref = FS_REF_NONE;
 			fs->refs->held--;
-			fs_ref_ask(fs, n, fs_done_reref, fs_call(fs, NULL, n->ino));
+			fs_ref_again(fs, n);
 			again++;
 		}
 	}

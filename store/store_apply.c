@@ -379,6 +379,8 @@ store_op_remove(struct store_tx *tx, int isdir)
 	uint64_t ino, cookie;
 	int rc;
 
+	if ((rc = store_opens_drop(tx)) != 0)
+		return rc;
 	rc = store_dir_get(tx, op->ino, &dir);
 	if (rc != 0)
 		return rc;
@@ -395,9 +397,6 @@ store_op_remove(struct store_tx *tx, int isdir)
 		return ENOTDIR;
 	if (isdir && n.nentries > 0)
 		return ENOTEMPTY;
-	if (!isdir && (op->flags & CFS_REMOVE_DROPREF) &&
-	    (rc = store_opens_drop(tx, tx->e->client_id, ino)) != 0)
-		return rc;
 	rc = store_dirent_del(tx, &dir, op->name, op->namelen, cookie);
 	if (rc != 0)
 		return rc;
@@ -427,6 +426,8 @@ store_op_rename(struct store_tx *tx)
 	        0 ||
 	    ((op->flags & RENAME_NOREPLACE) && exchange))
 		return EINVAL;
+	if ((rc = store_opens_drop(tx)) != 0)
+		return rc;
 	rc = store_dir_get(tx, op->ino, &d1);
 	if (rc != 0)
 		return rc;
@@ -489,10 +490,7 @@ store_op_rename(struct store_tx *tx)
 		rc = store_inode_put(tx, &tgt);
 	} else {
 		if (exists) {
-			if (!S_ISDIR(tgt.a.mode) && (op->flags & CFS_REMOVE_DROPREF))
-				rc = store_opens_drop(tx, tx->e->client_id, tino);
-			if (rc == 0)
-				rc = store_dirent_del(tx, d2, op->name2, op->name2len, tcookie);
+			rc = store_dirent_del(tx, d2, op->name2, op->name2len, tcookie);
 			if (rc == 0 && S_ISDIR(tgt.a.mode)) {
 				d2->a.nlink--;
 				store_touch(tx, &tgt.a, 0, 0);

@@ -190,7 +190,7 @@ int store_op_openref(struct store_tx *tx);
 int store_op_closeref(struct store_tx *tx);
 int store_opens_add(struct store_tx *tx, uint64_t session, uint64_t ino);
 int store_opens_end_session(struct store_tx *tx, uint64_t session);
-int store_opens_drop(struct store_tx *tx, uint64_t session, uint64_t ino);
+int store_opens_drop(struct store_tx *tx);
 int store_opens_sessions(struct store_tx *tx, void (*fn)(void *, uint64_t), void *arg);
 int store_inode_orphan(struct store_tx *tx, struct store_inode *n);
 

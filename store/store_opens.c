@@ -10,9 +10,10 @@
  * an unlink, rmdir or rename takes an inode's last name while references
  * are held, the inode stays, with no name and a link count of 0: an
  * orphan, readable and writable through the open files, which the kernel
- * shows as deleted.  The CLOSEREF (or the end of the session: UNLOCK with
- * CFS_LK_SESSION is not one; LKEXPIRE, the head's, and CLOSEREF with
- * CFS_CLOSEREF_ALL are) that drops the last reference frees it.
+ * shows as deleted.  The CLOSEREF (or the end of the session: LKEXPIRE,
+ * the head's) that drops the last reference frees it.  One entry lets go
+ * of at most CFS_CLOSEREF_MAX references: an LKEXPIRE of a session that
+ * holds more leaves the rest for the head's next one.
  *
  * The opens database, keys big-endian (store_key2):
  *   (session, ino) -> 1         the session holds ino open;
@@ -168,11 +169,15 @@ opens_del(struct store_tx *tx, uint64_t session, uint64_t ino)
 	return rc != 0 ? rc : store_inode_free(tx, &n);
 }
 
-/* UNLINK or RENAME with CFS_REMOVE_DROPREF: session lets ino go before its name goes. */
+/* UNLINK or RENAME with CFS_REMOVE_DROPREF: the caller lets inode op->offset go first. */
 int
-store_opens_drop(struct store_tx *tx, uint64_t session, uint64_t ino)
+store_opens_drop(struct store_tx *tx)
 {
-	return session == 0 ? 0 : opens_del(tx, session, ino);
+	const struct cfs_entry *e = tx->e;
+
+	if (!(e->op.flags & CFS_REMOVE_DROPREF) || e->client_id == 0 || e->op.offset == 0)
+		return 0;
+	return opens_del(tx, e->client_id, e->op.offset);
 }
 
 /*
@@ -196,7 +201,10 @@ store_inode_orphan(struct store_tx *tx, struct store_inode *n)
 	return rc != 0 ? rc : store_inode_put(tx, n);
 }
 
-/* Drops every reference of session, freeing the orphans only it held. */
+/*
+ * Drops the references of session, CFS_CLOSEREF_MAX at most, freeing the
+ * orphans only it held; the head asks again while any are left.
+ */
 int
 store_opens_end_session(struct store_tx *tx, uint64_t session)
 {
@@ -204,7 +212,7 @@ store_opens_end_session(struct store_tx *tx, uint64_t session)
 	MDB_val key, v;
 	int rc;
 
-	for (;;) {
+	for (unsigned i = 0; i < CFS_CLOSEREF_MAX; i++) {
 		store_key2(k, session, 1);
 		rc = store_db_seek(tx->txn, tx->s->dbi[STORE_DB_OPENS], k, sizeof(k), 8, &key, &v);
 		if (rc == ENOENT)
@@ -216,6 +224,7 @@ store_opens_end_session(struct store_tx *tx, uint64_t session)
 		if (rc != 0)
 			return rc;
 	}
+	return 0;
 }
 
 /* OPENREF: the caller's session holds op->ino open; answers its attributes. */
@@ -238,7 +247,7 @@ store_op_openref(struct store_tx *tx)
 	return 0;
 }
 
-/* CLOSEREF: the caller's session lets the inodes in data go, or all of them. */
+/* CLOSEREF: the caller's session lets the inodes in data go. */
 int
 store_op_closeref(struct store_tx *tx)
 {
@@ -246,12 +255,9 @@ store_op_closeref(struct store_tx *tx)
 	const struct cfs_op *op = &e->op;
 	int rc = 0;
 
-	if (e->client_id == 0 || (op->flags & ~(uint32_t)CFS_CLOSEREF_ALL) != 0 ||
-	    op->datalen % 8 != 0 || op->datalen / 8 > CFS_CLOSEREF_MAX ||
-	    ((op->flags & CFS_CLOSEREF_ALL) && op->datalen != 0))
+	if (e->client_id == 0 || op->flags != 0 || op->datalen % 8 != 0 ||
+	    op->datalen / 8 > CFS_CLOSEREF_MAX)
 		return EINVAL;
-	if (op->flags & CFS_CLOSEREF_ALL)
-		return store_opens_end_session(tx, e->client_id);
 	for (uint32_t off = 0; off < op->datalen && rc == 0; off += 8) {
 		uint64_t ino = 0;
 

@@ -332,6 +332,24 @@ store_perm_xattr(struct store_tx *tx, const struct cfs_op *op, unsigned mask)
 	return store_perm_may(&n.a, op, mask) ? 0 : EACCES;
 }
 
+/*
+ * OPENREF: keeping a file after its last name goes is for those who may
+ * read or write it; anyone else could pin other users' removed files.
+ */
+static int
+store_perm_openref(struct store_tx *tx, const struct cfs_op *op)
+{
+	struct store_inode n;
+	int rc;
+
+	if ((rc = store_inode_get(tx, op->ino, &n)) != 0)
+		return store_perm_missing(rc);
+	if (store_perm_may_data(&n.a, op, STORE_MAY_READ) ||
+	    store_perm_may_data(&n.a, op, STORE_MAY_WRITE))
+		return 0;
+	return EACCES;
+}
+
 /* Checks an update for an anonymous caller; see store_int.h. */
 int
 store_perm_update(struct store_tx *tx, struct cfs_op *op)
@@ -361,6 +379,8 @@ store_perm_update(struct store_tx *tx, struct cfs_op *op)
 	case CFS_OP_SETXATTR:
 	case CFS_OP_REMOVEXATTR:
 		return store_perm_xattr(tx, op, STORE_MAY_WRITE);
+	case CFS_OP_OPENREF:
+		return store_perm_openref(tx, op);
 	default: /* FSYNC changes nothing; EXPIRE_SESSIONS is the head's own */
 		return 0;
 	}

@@ -915,7 +915,7 @@ collect_session(void *arg, uint64_t session)
 /*
  * Open references: an inode a session holds open outlives its last name
  * (an orphan, nlink 0, still readable and writable) until the last
- * reference goes, by CLOSEREF, CLOSEREF_ALL or the session's LKEXPIRE.
+ * reference goes, by CLOSEREF or the session's LKEXPIRE (bounded per entry).
  */
 static void
 test_open_refs(void **state)
@@ -924,7 +924,7 @@ test_open_refs(void **state)
 	struct cfs_op op;
 	struct cfs_reply r;
 	char buf[16];
-	uint64_t file, d, g, h, l, seen[8] = {0};
+	uint64_t file, d, g, g2, h, l, seen[8] = {0};
 	uint8_t d1[CFS_DIGEST_LEN], d2[CFS_DIGEST_LEN];
 
 	file = mkfile(f, ROOT, "f");
@@ -1014,14 +1014,17 @@ test_open_refs(void **state)
 	digest(f, d2);
 	assert_memory_equal(d1, d2, CFS_DIGEST_LEN);
 
-	/* Bad CLOSEREFs; then everything of session 13 goes at once, and of 11. */
+	/* Bad CLOSEREFs; then session 13 lets both go in one. */
 	op = mkop(CFS_OP_CLOSEREF, 0, NULL);
 	op.data = (const uint8_t *)"1234567";
 	op.datalen = 7;
 	assert_int_equal(apply(f, &op, NULL), EINVAL);
-	assert_int_equal(closeref(f, 13, &l, 1, CFS_CLOSEREF_ALL), EINVAL);
-	assert_int_equal(closeref(f, 13, NULL, 0, 0x8), EINVAL);
-	assert_int_equal(closeref(f, 13, NULL, 0, CFS_CLOSEREF_ALL), 0);
+	assert_int_equal(closeref(f, 13, &l, 1, 0x1), EINVAL);
+	{
+		uint64_t both[2] = {l, r.attr.ino};
+
+		assert_int_equal(closeref(f, 13, both, 2, 0), 0);
+	}
 	assert_int_equal(getattr(f, l, NULL), ENOENT);
 	assert_int_equal(getattr(f, r.attr.ino, NULL), ENOENT);
 	open_stats(f, 2, 2);
@@ -1039,8 +1042,30 @@ test_open_refs(void **state)
 	assert_int_equal(openref(f, T_CLIENT, l), 0);
 	op = mkop(CFS_OP_UNLINK, ROOT, "q");
 	op.flags = CFS_REMOVE_DROPREF;
+	op.offset = l;
 	assert_int_equal(apply(f, &op, NULL), 0);
 	assert_int_equal(getattr(f, l, NULL), ENOENT);
+	/* It names the inode it lets go, whatever the name now leads to, even if
+	 * the removal then fails (then nothing of it happens). */
+	l = mkfile(f, ROOT, "q");
+	g2 = mkfile(f, ROOT, "q2");
+	assert_int_equal(openref(f, T_CLIENT, l), 0);
+	assert_int_equal(openref(f, T_CLIENT, g2), 0);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "q"), 0); /* another host's */
+	assert_int_equal(attr_of(f, l).nlink, 0);
+	op = mkop(CFS_OP_UNLINK, ROOT, "q");
+	op.flags = CFS_REMOVE_DROPREF;
+	op.offset = l;
+	assert_int_equal(apply(f, &op, NULL), ENOENT);
+	assert_int_equal(attr_of(f, l).nlink, 0); /* rolled back with the failure */
+	op = mkop(CFS_OP_UNLINK, ROOT, "q2");
+	op.flags = CFS_REMOVE_DROPREF;
+	op.offset = l; /* q2 leads to g2, held: it stays, l goes */
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(getattr(f, l, NULL), ENOENT);
+	assert_int_equal(attr_of(f, g2).nlink, 0);
+	assert_int_equal(closeref(f, T_CLIENT, &g2, 1, 0), 0);
+	assert_int_equal(getattr(f, g2, NULL), ENOENT);
 	l = mkfile(f, ROOT, "q");
 	mkfile(f, ROOT, "r");
 	assert_int_equal(openref(f, T_CLIENT, l), 0);
@@ -1050,6 +1075,7 @@ test_open_refs(void **state)
 	op.name2 = "q";
 	op.name2len = 1;
 	op.flags = CFS_REMOVE_DROPREF;
+	op.offset = l;
 	assert_int_equal(apply(f, &op, NULL), 0);
 	assert_int_equal(attr_of(f, l).nlink, 0);
 	open_stats(f, 1, 1);
@@ -1060,6 +1086,25 @@ test_open_refs(void **state)
 	assert_int_equal(openref(f, 11, g), 0);
 	assert_int_equal(closeref(f, 11, &g, 1, 0), 0);
 	assert_int_equal(attr_of(f, g).nlink, 2);
+
+	/* An LKEXPIRE lets go of CFS_CLOSEREF_MAX at most: the head sends more. */
+	for (unsigned i = 0; i < CFS_CLOSEREF_MAX + 3; i++) {
+		char nm[16];
+
+		snprintf(nm, sizeof(nm), "x%u", i);
+		l = mkfile(f, ROOT, nm);
+		assert_int_equal(openref(f, 21, l), 0);
+		assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, nm), 0);
+	}
+	open_stats(f, CFS_CLOSEREF_MAX + 3, CFS_CLOSEREF_MAX + 3);
+	op = mkop(CFS_OP_LKEXPIRE, 0, NULL);
+	op.ino2 = 21;
+	f->client = 0;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	open_stats(f, 3, 3);
+	assert_int_equal(apply(f, &op, NULL), 0);
+	f->client = T_CLIENT;
+	open_stats(f, 0, 0);
 }
 
 /* RENAME of files: moves, replacement, NOREPLACE, hard links, errors. */
@@ -3001,6 +3046,28 @@ test_perm_setattr(void **state)
 	assert_int_equal(r.attr.mode, S_IFREG | 02777);
 }
 
+/* OPENREF: only of a file the caller may read or write. */
+static void
+test_perm_openref(void **state)
+{
+	struct fx *f = *state;
+	uint64_t secret, readable, mine;
+	struct cfs_op op;
+
+	secret = mkown(f, CFS_OP_CREATE, ROOT, "secret", 0600, 5, 6);
+	readable = mkown(f, CFS_OP_CREATE, ROOT, "readable", 0644, 5, 6);
+	mine = mkown(f, CFS_OP_CREATE, ROOT, "mine", 0000, ANON, ANON);
+	op = mkop(CFS_OP_OPENREF, secret, NULL);
+	assert_int_equal(anon_apply(f, op, NULL), EACCES); /* no pinning of what it cannot open */
+	op.ino = readable;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	op.ino = mine;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	op.ino = 9999;
+	assert_int_equal(anon_apply(f, op, NULL), ENOENT);
+	open_stats(f, 2, 0);
+}
+
 /* WRITE and FALLOCATE: write permission or ownership; set-uid dropped. */
 static void
 test_perm_write(void **state)
@@ -3583,6 +3650,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_unlink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rmdir, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_refs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_perm_openref, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_dirs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_exchange, setup, teardown),
