@@ -93,7 +93,7 @@ hello_body() {
 }
 blen=$(hello_body | wc -c)
 {
-	printf 'CHFS\x07\x00\x01\x00\x00\x00\x00\x00' # protocol version 7, HELLO
+	printf 'CHFS\x08\x00\x01\x00\x00\x00\x00\x00' # protocol version 8 (CFS_PROTOCOL_VERSION), HELLO
 	printf "\\x$(printf %02x "$blen")\\x00\\x00\\x00"
 	printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
 	hello_body
