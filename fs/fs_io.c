@@ -80,6 +80,20 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 
 	if (c->type == CFS_OP_OPENREF)
 		n->ref_asks--;
+	if (c->type == CFS_OP_OPENREF && r->status == ENOENT && !c->fs->o.page_cache) {
+		/*
+		 * Another host removed the file between the kernel's lookup and
+		 * this open, and nothing held it: it is gone.  The open still
+		 * succeeds, as it did before open references (the lookup saw
+		 * the file), and reads through it find the file gone (ESTALE).
+		 * Failing it would give ESTALE twice in a row to an open racing
+		 * a replacing rename, which the kernel hands to the caller.
+		 */
+		fs_reply_opened(c->fs, c->req, n, &c->fi, NULL);
+		fs_inode_maybe_free(n);
+		free(c);
+		return;
+	}
 	if (r->status != 0) {
 		fuse_reply_err(c->req, fs_errno_ino(r->status));
 		if (c->type == CFS_OP_OPENREF)
