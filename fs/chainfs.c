@@ -95,8 +95,8 @@ usage(FILE *f)
 		"  -o attr_timeout=S, entry_timeout=S, negative_timeout=S   kernel caching\n"
 		"                          without leases: may show old state (0)\n"
 		"  -o sync                 every write waits for the chain\n"
-		"  -o page_cache           use the kernel's page cache for file data (shared\n"
-		"                          mmap needs it; see chainfs(8) for what it costs)\n"
+		"  -o page_cache           use the kernel's page cache for file data\n"
+		"                          (see chainfs(8) for what it costs)\n"
 		"  -o timeout=S            an operation fails with EIO after S s (30)\n"
 		"  -o connect_timeout=S    the chain must answer within S s at mount (10)\n"
 		"  -o owner_only           only the mounting user may enter (root's mounts\n"
@@ -373,6 +373,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	mounted = 1;
+	fs_devio_attach(fs, l.se);
 	if (fuse_daemonize(cfg.foreground) != 0) {
 		fprintf(stderr, "chainfs: cannot detach\n");
 		goto out;

@@ -18,9 +18,9 @@
  * copy it out with the size the rewrite set (filemap_read reads i_size after
  * the page is filled): bytes nobody wrote.  Direct reads return exactly what
  * the tail sent.  With page_cache, open() keeps the cache only when the data
- * version is unchanged; shared mmap needs it (the kernel refuses MAP_SHARED
- * on direct-I/O files without FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14
- * cannot ask for).
+ * version is unchanged.  Shared mmap works either way: fs_devio.c accepts
+ * FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot ask for, so the
+ * kernel backs a shared mapping of a direct-I/O file with its page cache.
  */
 #ifndef CHAINFS_FS_H
 #define CHAINFS_FS_H
@@ -50,5 +50,7 @@ void fs_free(struct fs *);
 const struct fuse_lowlevel_ops *fs_ops(void);
 /* Tells the filesystem its session (for notifications). */
 void fs_set_session(struct fs *, struct fuse_session *);
+/* After fuse_session_mount: the device I/O that accepts shared mmap of direct-I/O files. */
+int fs_devio_attach(struct fs *, struct fuse_session *);
 
 #endif

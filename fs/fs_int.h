@@ -7,9 +7,9 @@
  *               an inode's writes, the shared completions, init, the
  *               operations table, fs_new/fs_free
  *   fs_names.c  lookup, getattr, setattr, readlink, mknod, mkdir, symlink,
- *               unlink, rmdir, rename (hiding files open here), link
- *   fs_io.c     open, create, read, write, flush, release (removing hidden
- *               files), fsync, fallocate, lseek, copy_file_range
+ *               unlink, rmdir, rename, link
+ *   fs_io.c     open, create, read, write, flush, release, fsync,
+ *               fallocate, lseek, copy_file_range
  *   fs_dir.c    opendir, readdir, readdirplus, releasedir, fsyncdir, statfs
  *   fs_xattr.c  setxattr, getxattr, listxattr, removexattr
  *   fs_lease.c  leases: kernel timeouts from them, recalls carried out
@@ -17,6 +17,9 @@
  *   fs_ra.c     readahead of direct-I/O files under leases
  *   fs_dc.c     the content of small files kept under leases
  *   fs_lock.c   POSIX locks and flocks through the chain
+ *   fs_ref.c    open references: inodes kept on the chain while open here
+ *   fs_devio.c  the FUSE device's reads and writes: the INIT flag that
+ *               lets the kernel map direct-I/O files shared
  *
  * Helpers used by one file only stay static there.
  */
@@ -159,6 +162,15 @@ struct fs_wait {
 	TAILQ_ENTRY(fs_wait) entry;
 };
 
+/* The FUSE device's INIT exchange, as seen by fs_devio.c. */
+struct fs_devio {
+	uint64_t init_unique; /* the INIT request's, while its reply is due */
+	int init_pending;
+	int init_done;
+	int offered;	  /* the kernel offered FUSE_DIRECT_IO_ALLOW_MMAP */
+	int mmap_allowed; /* and the reply accepted it */
+};
+
 struct fs {
 	struct event_base *base;
 	struct cfs_client *cl;
@@ -181,6 +193,7 @@ struct fs {
 	int acl, dont_mask;
 	uint64_t nopen;	   /* open file handles, all inodes */
 	struct fs_refs *refs; /* fs_ref.c */
+	struct fs_devio devio;
 	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */
 	uint64_t recalls;	     /* recalls taken */
 	/* Recalls given to the worker (with the page cache), and those it finished: in order. */
@@ -363,6 +376,12 @@ int fs_lk_close(struct fs *, struct fs_wait *w, uint64_t owner, int release,
 void fs_lk_recalls_done(struct fs *);
 void fs_lk_init(struct fs *);
 void fs_lk_free(struct fs *);
+
+/* fs_devio.c: the FUSE device. */
+struct iovec;
+struct fuse_init_out;
+void fs_devio_request(struct fs_devio *, const void *, size_t);
+int fs_devio_reply(struct fs_devio *, struct iovec *, int, struct fuse_init_out *);
 
 /* fs_ref.c: open references. */
 void fs_ref_init(struct fs *);

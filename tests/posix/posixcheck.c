@@ -7,7 +7,8 @@
  *
  * Operations separated by a lone ":" run in order in one process, so that a
  * descriptor opened by one can be used by the next ("%0" is the first
- * descriptor opened, "%1" the second...).  Each operation prints one word:
+ * descriptor opened, "%1" the second...; "@0" is the first mapping made by
+ * "mmap").  Each operation prints one word:
  * "0" or its value on success, or the errno name ("ENOENT") on failure; the
  * words are joined by spaces on one line and the first failure ends the run.
  * With -e, the exit status is 0 exactly when the last word is EXPECTED;
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -44,6 +46,8 @@
 #include <unistd.h>
 
 #define PC_MAX_FDS 32
+#define PC_MAX_MAPS 8
+#define PC_MAX_MAP (64 << 20)
 #define PC_MAX_NAP_MS 10000
 #define PC_MAX_MKFILES 100000
 #define PC_MAX_DEPTH 1000
@@ -80,6 +84,12 @@ static void pc_buf_printf(struct pc_buf *, const char *, ...) __attribute__((for
 
 static int pc_fds[PC_MAX_FDS];
 static int pc_nfds;
+/* Mappings made by "mmap", named by "@0", "@1"... in order. */
+static struct {
+	unsigned char *p;
+	size_t len;
+} pc_maps[PC_MAX_MAPS];
+static int pc_nmaps;
 
 /* clang-format off */
 #define N(x) {#x, x}
@@ -579,6 +589,96 @@ op_close(char **argv, int argc, struct pc_buf *out)
 {
 	(void)argc;
 	if (close(pc_fd(argv[0])) < 0)
+		return errno;
+	pc_buf_add(out, "0", 1);
+	return 0;
+}
+
+/* The mapping named s ("@0" is the first made), or a usage error. */
+static unsigned char *
+pc_map(const char *s, long long off, long long len)
+{
+	char *end;
+	long i;
+
+	if (s[0] != '@')
+		pc_usage("mapping \"%s\" is not @N", s);
+	i = strtol(s + 1, &end, 10);
+	if (*end != '\0' || i < 0 || i >= pc_nmaps)
+		pc_usage("no mapping %s", s);
+	if (off < 0 || len < 0 || (unsigned long long)off + (unsigned long long)len > pc_maps[i].len)
+		pc_usage("range outside mapping %s", s);
+	return pc_maps[i].p + off;
+}
+
+/* mmap FD LEN shared|private: maps the file from offset 0, read and write; prints 0. */
+static int
+op_mmap(char **argv, int argc, struct pc_buf *out)
+{
+	int fd = pc_fd(argv[0]);
+	long long len = pc_size(argv[1]);
+	int flags;
+	void *p;
+
+	(void)argc;
+	if (strcmp(argv[2], "shared") == 0)
+		flags = MAP_SHARED;
+	else if (strcmp(argv[2], "private") == 0)
+		flags = MAP_PRIVATE;
+	else
+		pc_usage("mmap wants shared or private, not \"%s\"", argv[2]);
+	if (len <= 0 || len > PC_MAX_MAP)
+		pc_usage("mapping length out of range");
+	if (pc_nmaps == PC_MAX_MAPS)
+		pc_usage("too many mappings");
+	p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (p == MAP_FAILED)
+		return errno;
+	pc_maps[pc_nmaps].p = p;
+	pc_maps[pc_nmaps].len = (size_t)len;
+	pc_nmaps++;
+	pc_buf_add(out, "0", 1);
+	return 0;
+}
+
+/* mstore @N OFF DATA: copies DATA into the mapping; prints its length. */
+static int
+op_mstore(char **argv, int argc, struct pc_buf *out)
+{
+	long long off = pc_size(argv[1]);
+	unsigned char *buf;
+	size_t n = pc_data(argv[2], off < 0 ? 0 : (uint64_t)off, &buf);
+
+	(void)argc;
+	memcpy(pc_map(argv[0], off, (long long)n), buf, n);
+	free(buf);
+	pc_buf_printf(out, "%zu", n);
+	return 0;
+}
+
+/* mload @N OFF LEN: prints the mapping's bytes, escaped. */
+static int
+op_mload(char **argv, int argc, struct pc_buf *out)
+{
+	long long off = pc_size(argv[1]), len = pc_size(argv[2]);
+
+	(void)argc;
+	if (len > PC_MAX_VALUE)
+		pc_usage("load length out of range");
+	pc_buf_escaped(out, pc_map(argv[0], off, len), (size_t)len);
+	return 0;
+}
+
+/* msync @N: writes the whole mapping back (MS_SYNC); prints 0. */
+static int
+op_msync(char **argv, int argc, struct pc_buf *out)
+{
+	long i;
+
+	(void)argc;
+	pc_map(argv[0], 0, 0);
+	i = strtol(argv[0] + 1, NULL, 10);
+	if (msync(pc_maps[i].p, pc_maps[i].len, MS_SYNC) < 0)
 		return errno;
 	pc_buf_add(out, "0", 1);
 	return 0;
@@ -1680,6 +1780,10 @@ static const struct pc_op pc_ops[] = {
     {"writefile", 2, 2, op_writefile, "PATH DATA"},
     {"readfile", 1, 1, op_readfile, "PATH"},
     {"lseek", 3, 3, op_lseek, "FD OFF WHENCE"},
+    {"mmap", 3, 3, op_mmap, "FD LEN shared|private"},
+    {"mstore", 3, 3, op_mstore, "@N OFF DATA"},
+    {"mload", 3, 3, op_mload, "@N OFF LEN"},
+    {"msync", 1, 1, op_msync, "@N"},
     {"fsync", 1, 1, op_fsync, "FD"},
     {"fdatasync", 1, 1, op_fdatasync, "FD"},
     {"ftruncate", 2, 2, op_ftruncate, "FD SIZE"},

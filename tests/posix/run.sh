@@ -1126,6 +1126,37 @@ t_io_large() {
 	check rewrite "0 $h" "$(pc writepattern f $n 9 1M : hashfile f 65536)"
 }
 
+# ------------------------------------------------------------------ mmap
+
+t_mmap_shared() {
+	local out
+	check setup 0 "$(pc writepattern f 64K 5 4096)"
+	# Stores through a shared mapping reach the file: read(2) sees them at
+	# once (even before msync), and after msync another descriptor does.
+	out=$(pc open f O_RDWR : mmap %0 64K shared : mstore @0 5000 hello : pread %0 5000 5 : msync @0)
+	check store "0 0 5 hello 0" "$out"
+	check other-fd "0 hello" "$(pc open f O_RDONLY : pread %0 5000 5)"
+	# A write(2) is seen through a mapping made before it.
+	out=$(pc open f O_RDWR : mmap %0 64K shared : mload @0 5000 5 : pwrite %0 5000 HELLO : mload @0 5000 5)
+	check sees-write "0 0 hello 5 HELLO" "$out"
+	# Two shared mappings of one file share their pages.
+	out=$(pc open f O_RDWR : mmap %0 64K shared : mmap %0 64K shared : mstore @0 60000 xyz : mload @1 60000 3)
+	check two-maps "0 0 0 3 xyz" "$out"
+	# The rest of the file is untouched.
+	check rest "0 $(pc hash 4096 5 8192)" "$(pc open f O_RDONLY : preadsum %0 8192 4096)"
+	# Mapping needs a descriptor that can read; a shared writable one, a writable one.
+	check wronly-fd "0 EACCES" "$(pc open f O_WRONLY : mmap %0 4096 shared)"
+	check rdonly-fd "0 EACCES" "$(pc open f O_RDONLY : mmap %0 4096 shared)"
+}
+
+t_mmap_private() {
+	local out
+	check setup 0 "$(pc writefile f 0123456789)"
+	out=$(pc open f O_RDWR : mmap %0 4096 private : mstore @0 0 ab : mload @0 0 4 : pread %0 0 4)
+	check copy-on-write "0 0 2 ab23 0123" "$out"
+	check file-unchanged 0123456789 "$(pc readfile f)"
+}
+
 # ------------------------------------------------------------------ as a non-root user
 
 t_perm_dir_access() {
