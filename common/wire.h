@@ -25,9 +25,10 @@
  * carries applied_sn.  4: ops carry their caller.  5: leases (HELLO asks,
  * REPLY grants) and recalls.  6: REPLY carries the directories a namespace
  * update left, for its writer's lease.  7: locks (ops, LKGRANT, PING/PONG;
- * HELLO_REPLY carries the lock lease).
+ * HELLO_REPLY carries the lock lease).  8: open references.  9: FALLOCATE
+ * takes FALLOC_FL_ZERO_RANGE (a replica of 8 would refuse what 9 applies).
  */
-#define CFS_PROTOCOL_VERSION 8
+#define CFS_PROTOCOL_VERSION 9
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_ROOT_INO 1			     /* the root directory's inode, as FUSE numbers it */

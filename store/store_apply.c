@@ -28,6 +28,9 @@
 #ifndef FALLOC_FL_PUNCH_HOLE
 #define FALLOC_FL_PUNCH_HOLE 0x02
 #endif
+#ifndef FALLOC_FL_ZERO_RANGE
+#define FALLOC_FL_ZERO_RANGE 0x10
+#endif
 #define STORE_XATTR_CREATE 0x1  /* XATTR_CREATE */
 #define STORE_XATTR_REPLACE 0x2 /* XATTR_REPLACE */
 
@@ -659,7 +662,12 @@ store_op_write(struct store_tx *tx)
 	return 0;
 }
 
-/* FALLOCATE: mode 0, FALLOC_FL_KEEP_SIZE, or a punched hole. */
+/*
+ * FALLOCATE: mode 0, FALLOC_FL_KEEP_SIZE, a punched hole, or a zeroed range
+ * (with or without KEEP_SIZE) — all the modes the kernel's FUSE code passes
+ * on.  Holes read as zeros, so zeroing a range is punching it (the part
+ * inside the file) and, without KEEP_SIZE, extending the file to its end.
+ */
 static int
 store_op_fallocate(struct store_tx *tx)
 {
@@ -691,9 +699,13 @@ store_op_fallocate(struct store_tx *tx)
 	case FALLOC_FL_KEEP_SIZE:
 		break;
 	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_ZERO_RANGE:
+	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
 		rc = store_blocks_punch(tx, &n, op->offset, end < n.a.size ? end : n.a.size);
 		if (rc != 0)
 			return rc;
+		if (op->flags == FALLOC_FL_ZERO_RANGE && end > n.a.size)
+			n.a.size = end;
 		n.a.version = tx->e->sn;
 		store_touch(tx, &n.a, 0, 1);
 		break;

@@ -92,8 +92,11 @@ hello_body() {
 	printf '\x00\x00\x00\x00'                 # lease_ms
 }
 blen=$(hello_body | wc -c)
+version=$(awk '$2 == "CFS_PROTOCOL_VERSION" {print $3}' "$srcdir/common/wire.h")
 {
-	printf 'CHFS\x08\x00\x01\x00\x00\x00\x00\x00' # protocol version 8 (CFS_PROTOCOL_VERSION), HELLO
+	printf 'CHFS'
+	printf "\\x$(printf %02x "$version")\\x00"  # protocol version (u16)
+	printf '\x01\x00\x00\x00\x00\x00'       # HELLO
 	printf "\\x$(printf %02x "$blen")\\x00\\x00\\x00"
 	printf '\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
 	hello_body

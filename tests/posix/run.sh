@@ -976,6 +976,28 @@ t_falloc_punch() {
 	check_any seek-hole "0 1048576|0 3145728" "$(pc open f O_RDONLY : lseek %0 0 SEEK_HOLE)"
 }
 
+t_falloc_zero() {
+	local out
+	check setup 0 "$(pc writepattern f 3M 6 65536)"
+	out=$(pc open f O_RDWR : fallocate %0 ZERO_RANGE,KEEP_SIZE 1M 3M : fstat %0 size)
+	if [ "$out" = "0 EOPNOTSUPP" ]; then
+		# EOPNOTSUPP allowed here: zeroing a range is optional on Linux
+		# (tmpfs refuses it); the data must be intact.
+		note "fallocate ZERO_RANGE refused with EOPNOTSUPP"
+		check untouched "$(pc hash 3M 6)" "$(pc hashfile f 1M)"
+		return 0
+	fi
+	check keep-size "0 0 3145728" "$out"
+	check zeros "0 $(zeros 8)" "$(pc open f O_RDONLY : pread %0 2M 8)"
+	check before "0 $(pc hash 1M 6 0)" "$(pc open f O_RDONLY : preadsum %0 0 1M)"
+	# Without KEEP_SIZE the file grows to the range's end, zeros to it.
+	out=$(pc open f O_RDWR : fallocate %0 ZERO_RANGE 100 4M : fstat %0 size : pread %0 4194403 1 : pread %0 99 1)
+	check extend "0 0 4194404 $(zeros 1) $(pc open f O_RDONLY : pread %0 99 1 | cut -d' ' -f2)" "$out"
+	check inside "0 0 4194404" "$(pc open f O_RDWR : fallocate %0 ZERO_RANGE 0 10 : fstat %0 size)"
+	check zero-start "0 $(zeros 10)" "$(pc open f O_RDONLY : pread %0 0 10)"
+	check with-punch "0 EOPNOTSUPP" "$(pc open f O_RDWR : fallocate %0 ZERO_RANGE,PUNCH_HOLE,KEEP_SIZE 0 10)"
+}
+
 t_seek_data_hole() {
 	local out size=$((8 * 1048576 + 4096))
 	out=$(pc open f O_CREAT,O_RDWR 0644 : pwrite %0 0 @4096:1 : pwrite %0 8M @4096:2 : fstat %0 size)

@@ -1728,7 +1728,7 @@ test_acl_apply(void **state)
 	assert_int_equal(db_count(f, "xattrs"), top - 1);
 }
 
-/* FALLOCATE: extension, KEEP_SIZE, punched holes, unsupported modes. */
+/* FALLOCATE: extension, KEEP_SIZE, punched holes, zeroed ranges, unsupported modes. */
 static void
 test_fallocate(void **state)
 {
@@ -1780,8 +1780,27 @@ test_fallocate(void **state)
 	assert_int_equal(falloc(f, g, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 200000), 0);
 	assert_int_equal(attr_of(f, g).blocks, 0);
 
+	/* ZERO_RANGE: zeros inside the file, and without KEEP_SIZE a longer file. */
+	memset(buf, 0xab, sizeof(buf));
+	assert_int_equal(wr(f, g, 0, buf, 100000), 0);
+	assert_int_equal(falloc(f, g, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 50, 150000), 0);
+	a = attr_of(f, g);
+	assert_int_equal(a.size, 200000);
+	assert_int_equal(a.version, store_applied_sn(f->s));
+	assert_int_equal(a.mtime_sec, last_time(f));
+	assert_int_equal(falloc(f, g, FALLOC_FL_ZERO_RANGE, 10, 250000), 0);
+	assert_int_equal(attr_of(f, g).size, 250010);
+	assert_int_equal(falloc(f, g, FALLOC_FL_ZERO_RANGE, 0, 5), 0);
+	assert_int_equal(attr_of(f, g).size, 250010);
+	memset(buf, 0x55, sizeof(buf));
+	assert_int_equal(rd(f, g, 0, 20, buf), 20);
+	assert_memory_equal(buf, "\0\0\0\0\0\xab\xab\xab\xab\xab\0\0\0\0\0\0\0\0\0\0", 20);
+	assert_int_equal(falloc(f, g, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, 10), 0);
+	assert_int_equal(attr_of(f, g).blocks, 0);
+
 	assert_int_equal(falloc(f, g, FALLOC_FL_PUNCH_HOLE, 0, 10), EOPNOTSUPP);
-	assert_int_equal(falloc(f, g, 0x10 /* ZERO_RANGE */, 0, 10), EOPNOTSUPP);
+	assert_int_equal(falloc(f, g, FALLOC_FL_ZERO_RANGE | FALLOC_FL_PUNCH_HOLE, 0, 10), EOPNOTSUPP);
+	assert_int_equal(falloc(f, g, 0x08 /* COLLAPSE_RANGE */, 0, 65536), EOPNOTSUPP);
 	assert_int_equal(falloc(f, g, 0, 0, 0), EINVAL);
 	assert_int_equal(falloc(f, 9999, 0, 0, 10), ENOENT);
 	d = mkdir_(f, ROOT, "d");

@@ -386,7 +386,7 @@ static void
 test_header_roundtrip(void **state)
 {
 	static const uint8_t want[CFS_HEADER_SIZE] = {
-	    'C',  'H',  'F',  'S',  8,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
+	    'C',  'H',  'F',  'S',  9,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
 	    0x20, 0x01, 0x00, 0x88, 0x77, 0x66, 0x55,          0x44, 0x33, 0x22, 0x11, 0x09, 0,
 	    0,    0,    0,    0,    0,    0x80,
 	};
@@ -477,7 +477,9 @@ test_header_reject(void **state)
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h.version = 7; /* version 7 had no open references */
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
-	h.version = 9;
+	h.version = 8; /* version 8 refused FALLOCATE's ZERO_RANGE */
+	check_header_err(&h, CFS_WIRE_BAD_VERSION);
+	h.version = 10;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h = good;
 	h.type = 0;
