@@ -57,6 +57,14 @@
 #define FS_NOX_CAP 1u	      /* security.capability: before every write and truncate */
 #define FS_NOX_ACL_ACCESS 2u  /* system.posix_acl_access: every check of another's access */
 #define FS_NOX_ACL_DEFAULT 4u /* system.posix_acl_default: every create in a directory */
+/*
+ * Opens that found their file removed by another host after the kernel's
+ * lookup (fs_io.c): the first is answered ESTALE, so the kernel looks the
+ * name up again; the kernel's retry, if it races again, succeeds.  Remembered
+ * per process for this long, this many at once.
+ */
+#define FS_STALE_OPEN_MS 2000
+#define FS_STALE_OPENS 16
 /* Open references (fs_ref.c): kept after the last close this long, and for at most this many. */
 #define FS_REF_IDLE_MS 5000
 #define FS_REF_IDLE_MAX 4096
@@ -194,6 +202,11 @@ struct fs {
 	uint64_t nopen;	   /* open file handles, all inodes */
 	struct fs_refs *refs; /* fs_ref.c */
 	struct fs_devio devio;
+	struct {
+		pid_t pid;
+		uint64_t until; /* cfs_now_ms() */
+	} stale_open[FS_STALE_OPENS];   /* fs_io.c */
+	unsigned stale_open_next;
 	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */
 	uint64_t recalls;	     /* recalls taken */
 	/* Recalls given to the worker (with the page cache), and those it finished: in order. */

@@ -68,6 +68,28 @@ fs_handle(const struct fuse_file_info *fi)
 }
 
 /*
+ * An open whose file another host removed after the kernel's lookup: 1 when
+ * this process was answered ESTALE for it a moment ago (this is the kernel's
+ * retry, which raced again), else 0, remembering the process for its retry.
+ */
+static int
+fs_stale_open_retried(struct fs *fs, fuse_req_t req)
+{
+	pid_t pid = fuse_req_ctx(req)->pid;
+	uint64_t now = cfs_now_ms();
+
+	for (unsigned i = 0; i < FS_STALE_OPENS; i++)
+		if (fs->stale_open[i].pid == pid && fs->stale_open[i].until > now) {
+			fs->stale_open[i].until = 0;
+			return 1;
+		}
+	fs->stale_open[fs->stale_open_next].pid = pid;
+	fs->stale_open[fs->stale_open_next].until = now + FS_STALE_OPEN_MS;
+	fs->stale_open_next = (fs->stale_open_next + 1) % FS_STALE_OPENS;
+	return 0;
+}
+
+/*
  * Completion of open's revalidation (GETATTR) or of its open reference
  * (OPENREF, which answers the attributes too): keep the page cache only
  * for an unchanged version.
@@ -80,14 +102,18 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 
 	if (c->type == CFS_OP_OPENREF)
 		n->ref_asks--;
-	if (c->type == CFS_OP_OPENREF && r->status == ENOENT && !c->fs->o.page_cache) {
+	if (c->type == CFS_OP_OPENREF && r->status == ENOENT && !c->fs->o.page_cache &&
+	    fs_stale_open_retried(c->fs, c->req)) {
 		/*
 		 * Another host removed the file between the kernel's lookup and
-		 * this open, and nothing held it: it is gone.  The open still
-		 * succeeds, as it did before open references (the lookup saw
-		 * the file), and reads through it find the file gone (ESTALE).
-		 * Failing it would give ESTALE twice in a row to an open racing
-		 * a replacing rename, which the kernel hands to the caller.
+		 * this open, and nothing held it: it is gone.  The first time,
+		 * the open is answered ESTALE (below), and the kernel looks the
+		 * name up afresh and opens what it finds: the file that
+		 * replaced it, or ENOENT.  This is that retry, and it raced
+		 * again (a name replaced over and over): it succeeds, as opens
+		 * did before open references (the lookup saw the file), and
+		 * reads through it find the file gone (ESTALE).  Failing it
+		 * would hand ESTALE to the caller.
 		 */
 		fs_reply_opened(c->fs, c->req, n, &c->fi, NULL);
 		fs_inode_maybe_free(n);
