@@ -26,7 +26,8 @@
  * REPLY grants) and recalls.  6: REPLY carries the directories a namespace
  * update left, for its writer's lease.  7: locks (ops, LKGRANT, PING/PONG;
  * HELLO_REPLY carries the lock lease).  8: open references.  9: FALLOCATE
- * takes FALLOC_FL_ZERO_RANGE (a replica of 8 would refuse what 9 applies).
+ * takes FALLOC_FL_ZERO_RANGE and RENAME RENAME_WHITEOUT (a replica of 8
+ * would refuse what 9 applies).
  */
 #define CFS_PROTOCOL_VERSION 9
 #define CFS_HEADER_SIZE 32
@@ -102,7 +103,7 @@ enum cfs_op_type {
 	CFS_OP_LINK = 36,	 /* ino=existing inode, ino2=new parent, name=new name -> attr */
 	CFS_OP_UNLINK = 37,	 /* ino=parent name */
 	CFS_OP_RMDIR = 38,	 /* ino=parent name */
-	CFS_OP_RENAME = 39,	 /* ino=parent name, ino2=new parent name2, flags=RENAME_* */
+	CFS_OP_RENAME = 39,	 /* ino=parent name, ino2=new parent name2, flags=RENAME_* (linux/fs.h) */
 	CFS_OP_SETATTR = 40,	 /* ino valid mode uid gid offset=size atime mtime -> attr */
 	CFS_OP_WRITE = 41,	 /* ino offset data flags=CFS_WRITE_APPEND -> value=bytes written, attr */
 	CFS_OP_SETXATTR = 42,	 /* ino name data=value flags=XATTR_CREATE/XATTR_REPLACE */
@@ -147,6 +148,10 @@ enum cfs_op_type {
  * that inode under the name.
  */
 #define CFS_REMOVE_DROPREF 0x100
+/* RENAME flags, Linux's values: the replicas apply them whatever their headers say. */
+#define CFS_RENAME_NOREPLACE 0x1
+#define CFS_RENAME_EXCHANGE 0x2
+#define CFS_RENAME_WHITEOUT 0x4 /* the entry carries the whiteout's new inode number */
 
 /* Lock types (op.mode of SETLK/GETLK, GETLK's value) */
 #define CFS_LK_RD 1

@@ -451,8 +451,9 @@ fs_names_own(struct fs *fs, struct fs_inode *d, const struct fs_upd *u, const st
 	if (u->type == CFS_OP_RENAME) {
 		/* The source name now leads to nothing (or, exchanged, to the target's inode). */
 		/* Two links of one inode: rename(2) leaves both. */
+		/* A whiteout: the source name leads to an inode not known here. */
 		if (!u->victims_known || u->victims[0] == 0 || u->name2 == NULL ||
-		    u->victims[0] == u->victims[1])
+		    u->victims[0] == u->victims[1] || (u->flags & RENAME_WHITEOUT))
 			return 0;
 		if (d->ino == u->ino)
 			fs_names_put(fs, d, u->name,

@@ -292,8 +292,8 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newpar
 {
 	if (!fs_name_ok(req, name) || !fs_name_ok(req, newname))
 		return;
-	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-		fuse_reply_err(req, EINVAL); /* RENAME_WHITEOUT: overlayfs only */
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) {
+		fuse_reply_err(req, EINVAL);
 		return;
 	}
 	fs_namespace(req, CFS_OP_RENAME, parent, name, newparent, newname, flags);

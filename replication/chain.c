@@ -238,10 +238,11 @@ chain_reconfigure(struct chain *c, const struct chain_view *v, const char *self)
 
 /* True for ops whose entry carries a new inode number. */
 static int
-chain_op_creates(uint16_t type)
+chain_op_creates(const struct cfs_op *op)
 {
-	return type == CFS_OP_CREATE || type == CFS_OP_MKNOD || type == CFS_OP_MKDIR ||
-	       type == CFS_OP_SYMLINK;
+	return op->type == CFS_OP_CREATE || op->type == CFS_OP_MKNOD || op->type == CFS_OP_MKDIR ||
+	       op->type == CFS_OP_SYMLINK ||
+	       (op->type == CFS_OP_RENAME && (op->flags & CFS_RENAME_WHITEOUT));
 }
 
 /* Syncs the store now (FSYNC entries): every node does before passing one on. */
@@ -382,7 +383,7 @@ chain_update(struct chain *c, uint64_t client_id, uint64_t seq, uint64_t acked_b
 			c->stats.reply_only++;
 		}
 	}
-	if (e.kind == CFS_ENTRY_UPDATE && chain_op_creates(op->type))
+	if (e.kind == CFS_ENTRY_UPDATE && chain_op_creates(op))
 		e.new_ino = store_next_ino(c->st);
 	c->clock(&e.time_sec, &e.time_nsec);
 	if (e.time_sec < c->last_sec || (e.time_sec == c->last_sec && e.time_nsec < c->last_nsec)) {

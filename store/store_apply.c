@@ -164,6 +164,42 @@ store_acl_follow_mode(struct store_tx *tx, struct store_inode *n)
 	return store_acl_save(tx, n, STORE_ACL_ACCESS, &a);
 }
 
+/*
+ * Fills n as the entry's new inode (e->new_ino, which the head chose and no
+ * inode may have yet): mode, the caller as owner, times now, one link (two
+ * for a directory).  Not stored yet.
+ */
+static int
+store_fresh_inode(struct store_tx *tx, struct store_inode *n, uint32_t mode)
+{
+	const struct cfs_entry *e = tx->e;
+	struct store_inode old;
+	int rc;
+
+	if (e->new_ino <= STORE_ROOT_INO) {
+		log_warnx("%s: entry %llu has new_ino %llu", __func__, (unsigned long long)e->sn,
+		          (unsigned long long)e->new_ino);
+		return EIO;
+	}
+	rc = store_inode_get(tx, e->new_ino, &old);
+	if (rc <= 0) {
+		if (rc == 0)
+			log_warnx("%s: entry %llu reuses inode %llu", __func__,
+			          (unsigned long long)e->sn, (unsigned long long)e->new_ino);
+		return rc == 0 ? EIO : rc;
+	}
+	memset(n, 0, offsetof(struct store_inode, link));
+	n->a.ino = e->new_ino;
+	n->a.mode = mode;
+	n->a.nlink = S_ISDIR(mode) ? 2 : 1;
+	n->a.uid = e->op.uid;
+	n->a.gid = e->op.gid;
+	n->a.version = e->sn;
+	store_touch(tx, &n->a, 1, 1);
+	tx->ino_used = 1;
+	return 0;
+}
+
 /* Creates a new inode named name in directory op->ino; the common part of every create. */
 static int
 store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *link,
@@ -212,24 +248,9 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 		tx->res->flags |= CFS_REPLY_ATTR;
 		return 0;
 	}
-	if (e->new_ino <= STORE_ROOT_INO) {
-		log_warnx("%s: entry %llu has new_ino %llu", __func__, (unsigned long long)e->sn,
-		          (unsigned long long)e->new_ino);
-		return EIO;
-	}
-	rc = store_inode_get(tx, e->new_ino, &old);
-	if (rc <= 0) {
-		if (rc == 0)
-			log_warnx("%s: entry %llu reuses inode %llu", __func__,
-			          (unsigned long long)e->sn, (unsigned long long)e->new_ino);
-		return rc == 0 ? EIO : rc;
-	}
-	memset(n, 0, offsetof(struct store_inode, link));
-	n->a.ino = e->new_ino;
-	n->a.mode = mode;
-	n->a.nlink = S_ISDIR(mode) ? 2 : 1;
-	n->a.uid = op->uid;
-	n->a.gid = op->gid;
+	rc = store_fresh_inode(tx, n, mode);
+	if (rc != 0)
+		return rc;
 	/* A set-gid directory gives its group, and to directories its set-gid bit. */
 	if (dir.a.mode & S_ISGID) {
 		n->a.gid = dir.a.gid;
@@ -237,8 +258,6 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 			n->a.mode |= S_ISGID;
 	}
 	n->a.rdev = rdev;
-	n->a.version = e->sn;
-	store_touch(tx, &n->a, 1, 1);
 	if (S_ISDIR(mode)) {
 		n->a.size = STORE_DIR_SIZE;
 		n->parent = op->ino;
@@ -260,7 +279,6 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 	rc = store_inode_put(tx, &dir);
 	if (rc != 0)
 		return rc;
-	tx->ino_used = 1;
 	tx->res->attr = n->a;
 	tx->res->flags |= CFS_REPLY_ATTR;
 	return 0;
@@ -416,18 +434,25 @@ store_op_remove(struct store_tx *tx, int isdir)
 	return store_inode_put(tx, &dir);
 }
 
-/* RENAME: flags 0, RENAME_NOREPLACE or RENAME_EXCHANGE. */
+/*
+ * RENAME: flags 0, RENAME_NOREPLACE, RENAME_EXCHANGE, or RENAME_WHITEOUT
+ * (with or without NOREPLACE), which leaves at the source name a whiteout,
+ * a new character device 0/0 owned by the caller, as ext4 does (overlayfs
+ * uses it; the kernel lets only callers with CAP_MKNOD ask).
+ */
 static int
 store_op_rename(struct store_tx *tx)
 {
 	const struct cfs_op *op = &tx->e->op;
 	struct store_inode d1, d2buf, src, tgt, *d2 = &d2buf;
 	uint64_t sino, scookie, tino = 0, tcookie = 0;
+	struct store_inode wh;
 	int rc, exists, exchange = (op->flags & RENAME_EXCHANGE) != 0;
+	int whiteout = (op->flags & RENAME_WHITEOUT) != 0;
 
-	if ((op->flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | CFS_REMOVE_DROPREF)) !=
-	        0 ||
-	    ((op->flags & RENAME_NOREPLACE) && exchange))
+	if ((op->flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT |
+	                             CFS_REMOVE_DROPREF)) != 0 ||
+	    ((op->flags & (RENAME_NOREPLACE | RENAME_WHITEOUT)) && exchange))
 		return EINVAL;
 	if ((rc = store_opens_drop(tx)) != 0)
 		return rc;
@@ -502,8 +527,18 @@ store_op_rename(struct store_tx *tx)
 				rc = store_inode_unlink(tx, &tgt);
 			}
 		}
-		if (rc == 0)
+		if (rc == 0 && whiteout) {
+			/* The source name stays, leading to the whiteout. */
+			rc = store_fresh_inode(tx, &wh, S_IFCHR);
+			wh.a.uid = op->caller_uid;
+			wh.a.gid = op->caller_gid;
+			if (rc == 0)
+				rc = store_inode_put(tx, &wh);
+			if (rc == 0)
+				rc = store_dirent_set(tx, op->ino, op->name, op->namelen, wh.a.ino, scookie);
+		} else if (rc == 0) {
 			rc = store_dirent_del(tx, &d1, op->name, op->namelen, scookie);
+		}
 		if (rc == 0)
 			rc = store_dirent_add(tx, d2, op->name2, op->name2len, sino);
 	}

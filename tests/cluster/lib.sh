@@ -124,7 +124,7 @@ check_history() {
 
 passed() {
 	failed=0
-	note "ok"
+	note "ok (${SECONDS} s)" # how long, for keeping CI inside its time
 }
 
 # True when the nodes are built with AddressSanitizer (which keeps freed

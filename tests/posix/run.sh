@@ -565,6 +565,20 @@ t_rename_exchange() {
 	check dotdot "$(pc stat p2 ino)" "$(pc stat p2/f/.. ino)"
 }
 
+t_rename_whiteout() {
+	local if
+	check setup "0 0" "$(pc writefile f F : writefile g G)"
+	if=$(pc stat f ino)
+	# The source name stays, as a character device 0/0 owned by the caller
+	# (what overlayfs uses; Linux 5.8 and later let any user make one).
+	check moved "0 reg,$if F chr,0,0:0,$PC_UID" \
+		"$(pc renameat2 f h RENAME_WHITEOUT : stat h type,ino : readfile h : lstat f type,mode,rdev,uid)"
+	check over-target "0 G chr" "$(pc renameat2 g h RENAME_WHITEOUT : readfile h : lstat g type)"
+	check noreplace EEXIST "$(pc renameat2 h f RENAME_WHITEOUT,RENAME_NOREPLACE)"
+	check with-exchange EINVAL "$(pc renameat2 h f RENAME_WHITEOUT,RENAME_EXCHANGE)"
+	check listed "./../f/g/h" "$(pc readdir .)"
+}
+
 t_rename_same() {
 	local ia
 	check setup 0 "$(pc writefile a A)"

@@ -1181,7 +1181,7 @@ test_rename_files(void **state)
 	assert_int_equal(ren(f, ROOT, ".", ROOT, "q", 0), EINVAL);
 	assert_int_equal(ren(f, ROOT, "p", ROOT, "a/b", 0), EINVAL);
 	assert_int_equal(ren(f, ROOT, "p", ROOT, "q", RENAME_NOREPLACE | RENAME_EXCHANGE), EINVAL);
-	assert_int_equal(ren(f, ROOT, "p", ROOT, "q", 1 << 2), EINVAL);
+	assert_int_equal(ren(f, ROOT, "p", ROOT, "q", 1 << 3), EINVAL); /* no such flag */
 	assert_int_equal(ino_of(f, ROOT, "p"), x);
 }
 
@@ -1284,6 +1284,69 @@ test_rename_exchange(void **state)
 	assert_int_equal(ren(f, p, "q", h, "g", RENAME_EXCHANGE), EINVAL);
 	assert_int_equal(ino_of(f, p, "q"), q);
 	assert_int_equal(ino_of(f, h, "g"), p);
+}
+
+/* RENAME_WHITEOUT: the source name then leads to a new character device 0/0. */
+static void
+test_rename_whiteout(void **state)
+{
+	struct fx *f = *state;
+	uint64_t f1, f2, g, d, e, w, next;
+	struct cfs_attr a;
+
+	struct cfs_op op;
+
+	f1 = mkfile(f, ROOT, "f1");
+	d = mkdir_(f, ROOT, "d");
+	next = store_next_ino(f->s);
+	op = mkop(CFS_OP_RENAME, ROOT, "f1");
+	op.ino2 = d;
+	op.name2 = "x";
+	op.name2len = 1;
+	op.flags = RENAME_WHITEOUT;
+	op.caller_uid = 77;
+	op.caller_gid = 78;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	assert_int_equal(ino_of(f, d, "x"), f1);
+	w = ino_of(f, ROOT, "f1");
+	assert_int_equal(w, next);
+	assert_true(store_next_ino(f->s) > w);
+	a = attr_of(f, w);
+	assert_int_equal(a.mode, S_IFCHR);
+	assert_int_equal(a.rdev, 0);
+	assert_int_equal(a.nlink, 1);
+	assert_int_equal(a.uid, 77); /* the caller's */
+	assert_int_equal(a.gid, 78);
+	assert_int_equal(a.ctime_sec, last_time(f));
+	assert_int_equal(attr_of(f, ROOT).mtime_sec, last_time(f));
+	assert_int_equal(attr_of(f, f1).nlink, 1);
+
+	/* Over an existing target, which goes as in a plain rename. */
+	f2 = mkfile(f, ROOT, "f2");
+	g = mkfile(f, ROOT, "g");
+	assert_int_equal(ren(f, ROOT, "g", ROOT, "f2", RENAME_WHITEOUT), 0);
+	assert_int_equal(ino_of(f, ROOT, "f2"), g);
+	assert_true(ino_of(f, ROOT, "g") != g);
+	assert_int_equal(attr_of(f, ino_of(f, ROOT, "g")).mode, S_IFCHR);
+	assert_int_equal(getattr(f, f2, NULL), ENOENT);
+
+	/* A directory moved away: its old parent loses its '..' link, the whiteout is no directory. */
+	e = mkdir_(f, ROOT, "e");
+	assert_int_equal(attr_of(f, ROOT).nlink, 4);
+	assert_int_equal(ren(f, ROOT, "e", d, "e", RENAME_WHITEOUT), 0);
+	assert_int_equal(ino_of(f, e, ".."), d);
+	assert_int_equal(attr_of(f, ROOT).nlink, 3);
+	assert_int_equal(attr_of(f, ino_of(f, ROOT, "e")).mode, S_IFCHR);
+
+	/* Refused, taking no inode number: with EXCHANGE, over a name with NOREPLACE. */
+	next = store_next_ino(f->s);
+	assert_int_equal(ren(f, ROOT, "f2", d, "x", RENAME_WHITEOUT | RENAME_EXCHANGE), EINVAL);
+	assert_int_equal(ren(f, ROOT, "f2", d, "x", RENAME_WHITEOUT | RENAME_NOREPLACE), EEXIST);
+	assert_int_equal(ren(f, ROOT, "none", d, "y", RENAME_WHITEOUT), ENOENT);
+	assert_int_equal(store_next_ino(f->s), next);
+	assert_int_equal(ino_of(f, ROOT, "f2"), g);
+	assert_int_equal(ren(f, ROOT, "f2", d, "y", RENAME_WHITEOUT | RENAME_NOREPLACE), 0);
+	assert_int_equal(attr_of(f, ino_of(f, ROOT, "f2")).mode, S_IFCHR);
 }
 
 /* SETATTR: mode, owner, times, set-id clearing, size. */
@@ -3673,6 +3736,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rename_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_dirs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_exchange, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_whiteout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
