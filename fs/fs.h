@@ -18,9 +18,10 @@
  * copy it out with the size the rewrite set (filemap_read reads i_size after
  * the page is filled): bytes nobody wrote.  Direct reads return exactly what
  * the tail sent.  With page_cache, open() keeps the cache only when the data
- * version is unchanged.  Shared mmap works either way: fs_devio.c accepts
- * FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14 cannot ask for, so the
- * kernel backs a shared mapping of a direct-I/O file with its page cache.
+ * version is unchanged.  Shared mmap works either way on Linux 6.6 and
+ * later: fs_devio.c accepts FUSE_DIRECT_IO_ALLOW_MMAP, which libfuse 3.14
+ * cannot ask for, so the kernel backs a shared mapping of a direct-I/O file
+ * with its page cache.
  */
 #ifndef CHAINFS_FS_H
 #define CHAINFS_FS_H

@@ -62,11 +62,12 @@ fs_devio_reply(struct fs_devio *d, struct iovec *iov, int count, struct fuse_ini
 		return 0;
 	d->init_pending = 0;
 	d->init_done = 1;
-	if (h.error != 0 || !d->offered ||
+	/* Only a reply that the kernel's struct describes whole is rewritten. */
+	if (h.error != 0 || !d->offered || iov[1].iov_len > sizeof(*copy) ||
 	    iov[1].iov_len < offsetof(struct fuse_init_out, flags2) + sizeof(copy->flags2))
 		return 0;
 	memset(copy, 0, sizeof(*copy));
-	memcpy(copy, iov[1].iov_base, iov[1].iov_len < sizeof(*copy) ? iov[1].iov_len : sizeof(*copy));
+	memcpy(copy, iov[1].iov_base, iov[1].iov_len);
 	if (!(copy->flags & FUSE_INIT_EXT))
 		return 0;
 	copy->flags2 |= FS_INIT_ALLOW_MMAP2;
@@ -104,7 +105,8 @@ fs_devio_writev(int fd, struct iovec *iov, int count, void *userdata)
 	memcpy(v, iov, (size_t)count * sizeof(*v));
 	v[1].iov_base = &out;
 	n = writev(fd, v, count);
-	log_debug("shared mappings of direct-I/O files allowed (FUSE_DIRECT_IO_ALLOW_MMAP)");
+	if (n >= 0)
+		log_debug("shared mappings of direct-I/O files allowed (FUSE_DIRECT_IO_ALLOW_MMAP)");
 	return n;
 }
 

@@ -61,7 +61,8 @@
  * Opens that found their file removed by another host after the kernel's
  * lookup (fs_io.c): the first is answered ESTALE, so the kernel looks the
  * name up again; the kernel's retry, if it races again, succeeds.  Remembered
- * per process for this long, this many at once.
+ * per process for this long, this many processes at once (beyond, opens
+ * succeed at once, as retries do).
  */
 #define FS_STALE_OPEN_MS 2000
 #define FS_STALE_OPENS 16
@@ -205,8 +206,7 @@ struct fs {
 	struct {
 		pid_t pid;
 		uint64_t until; /* cfs_now_ms() */
-	} stale_open[FS_STALE_OPENS];   /* fs_io.c */
-	unsigned stale_open_next;
+	} stale_open[FS_STALE_OPENS]; /* fs_io.c */
 	struct fs_recaller *recaller; /* fs_lease.c; NULL until the first recall */
 	uint64_t recalls;	     /* recalls taken */
 	/* Recalls given to the worker (with the page cache), and those it finished: in order. */

@@ -68,24 +68,37 @@ fs_handle(const struct fuse_file_info *fi)
 }
 
 /*
- * An open whose file another host removed after the kernel's lookup: 1 when
- * this process was answered ESTALE for it a moment ago (this is the kernel's
- * retry, which raced again), else 0, remembering the process for its retry.
+ * An open whose file another host removed after the kernel's lookup: 0 when
+ * it is to be answered ESTALE, so that the kernel looks the name up again;
+ * 1 when it is to succeed instead.  It succeeds when it is that retry (this
+ * process was answered ESTALE a moment ago) and raced again, and whenever
+ * the retry could not be recognised: an unknown process (pid 0, from
+ * outside the mount's pid namespace, or a kernel-internal open that is not
+ * retried), or every slot taken by processes whose retries are due.
  */
 static int
 fs_stale_open_retried(struct fs *fs, fuse_req_t req)
 {
 	pid_t pid = fuse_req_ctx(req)->pid;
 	uint64_t now = cfs_now_ms();
+	unsigned free_slot = FS_STALE_OPENS;
 
-	for (unsigned i = 0; i < FS_STALE_OPENS; i++)
-		if (fs->stale_open[i].pid == pid && fs->stale_open[i].until > now) {
+	if (pid <= 0)
+		return 1;
+	for (unsigned i = 0; i < FS_STALE_OPENS; i++) {
+		if (fs->stale_open[i].until <= now) {
+			free_slot = i;
+			continue;
+		}
+		if (fs->stale_open[i].pid == pid) {
 			fs->stale_open[i].until = 0;
 			return 1;
 		}
-	fs->stale_open[fs->stale_open_next].pid = pid;
-	fs->stale_open[fs->stale_open_next].until = now + FS_STALE_OPEN_MS;
-	fs->stale_open_next = (fs->stale_open_next + 1) % FS_STALE_OPENS;
+	}
+	if (free_slot == FS_STALE_OPENS)
+		return 1;
+	fs->stale_open[free_slot].pid = pid;
+	fs->stale_open[free_slot].until = now + FS_STALE_OPEN_MS;
 	return 0;
 }
 

@@ -437,8 +437,9 @@ store_op_remove(struct store_tx *tx, int isdir)
 /*
  * RENAME: flags 0, RENAME_NOREPLACE, RENAME_EXCHANGE, or RENAME_WHITEOUT
  * (with or without NOREPLACE), which leaves at the source name a whiteout,
- * a new character device 0/0 owned by the caller, as ext4 does (overlayfs
- * uses it; the kernel lets only callers with CAP_MKNOD ask).
+ * a new character device 0/0 owned by the caller (and, in a set-gid
+ * directory, the directory's group), as ext4 does; overlayfs uses it, and
+ * since Linux 5.8 any user may ask.
  */
 static int
 store_op_rename(struct store_tx *tx)
@@ -531,7 +532,7 @@ store_op_rename(struct store_tx *tx)
 			/* The source name stays, leading to the whiteout. */
 			rc = store_fresh_inode(tx, &wh, S_IFCHR);
 			wh.a.uid = op->caller_uid;
-			wh.a.gid = op->caller_gid;
+			wh.a.gid = d1.a.mode & S_ISGID ? d1.a.gid : op->caller_gid;
 			if (rc == 0)
 				rc = store_inode_put(tx, &wh);
 			if (rc == 0)

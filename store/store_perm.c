@@ -185,8 +185,9 @@ store_perm_rename(struct store_tx *tx, const struct cfs_op *op)
 	struct store_inode d1, d2, src, tgt;
 	int rc, exists, exchange = (op->flags & RENAME_EXCHANGE) != 0;
 
-	if ((op->flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | CFS_REMOVE_DROPREF)) != 0)
-		return 0;
+	if ((op->flags & ~(uint32_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT |
+	                             CFS_REMOVE_DROPREF)) != 0)
+		return 0; /* refused by store_op_rename (EINVAL) */
 	if ((rc = store_dir_get(tx, op->ino, &d1)) != 0)
 		return store_perm_missing(rc);
 	if (op->ino2 == op->ino)

@@ -223,6 +223,39 @@ test_update_flows_down_and_acks_up(void **state)
 	assert_int_equal(tc->n[1].ch.stats.divergences + tc->n[2].ch.stats.divergences, 0);
 }
 
+/*
+ * A rename with RENAME_WHITEOUT makes an inode: the head gives the entry a
+ * new inode number, as for a create, and every replica makes the same one.
+ */
+static void
+test_whiteout_rename_new_inode(void **state)
+{
+	struct tchain *tc = *state;
+	struct cfs_op op = op_mkdir("a");
+	uint8_t d0[CFS_DIGEST_LEN], d2[CFS_DIGEST_LEN];
+
+	assert_int_equal(chain_update(&tc->n[0].ch, 42, 1, 1, &op), 0);
+	op.type = CFS_OP_RENAME;
+	op.ino2 = STORE_ROOT_INO;
+	op.name2 = "b";
+	op.name2len = 1;
+	op.flags = CFS_RENAME_WHITEOUT;
+	assert_int_equal(chain_update(&tc->n[0].ch, 42, 2, 1, &op), 0);
+	for (size_t k = 0; k < 2; k++)
+		assert_int_equal(deliver(tc, 0, k), CHAIN_OK);
+	for (size_t k = 0; k < 2; k++)
+		assert_int_equal(deliver(tc, 1, k), CHAIN_OK);
+	assert_int_equal(tc->n[2].nreplies, 2);
+	assert_int_equal(tc->n[2].replies[1].status, 0);
+	assert_int_equal(tc->n[1].ch.stats.divergences + tc->n[2].ch.stats.divergences, 0);
+	assert_int_equal(store_digest(tc->n[0].st, d0), 0);
+	assert_int_equal(store_digest(tc->n[2].st, d2), 0);
+	assert_memory_equal(d0, d2, CFS_DIGEST_LEN);
+	/* "a" (the whiteout) and "b" are two inodes, the next number past both. */
+	assert_int_equal(store_next_ino(tc->n[2].st), store_next_ino(tc->n[0].st));
+	assert_int_equal(store_next_ino(tc->n[0].st), STORE_ROOT_INO + 3);
+}
+
 /* Entries apply strictly in order: a gap is refused, a repeat ignored. */
 static void
 test_gaps_refused_dups_ignored(void **state)
@@ -693,6 +726,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_update_flows_down_and_acks_up, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_whiteout_rename_new_inode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_refused_dups_ignored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acks_trim_sent_list_and_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_request_answered_from_table, setup,

@@ -149,6 +149,9 @@ test_reply_declines(void **state)
 				  offsetof(struct fuse_init_out, flags2), 2),
 			 0);
 	assert_false(d.mmap_allowed);
+	/* A reply longer than the kernel's struct as this build knows it is left alone. */
+	assert_int_equal(exchange(&d, FUSE_INIT_EXT, ALLOW_MMAP2, 0, FUSE_INIT_EXT, all + 1, 2), 0);
+	assert_false(d.mmap_allowed);
 	/* A reply in one iovec is not recognised as libfuse's and is left alone. */
 	assert_int_equal(exchange(&d, FUSE_INIT_EXT, ALLOW_MMAP2, 0, FUSE_INIT_EXT, all, 1), 0);
 	assert_true(d.init_pending);

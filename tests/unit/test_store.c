@@ -3020,6 +3020,16 @@ test_perm_rename(void **state)
 	assert_int_equal(anon_apply(f, rename_op(tmp, "mine", tmp, "theirs", 0), NULL), EPERM);
 	assert_int_equal(
 	    anon_apply(f, rename_op(tmp, "mine", tmp, "theirs", RENAME_EXCHANGE), NULL), EPERM);
+	/* A whiteout rename is checked as a rename: another's file stays, anon's may go. */
+	assert_int_equal(
+	    anon_apply(f, rename_op(tmp, "theirs", tmp, "t", RENAME_WHITEOUT), NULL), EPERM);
+	assert_int_equal(
+	    anon_apply(f, rename_op(ROOT, "rootfile", pub, "r", RENAME_WHITEOUT), NULL), EACCES);
+	assert_int_equal(
+	    anon_apply(f, rename_op(tmp, "mine", tmp, "wh", RENAME_WHITEOUT), NULL), 0);
+	assert_int_equal(attr_of(f, ino_of(f, tmp, "mine")).mode, S_IFCHR);
+	assert_int_equal(attr_of(f, ino_of(f, tmp, "mine")).uid, ANON);
+	assert_int_equal(anon_apply(f, rename_op(tmp, "wh", tmp, "mine", 0), NULL), 0);
 	assert_int_equal(anon_apply(f, rename_op(tmp, "mine", tmp, "mine3", 0), NULL), 0);
 	assert_int_equal(anon_apply(f, rename_op(tmp, "mine3", pub, "mine3", 0), NULL), 0);
 	/* Another's file in a non-sticky directory may be replaced. */
