@@ -5,6 +5,7 @@
 # endpoint, a clear error when every endpoint is dead, TLS with the server's
 # certificate and address verified.
 . "${srcdir:-.}/tests/cluster/lib.sh"
+sanitizers_suffice
 
 T="$top_builddir/etcdtool"
 command -v etcd >/dev/null || fail "no etcd: tools/install-deps installs etcd-server"

@@ -11,6 +11,7 @@
 #   - a node whose store holds another cluster's history: it refuses to
 #     serve, and with an empty store it joins.
 . "${srcdir:-.}/tests/cluster/lib.sh"
+sanitizers_suffice
 
 base=$(free_port_base 16)
 clusters+=("$work/c")

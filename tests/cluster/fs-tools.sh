@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ordinary shell tools on a mount, results checked from another mount.
 . "${srcdir:-.}/tests/cluster/lib.sh"
+sanitizers_suffice
 
 start_cluster c --nodes 3 --mounts 2
 a="$work/c/mnt/m1"

@@ -16,6 +16,7 @@
 # The history must be linearizable, every operation must have returned, and
 # the replicas must agree afterwards.
 . "${srcdir:-.}/tests/cluster/lib.sh"
+sanitizers_suffice
 
 export CHAINFS_MOUNT_OPTS=timeout=3
 start_cluster c --nodes 3 --mounts 1

@@ -3,6 +3,7 @@
 # keep serving everyone else; a TLS cluster and a plaintext one (where the
 # bytes reach the frame decoder).
 . "${srcdir:-.}/tests/cluster/lib.sh"
+sanitizers_suffice
 
 # send PORT: writes stdin to 127.0.0.1:PORT and lets the node close it.
 send() {

@@ -12,6 +12,7 @@
 #     while the first is connected, and afterwards answered as its own
 #     client (its mkdir done), never with the first client's result.
 . "${srcdir:-.}/tests/cluster/lib.sh"
+sanitizers_suffice
 
 start_cluster c --nodes 3 --mounts 1 --etcd 0
 dir="$work/c"
