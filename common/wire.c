@@ -7,9 +7,9 @@
  * many bytes with no NUL; a decoded str must fit its array (NUL added) and
  * must not contain a NUL.  Bodies, field by field in this order:
  *
- * attr (92 bytes): ino u64, mode u32, nlink u32, uid u32, gid u32, rdev u64,
+ * attr (96 bytes): ino u64, mode u32, nlink u32, uid u32, gid u32, rdev u64,
  *     size u64, blocks u64, atime_sec i64, atime_nsec u32, mtime_sec i64,
- *     mtime_nsec u32, ctime_sec i64, ctime_nsec u32, version u64
+ *     mtime_nsec u32, ctime_sec i64, ctime_nsec u32, version u64, flags u32
  * op: type u16, flags u32, ino u64, ino2 u64, mode u32, uid u32, gid u32,
  *     valid u32, caller_uid u32, caller_gid u32, rdev u64, offset u64,
  *     length u64, atime_sec i64,
@@ -382,6 +382,7 @@ cfs_attr_put(struct cfs_wbuf *w, const struct cfs_attr *a)
 	cfs_put_u64(w, (uint64_t)a->ctime_sec);
 	cfs_put_u32(w, a->ctime_nsec);
 	cfs_put_u64(w, a->version);
+	cfs_put_u32(w, a->flags);
 }
 
 /* Reads attributes; errors are left in r. */
@@ -403,6 +404,7 @@ cfs_attr_get(struct cfs_rbuf *r, struct cfs_attr *a)
 	a->ctime_sec = (int64_t)cfs_get_u64(r);
 	a->ctime_nsec = cfs_get_u32(r);
 	a->version = cfs_get_u64(r);
+	a->flags = cfs_get_u32(r);
 }
 
 /* Appends an op, every field whatever its type. */

@@ -27,7 +27,7 @@
  * update left, for its writer's lease.  7: locks (ops, LKGRANT, PING/PONG;
  * HELLO_REPLY carries the lock lease).  8: open references.  9: FALLOCATE
  * takes FALLOC_FL_ZERO_RANGE and RENAME RENAME_WHITEOUT (a replica of 8
- * would refuse what 9 applies).
+ * would refuse what 9 applies); attr carries the inode flags (chattr).
  */
 #define CFS_PROTOCOL_VERSION 9
 #define CFS_HEADER_SIZE 32
@@ -222,6 +222,19 @@ struct cfs_lkgrant {
 #define CFS_SET_KILL_SUID 0x200 /* a write by a non-owner clears set-uid/set-gid */
 /* SETXATTR of system.posix_acl_access by a caller outside the file's group, not root */
 #define CFS_SET_KILL_SGID 0x400
+/* The inode flags (FS_IOC_SETFLAGS): op.rdev, the CFS_FL_* bits only */
+#define CFS_SET_FLAGS 0x800
+
+/*
+ * Inode flags (cfs_attr.flags), Linux's FS_*_FL values, as chattr(1) sets
+ * them.  The store enforces immutable and append-only itself: the kernel
+ * does not for a FUSE filesystem.
+ */
+#define CFS_FL_IMMUTABLE 0x10 /* FS_IMMUTABLE_FL: no change at all, no new name, no removal */
+#define CFS_FL_APPEND 0x20    /* FS_APPEND_FL: data only appended; no removal, no rename */
+#define CFS_FL_NODUMP 0x40    /* FS_NODUMP_FL: kept for dump(8), no effect here */
+#define CFS_FL_NOATIME 0x80   /* FS_NOATIME_FL: kept; access times never move here anyway */
+#define CFS_FL_KEPT (CFS_FL_IMMUTABLE | CFS_FL_APPEND | CFS_FL_NODUMP | CFS_FL_NOATIME)
 /*
  * CREATE, MKNOD, MKDIR: valid is the caller's umask (0777 bits), applied
  * unless the parent directory has a default ACL (then the ACL masks the
@@ -295,6 +308,7 @@ struct cfs_attr {
 	int64_t ctime_sec;
 	uint32_t ctime_nsec;
 	uint64_t version; /* data version: changes with every change of the contents */
+	uint32_t flags;	  /* CFS_FL_*: the inode flags of chattr(1) that chainfs keeps */
 };
 
 /*

@@ -414,6 +414,7 @@ static const struct fuse_lowlevel_ops fs_lowlevel_ops = {
 	.forget_multi = fs_forget_multi,
 	.getattr = fs_getattr,
 	.setattr = fs_setattr,
+	.ioctl = fs_ioctl,
 	.readlink = fs_readlink,
 	.mknod = fs_mknod,
 	.mkdir = fs_mkdir,

@@ -340,6 +340,8 @@ void fs_ra_teardown(struct fs *, struct fs_inode *);
 void fs_lookup(fuse_req_t, fuse_ino_t, const char *);
 void fs_getattr(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
 void fs_setattr(fuse_req_t, fuse_ino_t, struct stat *, int, struct fuse_file_info *);
+void fs_ioctl(fuse_req_t, fuse_ino_t, unsigned int, void *, struct fuse_file_info *, unsigned,
+	      const void *, size_t, size_t);
 void fs_readlink(fuse_req_t, fuse_ino_t);
 void fs_mknod(fuse_req_t, fuse_ino_t, const char *, mode_t, dev_t);
 void fs_mkdir(fuse_req_t, fuse_ino_t, const char *, mode_t);

@@ -210,8 +210,21 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fuse_req_userdata(req);
 	struct fs_wait *w;
-	struct fs_inode *n;
+	struct fs_inode *n = fs_inode(fs, ino, 0);
 
+	/*
+	 * Immutable and append-only files (chattr), as far as this mount
+	 * knows their flags: the kernel checks them only for local
+	 * filesystems.  The chain refuses the writes anyway; refusing the
+	 * open says so at once, not at the close that reports a failed write.
+	 */
+	if (n != NULL && n->last.ino == ino &&
+	    (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
+	     ((n->last.flags & CFS_FL_IMMUTABLE) ||
+	      ((n->last.flags & CFS_FL_APPEND) && (!(fi->flags & O_APPEND) || (fi->flags & O_TRUNC)))))) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (!fs->o.page_cache) {
 		/*
 		 * Every read and write of a direct-I/O file goes to the chain, so

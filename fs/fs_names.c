@@ -8,6 +8,8 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 
+#include <linux/fs.h>
+
 #include "common/log.h"
 #include "common/wire.h"
 #include "fs/fs.h"
@@ -149,6 +151,111 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		op.valid |= CFS_SET_CTIME;
 	/* Writes before a truncate are ordered before it on the head connection. */
 	fs_submit(fs, &op, fs_done_attr, fs_call(fs, req, ino));
+}
+
+/* The inode flags as the xflags of struct fsxattr (FS_IOC_FSGETXATTR), and back. */
+static const struct {
+	uint32_t fl, xfl;
+} fs_xflags[] = {
+    {CFS_FL_IMMUTABLE, FS_XFLAG_IMMUTABLE},
+    {CFS_FL_APPEND, FS_XFLAG_APPEND},
+    {CFS_FL_NODUMP, FS_XFLAG_NODUMP},
+    {CFS_FL_NOATIME, FS_XFLAG_NOATIME},
+};
+
+/* Completion of the inode flags' ioctls: GETATTR for the GET ones, SETATTR for the SET ones. */
+static void
+fs_done_flags(void *arg, const struct cfs_reply *r)
+{
+	struct fs_call *c = arg;
+	struct fs_inode *n;
+	struct fsxattr fx;
+	uint32_t flags = r->attr.flags;
+
+	if (r->status != 0) {
+		fuse_reply_err(c->req, fs_errno_ino(r->status));
+		free(c);
+		return;
+	}
+	if ((n = fs_inode(c->fs, r->attr.ino, 0)) != NULL)
+		n->last = r->attr;
+	fs_lease_note(c->fs, &r->attr);
+	if (c->type == CFS_OP_SETATTR) {
+		fuse_reply_ioctl(c->req, 0, NULL, 0);
+	} else if (c->flags == 0) {
+		fuse_reply_ioctl(c->req, 0, &flags, sizeof(flags));
+	} else {
+		memset(&fx, 0, sizeof(fx));
+		for (size_t i = 0; i < sizeof(fs_xflags) / sizeof(fs_xflags[0]); i++)
+			if (flags & fs_xflags[i].fl)
+				fx.fsx_xflags |= fs_xflags[i].xfl;
+		fuse_reply_ioctl(c->req, 0, &fx, sizeof(fx));
+	}
+	free(c);
+}
+
+/*
+ * ioctl: the inode flags of chattr(1) and lsattr(1).  The kernel checks who
+ * may change them (the owner; CAP_LINUX_IMMUTABLE for immutable and
+ * append-only) and asks with FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (an unsigned
+ * int) or, reading the old flags before a change, FS_IOC_FSGETXATTR (struct
+ * fsxattr; FS_IOC_FSSETXATTR from xfs_io).  The store keeps CFS_FL_KEPT and
+ * enforces immutable and append-only.  Anything else is not a chainfs
+ * request (ENOTTY).
+ */
+void
+fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg, struct fuse_file_info *fi,
+	 unsigned flags, const void *in_buf, size_t in_bufsz, size_t out_bufsz)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct fs_call *c;
+	struct cfs_op op;
+	struct fsxattr fx;
+	uint32_t v = 0;
+	int xattr = cmd == FS_IOC_FSGETXATTR || cmd == FS_IOC_FSSETXATTR;
+	size_t want = xattr ? sizeof(fx) : sizeof(v);
+
+	(void)arg;
+	(void)fi;
+	(void)flags;
+	if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC32_GETFLAGS || cmd == FS_IOC_FSGETXATTR) {
+		if (out_bufsz < want) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		fs_op_name(&op, CFS_OP_GETATTR, ino, NULL);
+	} else if (cmd == FS_IOC_SETFLAGS || cmd == FS_IOC32_SETFLAGS || cmd == FS_IOC_FSSETXATTR) {
+		if (in_bufsz < want) {
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		if (xattr) {
+			memcpy(&fx, in_buf, sizeof(fx));
+			for (size_t i = 0; i < sizeof(fs_xflags) / sizeof(fs_xflags[0]); i++)
+				if (fx.fsx_xflags & fs_xflags[i].xfl) {
+					v |= fs_xflags[i].fl;
+					fx.fsx_xflags &= ~fs_xflags[i].xfl;
+				}
+			if (fx.fsx_xflags != 0 || fx.fsx_extsize != 0 || fx.fsx_projid != 0 ||
+			    fx.fsx_cowextsize != 0) {
+				fuse_reply_err(req, EOPNOTSUPP);
+				return;
+			}
+		} else {
+			memcpy(&v, in_buf, sizeof(v));
+		}
+		fs_op_name(&op, CFS_OP_SETATTR, ino, NULL);
+		op.valid = CFS_SET_FLAGS;
+		op.rdev = v;
+	} else {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	c = fs_call(fs, req, ino);
+	c->type = op.type;
+	c->flags = (unsigned)xattr;
+	/* Writes before chattr +i are ordered before it on the head connection. */
+	fs_submit(fs, &op, fs_done_flags, c);
 }
 
 /* Completion: readlink. */

@@ -21,14 +21,15 @@
  * - Every key is big-endian so that LMDB's byte order is numeric order.
  *   Values are big-endian too; nothing here depends on the wire codec except
  *   the log (which holds encoded entries) and the READDIR/STATFS data.
- * - Inode record (inodes DB), format 1, big-endian:
+ * - Inode record (inodes DB), format 2, big-endian:
  *     format u8, mode u32, nlink u32, uid u32, gid u32, rdev u64, size u64,
  *     version u64, atime sec i64 nsec u32, mtime sec/nsec, ctime sec/nsec,
  *     parent u64 (directories: the directory holding it; root: itself;
  *     others: 0), next_cookie u64 (directories: the cookie the next dirent
  *     gets), nentries u64 (directories: dirents besides "." and ".."),
- *     nxattrs u64, stored u64 (bytes held in the blocks DB),
- *     linklen u32, then the symlink target.
+ *     nxattrs u64, stored u64 (bytes held in the blocks DB), flags u32
+ *     (CFS_FL_*), linklen u32, then the symlink target.  Format 1, read
+ *     still, has no flags (they are 0).
  *   The inode number is the key; st_blocks is derived, never stored.
  * - Directories have size 4096 and 8 blocks whatever they hold, as an
  *   ext4 directory of one block; their nlink is 2 + subdirectories.

@@ -165,6 +165,24 @@ store_acl_follow_mode(struct store_tx *tx, struct store_inode *n)
 }
 
 /*
+ * The inode flags of chattr(1), which the kernel does not enforce for a
+ * FUSE filesystem, so the store does: EPERM when inode a is immutable, or
+ * (fixed) immutable or append-only; else 0.  Immutable forbids any change
+ * of the inode and, for a directory, of its names; append-only forbids
+ * removing or renaming it, changing its owner, mode or times, its xattrs,
+ * and any write but an append, and, for a directory, removing names in it.
+ */
+static int
+store_fl_deny(const struct cfs_attr *a, int fixed)
+{
+	if (a->flags & CFS_FL_IMMUTABLE)
+		return EPERM;
+	if (fixed && (a->flags & CFS_FL_APPEND))
+		return EPERM;
+	return 0;
+}
+
+/*
  * Fills n as the entry's new inode (e->new_ino, which the head chose and no
  * inode may have yet): mode, the caller as owner, times now, one link (two
  * for a directory).  Not stored yet.
@@ -229,6 +247,8 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 			return EISDIR;
 		if (!S_ISREG(old.a.mode))
 			return EEXIST;
+		if ((op->flags & CFS_CREATE_TRUNC) && (rc = store_fl_deny(&old.a, 1)) != 0)
+			return rc;
 		if (op->flags & CFS_CREATE_TRUNC) {
 			/*
 			 * O_CREAT|O_TRUNC found a file that another client made after
@@ -248,6 +268,8 @@ store_new_inode(struct store_tx *tx, uint32_t mode, uint64_t rdev, const void *l
 		tx->res->flags |= CFS_REPLY_ATTR;
 		return 0;
 	}
+	if ((rc = store_fl_deny(&dir.a, 0)) != 0)
+		return rc;
 	rc = store_fresh_inode(tx, n, mode);
 	if (rc != 0)
 		return rc;
@@ -371,6 +393,8 @@ store_op_link(struct store_tx *tx)
 		return rc == 0 ? EEXIST : rc;
 	if (S_ISDIR(n.a.mode))
 		return EPERM;
+	if ((rc = store_fl_deny(&n.a, 1)) != 0 || (rc = store_fl_deny(&dir.a, 0)) != 0)
+		return rc;
 	if (n.a.nlink == 0)
 		return ENOENT; /* open, with no name left: linkat(2) refuses it too */
 	if (n.a.nlink >= STORE_LINK_MAX)
@@ -416,6 +440,8 @@ store_op_remove(struct store_tx *tx, int isdir)
 		return EISDIR;
 	if (isdir && !S_ISDIR(n.a.mode))
 		return ENOTDIR;
+	if ((rc = store_fl_deny(&dir.a, 1)) != 0 || (rc = store_fl_deny(&n.a, 1)) != 0)
+		return rc;
 	if (isdir && n.nentries > 0)
 		return ENOTEMPTY;
 	rc = store_dirent_del(tx, &dir, op->name, op->namelen, cookie);
@@ -484,6 +510,10 @@ store_op_rename(struct store_tx *tx)
 	if (rc == 0 && exists)
 		rc = store_inode_get_linked(tx, tino, &tgt);
 	if (rc != 0)
+		return rc;
+	/* A name leaves d1; one comes into d2, replacing (or exchanging) one there. */
+	if ((rc = store_fl_deny(&d1.a, 1)) != 0 || (rc = store_fl_deny(&d2->a, exists)) != 0 ||
+	    (rc = store_fl_deny(&src.a, 1)) != 0 || (exists && (rc = store_fl_deny(&tgt.a, 1)) != 0))
 		return rc;
 	if (S_ISDIR(src.a.mode) && op->ino2 != op->ino) {
 		rc = store_is_ancestor(tx, sino, op->ino2);
@@ -607,6 +637,15 @@ store_op_setattr(struct store_tx *tx)
 	rc = store_inode_get(tx, op->ino, &n);
 	if (rc != 0)
 		return rc;
+	/* chattr -i and -a must work: a change of the flags alone is not refused. */
+	if ((valid & ~(uint32_t)(CFS_SET_FLAGS | CFS_SET_CTIME)) != 0 &&
+	    (rc = store_fl_deny(&n.a, (valid & (CFS_SET_MODE | CFS_SET_UID | CFS_SET_GID |
+	                                        CFS_SET_SIZE)) ||
+	                                   ((valid & CFS_SET_ATIME) && !(valid & CFS_SET_ATIME_NOW)) ||
+	                                   ((valid & CFS_SET_MTIME) && !(valid & CFS_SET_MTIME_NOW)))) != 0)
+		return rc;
+	if ((valid & CFS_SET_FLAGS) && (op->rdev & ~(uint64_t)CFS_FL_KEPT) != 0)
+		return EOPNOTSUPP;
 	if (valid & CFS_SET_SIZE) {
 		if (S_ISDIR(n.a.mode))
 			return EISDIR;
@@ -629,6 +668,8 @@ store_op_setattr(struct store_tx *tx)
 		n.a.uid = op->uid;
 	if (valid & CFS_SET_GID)
 		n.a.gid = op->gid;
+	if (valid & CFS_SET_FLAGS)
+		n.a.flags = (uint32_t)op->rdev;
 	if (valid & CFS_SET_KILL_SUID)
 		store_kill_suid(&n.a);
 	if ((valid & CFS_SET_SIZE) && (rc = store_set_size(tx, &n, op->offset)) != 0)
@@ -670,6 +711,8 @@ store_op_write(struct store_tx *tx)
 		return EISDIR;
 	if (!S_ISREG(n.a.mode))
 		return EINVAL;
+	if ((rc = store_fl_deny(&n.a, !(op->flags & CFS_WRITE_APPEND))) != 0)
+		return rc;
 	/*
 	 * O_APPEND: the end of the file as this entry finds it, not as the
 	 * writer's kernel last saw it (another host may have appended since);
@@ -723,6 +766,9 @@ store_op_fallocate(struct store_tx *tx)
 		return ENODEV;
 	if (op->offset > STORE_MAX_FILE_SIZE - op->length)
 		return EFBIG;
+	/* Append-only: space may be added, nothing zeroed or punched. */
+	if ((rc = store_fl_deny(&n.a, (op->flags & ~(uint32_t)FALLOC_FL_KEEP_SIZE) != 0)) != 0)
+		return rc;
 	end = op->offset + op->length;
 	switch (op->flags) {
 	case 0:
@@ -820,7 +866,7 @@ store_op_xattr(struct store_tx *tx, int remove)
 	rc = store_inode_get(tx, op->ino, &n);
 	if (rc != 0)
 		return rc;
-	if ((rc = store_xattr_name(op)) != 0)
+	if ((rc = store_xattr_name(op)) != 0 || (rc = store_fl_deny(&n.a, 1)) != 0)
 		return rc;
 	if (!remove && op->datalen > CFS_XATTR_SIZE_MAX)
 		return E2BIG;

@@ -196,12 +196,13 @@ store_attr_enc(uint8_t *p, const struct cfs_attr *a)
 	p = store_put_be(p, (uint64_t)a->ctime_sec, 8);
 	p = store_put_be(p, a->ctime_nsec, 4);
 	p = store_put_be(p, a->version, 8);
+	p = store_put_be(p, a->flags, 4);
 	return p;
 }
 
-/* Decodes what store_attr_enc wrote. */
+/* Decodes what store_attr_enc wrote (with_flags 0: as it wrote before attr had flags). */
 const uint8_t *
-store_attr_dec(const uint8_t *p, struct cfs_attr *a)
+store_attr_dec(const uint8_t *p, struct cfs_attr *a, int with_flags)
 {
 	a->ino = store_get_be(&p, 8);
 	a->mode = (uint32_t)store_get_be(&p, 4);
@@ -218,5 +219,6 @@ store_attr_dec(const uint8_t *p, struct cfs_attr *a)
 	a->ctime_sec = (int64_t)store_get_be(&p, 8);
 	a->ctime_nsec = (uint32_t)store_get_be(&p, 4);
 	a->version = store_get_be(&p, 8);
+	a->flags = with_flags ? (uint32_t)store_get_be(&p, 4) : 0;
 	return p;
 }

@@ -32,6 +32,7 @@ store_inode_get(struct store_tx *tx, uint64_t ino, struct store_inode *n)
 {
 	uint8_t k[8];
 	const uint8_t *p;
+	size_t fixed;
 	MDB_val v;
 	int rc;
 
@@ -40,7 +41,10 @@ store_inode_get(struct store_tx *tx, uint64_t ino, struct store_inode *n)
 	if (rc != 0)
 		return rc;
 	p = v.mv_data;
-	if (v.mv_size < STORE_INODE_FIXED || p[0] != STORE_INODE_FORMAT)
+	if (v.mv_size < 1 || (p[0] != 1 && p[0] != STORE_INODE_FORMAT))
+		goto bad;
+	fixed = p[0] == 1 ? STORE_INODE_FIXED1 : STORE_INODE_FIXED;
+	if (v.mv_size < fixed)
 		goto bad;
 	memset(n, 0, offsetof(struct store_inode, link));
 	p++;
@@ -63,8 +67,10 @@ store_inode_get(struct store_tx *tx, uint64_t ino, struct store_inode *n)
 	n->nentries = store_get_be(&p, 8);
 	n->nxattrs = store_get_be(&p, 8);
 	n->stored = store_get_be(&p, 8);
+	if (fixed == STORE_INODE_FIXED)
+		n->a.flags = (uint32_t)store_get_be(&p, 4);
 	n->linklen = (uint32_t)store_get_be(&p, 4);
-	if (n->linklen >= sizeof(n->link) || v.mv_size != STORE_INODE_FIXED + n->linklen)
+	if (n->linklen >= sizeof(n->link) || v.mv_size != fixed + n->linklen)
 		goto bad;
 	memcpy(n->link, p, n->linklen);
 	store_inode_blocks(n);
@@ -134,6 +140,7 @@ store_inode_put(struct store_tx *tx, struct store_inode *n)
 	p = store_put_be(p, n->nentries, 8);
 	p = store_put_be(p, n->nxattrs, 8);
 	p = store_put_be(p, n->stored, 8);
+	p = store_put_be(p, n->a.flags, 4);
 	p = store_put_be(p, n->linklen, 4);
 	memcpy(p, n->link, n->linklen);
 	p += n->linklen;

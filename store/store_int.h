@@ -25,10 +25,12 @@
 #endif
 
 /* Sizes and limits of the formats described at the top of store.c. */
-#define STORE_INODE_FORMAT 1
-#define STORE_INODE_FIXED (1 + 4 * 4 + 8 * 3 + 12 * 3 + 8 * 5 + 4)
-#define STORE_ATTR_SIZE (8 * 4 + 4 * 4 + 12 * 3 + 8) /* what store_attr_enc writes */
+#define STORE_INODE_FORMAT 2 /* written; format 1 (no flags) is still read */
+#define STORE_INODE_FIXED1 (1 + 4 * 4 + 8 * 3 + 12 * 3 + 8 * 5 + 4)
+#define STORE_INODE_FIXED (STORE_INODE_FIXED1 + 4)
+#define STORE_ATTR_SIZE (8 * 4 + 4 * 4 + 12 * 3 + 8 + 4) /* what store_attr_enc writes */
 #define STORE_RESULT_SIZE (4 + 4 + STORE_ATTR_SIZE + 8)
+#define STORE_RESULT_SIZE1 (STORE_RESULT_SIZE - 4) /* before attr had flags */
 #define STORE_DIR_SIZE 4096
 #define STORE_DIR_BLOCKS 8
 #define STORE_FIRST_COOKIE 3
@@ -125,7 +127,7 @@ int store_db_seek(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t klen, size_t 
                   MDB_val *val);
 int store_del_prefix(struct store_tx *tx, MDB_dbi dbi, uint64_t ino);
 uint8_t *store_attr_enc(uint8_t *p, const struct cfs_attr *a);
-const uint8_t *store_attr_dec(const uint8_t *p, struct cfs_attr *a);
+const uint8_t *store_attr_dec(const uint8_t *p, struct cfs_attr *a, int with_flags);
 
 /* store_inode.c: inode records, directory entries, names. */
 int store_inode_get(struct store_tx *tx, uint64_t ino, struct store_inode *n);

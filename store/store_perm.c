@@ -260,6 +260,10 @@ store_perm_setattr(struct store_tx *tx, struct cfs_op *op)
 	}
 	if ((valid & CFS_SET_SIZE) && !store_perm_may_data(&n.a, op, STORE_MAY_WRITE))
 		return EACCES;
+	/* Inode flags: the owner's; immutable and append-only need CAP_LINUX_IMMUTABLE. */
+	if ((valid & CFS_SET_FLAGS) &&
+	    (!owner || ((op->rdev ^ n.a.flags) & (CFS_FL_IMMUTABLE | CFS_FL_APPEND)) != 0))
+		return EPERM;
 	/* A _NOW bit wins over its explicit one in store_op_setattr, so here too. */
 	if ((((valid & CFS_SET_ATIME) && !(valid & CFS_SET_ATIME_NOW)) ||
 	     ((valid & CFS_SET_MTIME) && !(valid & CFS_SET_MTIME_NOW))) &&

@@ -35,13 +35,13 @@ store_result_dec(const MDB_val *v, struct cfs_reply *r)
 	const uint8_t *p = v->mv_data;
 
 	memset(r, 0, sizeof(*r));
-	if (v->mv_size != STORE_RESULT_SIZE) {
+	if (v->mv_size != STORE_RESULT_SIZE && v->mv_size != STORE_RESULT_SIZE1) {
 		log_warnx("%s: result of %zu bytes", __func__, v->mv_size);
 		return -EIO;
 	}
 	r->status = (int32_t)(uint32_t)store_get_be(&p, 4);
 	r->flags = (uint32_t)store_get_be(&p, 4);
-	p = store_attr_dec(p, &r->attr);
+	p = store_attr_dec(p, &r->attr, v->mv_size == STORE_RESULT_SIZE);
 	r->value = store_get_be(&p, 8);
 	return 0;
 }

@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #endif
 #include <ctype.h>
+#include <linux/fs.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -135,6 +137,12 @@ static const struct pc_name pc_falloc_flags[] = {
     {"KEEP_SIZE", FALLOC_FL_KEEP_SIZE},       {"PUNCH_HOLE", FALLOC_FL_PUNCH_HOLE},
     {"ZERO_RANGE", FALLOC_FL_ZERO_RANGE},     {"COLLAPSE_RANGE", FALLOC_FL_COLLAPSE_RANGE},
     {"INSERT_RANGE", FALLOC_FL_INSERT_RANGE}, {NULL, 0},
+};
+
+/* Inode flags (chattr), FS_*_FL. */
+static const struct pc_name pc_inode_flags[] = {
+    {"IMMUTABLE", FS_IMMUTABLE_FL}, {"APPEND", FS_APPEND_FL}, {"NODUMP", FS_NODUMP_FL},
+    {"NOATIME", FS_NOATIME_FL},     {"SYNC", FS_SYNC_FL},     {NULL, 0},
 };
 
 static const struct pc_name pc_whence[] = {
@@ -1111,6 +1119,50 @@ op_renameat2(char **argv, int argc, struct pc_buf *out)
 	return 0;
 }
 
+/*
+ * getflags PATH: the inode flags (FS_IOC_GETFLAGS) this helper names, joined
+ * by ",", or "none"; others (ext4's EXTENTS...) are not shown.
+ */
+static int
+op_getflags(char **argv, int argc, struct pc_buf *out)
+{
+	int fd = open(argv[0], O_RDONLY | O_NONBLOCK | O_NOFOLLOW), flags = 0, e, first = 1;
+
+	(void)argc;
+	if (fd < 0)
+		return errno;
+	e = ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0 ? errno : 0;
+	close(fd);
+	if (e != 0)
+		return e;
+	for (const struct pc_name *t = pc_inode_flags; t->name != NULL; t++)
+		if (flags & t->value) {
+			pc_buf_printf(out, "%s%s", first ? "" : ",", t->name);
+			first = 0;
+		}
+	if (first)
+		pc_buf_add(out, "none", 4);
+	return 0;
+}
+
+/* setflags PATH FLAGS: sets the inode flags (FS_IOC_SETFLAGS) to FLAGS ("0" for none). */
+static int
+op_setflags(char **argv, int argc, struct pc_buf *out)
+{
+	int fd = open(argv[0], O_RDONLY | O_NONBLOCK | O_NOFOLLOW), e;
+	int flags = (int)pc_flags(argv[1], pc_inode_flags);
+
+	(void)argc;
+	if (fd < 0)
+		return errno;
+	e = ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? errno : 0;
+	close(fd);
+	if (e != 0)
+		return e;
+	pc_buf_add(out, "0", 1);
+	return 0;
+}
+
 /* link FROM TO. */
 static int
 op_link(char **argv, int argc, struct pc_buf *out)
@@ -1800,6 +1852,8 @@ static const struct pc_op pc_ops[] = {
     {"rename", 2, 2, op_rename, "FROM TO"},
     {"renameat2", 3, 3, op_renameat2, "FROM TO FLAGS"},
     {"link", 2, 2, op_link, "FROM TO"},
+    {"getflags", 1, 1, op_getflags, "PATH"},
+    {"setflags", 2, 2, op_setflags, "PATH FLAGS"},
     {"symlink", 2, 2, op_symlink, "TARGET PATH"},
     {"readlink", 1, 2, op_readlink, "PATH [BUFSIZE]"},
     {"chmod", 2, 2, op_chmod, "PATH MODE"},

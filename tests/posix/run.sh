@@ -1162,6 +1162,54 @@ t_io_large() {
 	check rewrite "0 $h" "$(pc writepattern f $n 9 1M : hashfile f 65536)"
 }
 
+# ------------------------------------------------------------------ inode flags
+
+t_chattr() {
+	local out
+	check setup "0 0" "$(pc writefile f data : mkdir d 0755)"
+	out=$(pc getflags f)
+	if [ "$out" = ENOTTY ] || [ "$out" = EOPNOTSUPP ]; then
+		note "inode flags (FS_IOC_GETFLAGS) refused with $out"
+		return 0
+	fi
+	check none none "$out"
+	if ((AS)); then
+		# Immutable and append-only need CAP_LINUX_IMMUTABLE; other flags, ownership.
+		check immutable EPERM "$(pc setflags f IMMUTABLE)"
+		check append EPERM "$(pc setflags f APPEND)"
+		check nodump "0 NODUMP" "$(pc setflags f NODUMP : getflags f)"
+		check others-file EPERM "$(nb setflags f 0)"
+		return 0
+	fi
+	# Immutable: read, but nothing else, not even by root.
+	check set-i "0 IMMUTABLE" "$(pc setflags f IMMUTABLE : getflags f)"
+	check i-read data "$(pc readfile f)"
+	check i-open-write EPERM "$(pc open f O_WRONLY)"
+	check i-open-append EPERM "$(pc open f O_WRONLY,O_APPEND)"
+	check i-truncate EPERM "$(pc truncate f 0)"
+	check i-chmod EPERM "$(pc chmod f 600)"
+	check i-xattr EPERM "$(pc setxattr f user.x v 0)"
+	check i-link EPERM "$(pc link f g)"
+	check i-unlink EPERM "$(pc unlink f)"
+	check i-rename EPERM "$(pc rename f g)"
+	check clear-i "0 none data" "$(pc setflags f 0 : getflags f : readfile f)"
+	# Append-only: appends, nothing else.
+	check set-a "0 APPEND" "$(pc setflags f APPEND : getflags f)"
+	check a-open-write EPERM "$(pc open f O_WRONLY)"
+	check a-append "0 1 datax" "$(pc open f O_WRONLY,O_APPEND : write %0 x : readfile f)"
+	check a-truncate EPERM "$(pc truncate f 0)"
+	check a-unlink EPERM "$(pc unlink f)"
+	check a-rename EPERM "$(pc rename f g)"
+	check clear-a "0 none" "$(pc setflags f 0 : getflags f)"
+	# An immutable directory takes no new name and loses none.
+	check set-dir-i "0 0 IMMUTABLE" "$(pc writefile d/in x : setflags d IMMUTABLE : getflags d)"
+	check dir-create EPERM "$(pc writefile d/new x)"
+	check dir-unlink EPERM "$(pc unlink d/in)"
+	check dir-write-inside "0 1" "$(pc open d/in O_WRONLY : write %0 y)"
+	check clear-dir "0 0" "$(pc setflags d 0 : unlink d/in)"
+	check nodump "0 NODUMP,NOATIME" "$(pc setflags f NODUMP,NOATIME : getflags f)"
+}
+
 # ------------------------------------------------------------------ mmap
 
 t_mmap_shared() {

@@ -23,6 +23,7 @@ assert_attr_equal(const struct cfs_attr *a, const struct cfs_attr *b)
 	assert_true(a->ctime_sec == b->ctime_sec);
 	assert_int_equal(a->ctime_nsec, b->ctime_nsec);
 	assert_int_equal(a->version, b->version);
+	assert_int_equal(a->flags, b->flags);
 }
 
 #endif

@@ -1349,6 +1349,129 @@ test_rename_whiteout(void **state)
 	assert_int_equal(attr_of(f, ino_of(f, ROOT, "f2")).mode, S_IFCHR);
 }
 
+/* SETATTR of the inode flags (chattr); returns the status. */
+static int
+setflags(struct fx *f, uint64_t ino, uint32_t flags)
+{
+	struct cfs_op op = mkop(CFS_OP_SETATTR, ino, NULL);
+
+	op.valid = CFS_SET_FLAGS;
+	op.rdev = flags;
+	return apply(f, &op, NULL);
+}
+
+/* SETATTR of valid alone (times "now", or explicit ones of 1); returns the status. */
+static int
+setattr_valid(struct fx *f, uint64_t ino, uint32_t valid)
+{
+	struct cfs_op op = mkop(CFS_OP_SETATTR, ino, NULL);
+
+	op.valid = valid;
+	op.mode = 0600;
+	op.atime_sec = op.mtime_sec = 1;
+	return apply(f, &op, NULL);
+}
+
+/* A WRITE of one byte, appending or at 0; returns the status. */
+static int
+wr1(struct fx *f, uint64_t ino, int append)
+{
+	struct cfs_op op = mkop(CFS_OP_WRITE, ino, NULL);
+
+	op.data = (const uint8_t *)"x";
+	op.datalen = 1;
+	op.flags = append ? CFS_WRITE_APPEND : 0;
+	return apply(f, &op, NULL);
+}
+
+/* Inode flags: kept, shown, persistent; immutable and append-only enforced. */
+static void
+test_inode_flags(void **state)
+{
+	struct fx *f = *state;
+	uint64_t file, d, g, h, k;
+	struct cfs_op op;
+
+	file = mkfile(f, ROOT, "f");
+	d = mkdir_(f, ROOT, "d");
+	g = mkfile(f, d, "g");
+	assert_int_equal(attr_of(f, file).flags, 0);
+	assert_int_equal(setflags(f, file, CFS_FL_NODUMP | CFS_FL_NOATIME), 0);
+	assert_int_equal(attr_of(f, file).flags, CFS_FL_NODUMP | CFS_FL_NOATIME);
+	assert_int_equal(attr_of(f, file).ctime_sec, last_time(f));
+	assert_int_equal(setflags(f, file, 0x8 /* FS_SYNC_FL: not kept */), EOPNOTSUPP);
+	fx_reopen(f, 64ULL << 20);
+	assert_int_equal(attr_of(f, file).flags, CFS_FL_NODUMP | CFS_FL_NOATIME);
+
+	/* Immutable: nothing changes, not even by root; only the flags themselves. */
+	assert_int_equal(setflags(f, file, CFS_FL_IMMUTABLE), 0);
+	assert_int_equal(wr1(f, file, 0), EPERM);
+	assert_int_equal(wr1(f, file, 1), EPERM);
+	assert_int_equal(setsize(f, file, 0), EPERM);
+	assert_int_equal(setattr_valid(f, file, CFS_SET_MODE), EPERM);
+	assert_int_equal(setattr_valid(f, file, CFS_SET_ATIME_NOW | CFS_SET_MTIME_NOW), EPERM);
+	assert_int_equal(falloc(f, file, FALLOC_FL_KEEP_SIZE, 0, 10), EPERM);
+	assert_int_equal(setx(f, file, "user.a", "v", 1, 0), EPERM);
+	op = mkop(CFS_OP_LINK, file, "f2");
+	op.ino2 = ROOT;
+	assert_int_equal(apply(f, &op, NULL), EPERM);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "f"), EPERM);
+	assert_int_equal(ren(f, ROOT, "f", ROOT, "f3", 0), EPERM);
+	assert_int_equal(ren(f, d, "g", ROOT, "f", 0), EPERM); /* replacing it */
+	assert_int_equal(ino_of(f, ROOT, "f"), file);
+	assert_int_equal(setflags(f, file, 0), 0);
+	assert_int_equal(wr1(f, file, 0), 0);
+
+	/* An immutable directory: no name comes or goes; its files may change. */
+	assert_int_equal(setflags(f, d, CFS_FL_IMMUTABLE), 0);
+	mk(f, CFS_OP_CREATE, ROOT, "outside", 0644); /* the root directory is not immutable */
+	op = mkop(CFS_OP_CREATE, d, "new");
+	op.mode = S_IFREG | 0644;
+	assert_int_equal(apply(f, &op, NULL), EPERM);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, d, "g"), EPERM);
+	assert_int_equal(ren(f, ROOT, "f", d, "f", 0), EPERM);
+	assert_int_equal(ren(f, d, "g", ROOT, "g", 0), EPERM);
+	assert_int_equal(wr1(f, g, 0), 0);
+	assert_int_equal(setflags(f, d, 0), 0);
+
+	/* Append-only: appends only; no truncation, removal, rename, chmod or xattr. */
+	assert_int_equal(setflags(f, file, CFS_FL_APPEND), 0);
+	assert_int_equal(wr1(f, file, 1), 0);
+	assert_int_equal(attr_of(f, file).size, 2);
+	assert_int_equal(wr1(f, file, 0), EPERM);
+	assert_int_equal(setsize(f, file, 0), EPERM);
+	assert_int_equal(setattr_valid(f, file, CFS_SET_MODE), EPERM);
+	assert_int_equal(setattr_valid(f, file, CFS_SET_MTIME), EPERM);
+	assert_int_equal(setattr_valid(f, file, CFS_SET_ATIME_NOW | CFS_SET_MTIME_NOW), 0);
+	assert_int_equal(falloc(f, file, FALLOC_FL_KEEP_SIZE, 0, 10), 0);
+	assert_int_equal(falloc(f, file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 1), EPERM);
+	assert_int_equal(setx(f, file, "user.a", "v", 1, 0), EPERM);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, ROOT, "f"), EPERM);
+	assert_int_equal(ren(f, ROOT, "f", ROOT, "f3", 0), EPERM);
+	op = mkop(CFS_OP_CREATE, ROOT, "f");
+	op.mode = S_IFREG | 0644;
+	op.flags = CFS_CREATE_TRUNC;
+	assert_int_equal(apply(f, &op, NULL), EPERM);
+	assert_int_equal(attr_of(f, file).size, 2);
+	assert_int_equal(setflags(f, file, 0), 0);
+
+	/* An append-only directory: names come, none goes. */
+	assert_int_equal(setflags(f, d, CFS_FL_APPEND), 0);
+	h = mkfile(f, d, "h");
+	assert_int_equal(ino_of(f, d, "h"), h);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, d, "h"), EPERM);
+	assert_int_equal(ren(f, d, "h", d, "h2", 0), EPERM);
+	assert_int_equal(ren(f, ROOT, "f", d, "h", 0), EPERM); /* replacing a name in it */
+	assert_int_equal(ren(f, ROOT, "f", d, "f", 0), 0);
+	assert_int_equal(setflags(f, d, 0), 0);
+	assert_int_equal(name_op(f, CFS_OP_UNLINK, d, "h"), 0);
+
+	/* The flags travel in every reply's attributes, and in the digest. */
+	k = mkfile(f, ROOT, "k");
+	assert_int_equal(setflags(f, k, CFS_FL_APPEND), 0);
+	assert_int_equal(attr_of(f, k).flags, CFS_FL_APPEND);
+}
+
 /* SETATTR: mode, owner, times, set-id clearing, size. */
 static void
 test_setattr(void **state)
@@ -3129,6 +3252,18 @@ test_perm_setattr(void **state)
 	op.valid = CFS_SET_CTIME | CFS_SET_KILL_SUID;
 	assert_int_equal(anon_apply(f, op, NULL), 0);
 	assert_int_equal(anon_apply(f, setattr_op(9999, CFS_SET_MODE, 0, 0, 0), NULL), ENOENT);
+	/* Inode flags: the owner's, but immutable and append-only need CAP_LINUX_IMMUTABLE. */
+	op = setattr_op(mine, CFS_SET_FLAGS, 0, 0, 0);
+	op.rdev = CFS_FL_NODUMP;
+	assert_int_equal(anon_apply(f, op, NULL), 0);
+	op.ino = theirs;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	op.ino = mine;
+	op.rdev = CFS_FL_NODUMP | CFS_FL_IMMUTABLE;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	op.rdev = CFS_FL_APPEND;
+	assert_int_equal(anon_apply(f, op, NULL), EPERM);
+	assert_int_equal(attr_of(f, mine).flags, CFS_FL_NODUMP);
 
 	/* Without the bit, trusted. */
 	op = setattr_op(theirs, CFS_SET_UID | CFS_SET_MODE | CFS_SET_SIZE, 02777, ANON, 0);
@@ -3747,6 +3882,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_rename_dirs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_exchange, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rename_whiteout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inode_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_truncate, setup, teardown),
