@@ -27,9 +27,9 @@
  * update left, for its writer's lease.  7: locks (ops, LKGRANT, PING/PONG;
  * HELLO_REPLY carries the lock lease).  8: open references.  9: FALLOCATE
  * takes FALLOC_FL_ZERO_RANGE and RENAME RENAME_WHITEOUT (a replica of 8
- * would refuse what 9 applies); attr carries the inode flags (chattr).
+ * would refuse what 9 applies).  10: attr carries the inode flags (chattr).
  */
-#define CFS_PROTOCOL_VERSION 9
+#define CFS_PROTOCOL_VERSION 10
 #define CFS_HEADER_SIZE 32
 #define CFS_MAX_IO (1u << 20)		     /* largest read or write payload */
 #define CFS_ROOT_INO 1			     /* the root directory's inode, as FUSE numbers it */

@@ -68,6 +68,22 @@ fs_handle(const struct fuse_file_info *fi)
 }
 
 /*
+ * Immutable and append-only files (chattr): the kernel checks them only
+ * for local filesystems.  The chain refuses the writes anyway (the error
+ * then shows at close or fsync); refusing the open says so at once, when
+ * the attributes at hand are current.  (O_TRUNC never reaches open here:
+ * without ATOMIC_O_TRUNC it comes as a SETATTR of the size, which the chain
+ * refuses.)
+ */
+static int
+fs_open_forbidden(const struct cfs_attr *a, int flags)
+{
+	if ((flags & O_ACCMODE) == O_RDONLY)
+		return 0;
+	return (a->flags & CFS_FL_IMMUTABLE) || ((a->flags & CFS_FL_APPEND) && !(flags & O_APPEND));
+}
+
+/*
  * An open whose file another host removed after the kernel's lookup: 0 when
  * it is to be answered ESTALE, so that the kernel looks the name up again;
  * 1 when it is to succeed instead.  It succeeds when it is that retry (this
@@ -153,6 +169,14 @@ fs_done_open(void *arg, const struct cfs_reply *r)
 	if (c->type != CFS_OP_OPENREF)
 		fs_lease_note(c->fs, &r->attr);
 	n->last = r->attr;
+	if (fs_open_forbidden(&r->attr, c->fi.flags)) {
+		/* Fresh attributes (page_cache's GETATTR, an OPENREF): the flags forbid it. */
+		fuse_reply_err(c->req, EPERM);
+		fs_ref_closed(c->fs, n); /* the open that took or used the reference failed */
+		fs_inode_maybe_free(n);
+		free(c);
+		return;
+	}
 	if (c->fs->o.page_cache)
 		fs_open_mode(c->fs, n, &r->attr, &c->fi);
 	fs_reply_opened(c->fs, c->req, n, &c->fi, NULL);
@@ -184,6 +208,10 @@ fs_open_run(struct fs *fs, struct fs_wait *w)
 		/* Unchanged since the last open, and the tail would recall a change. */
 		struct fuse_file_info fi;
 
+		if (n->last.ino == n->ino && fs_open_forbidden(&n->last, w->flags)) {
+			fuse_reply_err(w->req, EPERM);
+			return;
+		}
 		memset(&fi, 0, sizeof(fi));
 		fi.flags = w->flags;
 		fi.keep_cache = 1;
@@ -212,16 +240,9 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_wait *w;
 	struct fs_inode *n = fs_inode(fs, ino, 0);
 
-	/*
-	 * Immutable and append-only files (chattr), as far as this mount
-	 * knows their flags: the kernel checks them only for local
-	 * filesystems.  The chain refuses the writes anyway; refusing the
-	 * open says so at once, not at the close that reports a failed write.
-	 */
-	if (n != NULL && n->last.ino == ino &&
-	    (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
-	     ((n->last.flags & CFS_FL_IMMUTABLE) ||
-	      ((n->last.flags & CFS_FL_APPEND) && (!(fi->flags & O_APPEND) || (fi->flags & O_TRUNC)))))) {
+	/* Under a lease this mount's view of the flags is the chain's (fs_open_forbidden). */
+	if (!fs->o.page_cache && n != NULL && n->last.ino == ino && fs_lease_valid(fs, n) &&
+	    fs_open_forbidden(&n->last, fi->flags)) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}

@@ -218,13 +218,20 @@ fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg, struct fus
 	(void)arg;
 	(void)fi;
 	(void)flags;
-	if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC32_GETFLAGS || cmd == FS_IOC_FSGETXATTR) {
+	/*
+	 * Only the commands the kernel's fileattr code sends, after its own
+	 * checks.  FS_IOC32_* from a 64-bit program would reach here unchecked
+	 * (the kernel turns a 32-bit program's into FS_IOC_*): ENOTTY.  The
+	 * store checks the caller again (store_op_setattr), for kernels whose
+	 * FUSE passes FS_IOC_SETFLAGS on unchecked.
+	 */
+	if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_FSGETXATTR) {
 		if (out_bufsz < want) {
 			fuse_reply_err(req, EINVAL);
 			return;
 		}
 		fs_op_name(&op, CFS_OP_GETATTR, ino, NULL);
-	} else if (cmd == FS_IOC_SETFLAGS || cmd == FS_IOC32_SETFLAGS || cmd == FS_IOC_FSSETXATTR) {
+	} else if (cmd == FS_IOC_SETFLAGS || cmd == FS_IOC_FSSETXATTR) {
 		if (in_bufsz < want) {
 			fuse_reply_err(req, EINVAL);
 			return;

@@ -143,7 +143,143 @@ store_init(struct store *s, MDB_txn *txn)
 		rc = store_meta_put(txn, s, "next_ino", STORE_ROOT_INO + 1);
 	if (rc == 0)
 		rc = store_meta_put(txn, s, "applied_sn", 0);
+	if (rc == 0)
+		rc = store_meta_put(txn, s, "format", STORE_FORMAT);
 	return rc;
+}
+
+/*
+ * Rewrites, in batches of STORE_MIGRATE_BATCH, every record of database db
+ * that fix() changes (it returns the new value's length in buf, or 0 to
+ * leave the record).  0, or an LMDB error.
+ */
+#define STORE_MIGRATE_BATCH 4096
+static int
+store_migrate_db(struct store *s, MDB_dbi db, size_t (*fix)(const MDB_val *, uint8_t *, size_t),
+                 uint64_t *fixed)
+{
+	uint8_t last[64], buf[STORE_INODE_FIXED + CFS_PATH_MAX];
+	size_t lastlen = 0;
+	int rc = 0, done;
+
+	for (;;) {
+		MDB_txn *txn;
+		MDB_cursor *cur;
+		MDB_val key, v, nv;
+		unsigned n = 0;
+
+		if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+			return rc;
+		if ((rc = mdb_cursor_open(txn, db, &cur)) != 0) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
+		key.mv_data = last;
+		key.mv_size = lastlen;
+		rc = mdb_cursor_get(cur, &key, &v, lastlen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+		for (; rc == 0 && n < STORE_MIGRATE_BATCH; n++) {
+			/* The key is copied first: a put of another size moves the page's bytes. */
+			if (key.mv_size > sizeof(last)) {
+				rc = MDB_BAD_VALSIZE;
+				break;
+			}
+			memcpy(last, key.mv_data, key.mv_size);
+			lastlen = key.mv_size;
+			key.mv_data = last;
+			nv.mv_size = fix(&v, buf, sizeof(buf));
+			nv.mv_data = buf;
+			if (nv.mv_size > 0) {
+				if ((rc = mdb_cursor_put(cur, &key, &nv, MDB_CURRENT)) != 0)
+					break;
+				(*fixed)++;
+			}
+			rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
+		done = rc == MDB_NOTFOUND;
+		if ((rc = mdb_txn_commit(txn)) != 0)
+			return rc;
+		if (done)
+			return 0;
+	}
+}
+
+/* An inode record of format 1: the same with 4 bytes of flags (0) before linklen. */
+static size_t
+store_fix_inode(const MDB_val *v, uint8_t *buf, size_t room)
+{
+	const uint8_t *p = v->mv_data;
+	size_t at = STORE_INODE_FIXED1 - 4;
+
+	if (v->mv_size < STORE_INODE_FIXED1 || p[0] != 1 || v->mv_size + 4 > room)
+		return 0;
+	memcpy(buf, p, at);
+	buf[0] = STORE_INODE_FORMAT;
+	memset(buf + at, 0, 4);
+	memcpy(buf + at + 4, p + at, v->mv_size - at);
+	return v->mv_size + 4;
+}
+
+/* A result of STORE_RESULT_SIZE1 bytes: its attr gains flags (0). */
+static size_t
+store_fix_result(const MDB_val *v, uint8_t *buf, size_t room)
+{
+	size_t at = 4 + 4 + STORE_ATTR_SIZE - 4;
+
+	if (v->mv_size != STORE_RESULT_SIZE1 || room < STORE_RESULT_SIZE)
+		return 0;
+	memcpy(buf, v->mv_data, at);
+	memset(buf + at, 0, 4);
+	memcpy(buf + at + 4, (const uint8_t *)v->mv_data + at, v->mv_size - at);
+	return STORE_RESULT_SIZE;
+}
+
+/*
+ * Brings a store written by an older chainfs to the current formats
+ * before it serves.  Old records are still read, but the digest hashes
+ * records as stored: a replica that replayed entries with this code and
+ * one that had applied them with the old would disagree.  Done once;
+ * meta "format" records it.
+ */
+static int
+store_migrate(struct store *s, char *err, size_t errlen)
+{
+	uint64_t fmt, fixed = 0;
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = store_meta_get(txn, s, "format", 1, &fmt)) != 0 || fmt >= STORE_FORMAT) {
+		mdb_txn_abort(txn);
+		if (rc == 0)
+			return 0;
+		goto fail;
+	}
+	mdb_txn_abort(txn);
+	if ((rc = store_migrate_db(s, s->dbi[STORE_DB_INODES], store_fix_inode, &fixed)) != 0 ||
+	    (rc = store_migrate_db(s, s->dbi[STORE_DB_RESULTS], store_fix_result, &fixed)) != 0)
+		goto fail;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto fail;
+	if ((rc = store_meta_put(txn, s, "format", STORE_FORMAT)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	if (fixed > 0)
+		log_info("store brought to format %d: %llu records rewritten", STORE_FORMAT,
+		         (unsigned long long)fixed);
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot bring the store to format %d: %s", STORE_FORMAT,
+	         mdb_strerror(rc < 0 ? -rc : rc));
+	return -1;
 }
 
 /* Opens the databases and reads the counters, creating a new store's root. */
@@ -299,7 +435,7 @@ store_open(struct store **out, const char *dir, uint64_t mapsize, char *err, siz
 		snprintf(err, errlen, "%s: %s", dir, mdb_strerror(rc));
 		goto fail;
 	}
-	if (store_open_dbs(s, err, errlen) != 0)
+	if (store_open_dbs(s, err, errlen) != 0 || store_migrate(s, err, errlen) != 0)
 		goto fail;
 	store_map_info(s);
 	*out = s;

@@ -646,6 +646,19 @@ store_op_setattr(struct store_tx *tx)
 		return rc;
 	if ((valid & CFS_SET_FLAGS) && (op->rdev & ~(uint64_t)CFS_FL_KEPT) != 0)
 		return EOPNOTSUPP;
+	/*
+	 * Who may change the flags, checked here for every caller (as
+	 * fileattr_set_prepare and ext4 do), not only squashed ones: an old
+	 * kernel's FUSE passes FS_IOC_SETFLAGS on without its own checks.  The
+	 * owner or root; immutable and append-only by root only; and while the
+	 * file stays immutable, no other flag changes.  The old flags are the
+	 * chain's, so a chattr racing another host's chattr +i is refused.
+	 */
+	if ((valid & CFS_SET_FLAGS) &&
+	    ((op->caller_uid != 0 && op->caller_uid != n.a.uid) ||
+	     (op->caller_uid != 0 && ((op->rdev ^ n.a.flags) & (CFS_FL_IMMUTABLE | CFS_FL_APPEND))) ||
+	     ((n.a.flags & op->rdev & CFS_FL_IMMUTABLE) && op->rdev != n.a.flags)))
+		return EPERM;
 	if (valid & CFS_SET_SIZE) {
 		if (S_ISDIR(n.a.mode))
 			return EISDIR;

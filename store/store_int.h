@@ -25,6 +25,7 @@
 #endif
 
 /* Sizes and limits of the formats described at the top of store.c. */
+#define STORE_FORMAT 2	     /* meta "format": every record as below (store_migrate) */
 #define STORE_INODE_FORMAT 2 /* written; format 1 (no flags) is still read */
 #define STORE_INODE_FIXED1 (1 + 4 * 4 + 8 * 3 + 12 * 3 + 8 * 5 + 4)
 #define STORE_INODE_FIXED (STORE_INODE_FIXED1 + 4)

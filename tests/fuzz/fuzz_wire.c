@@ -45,7 +45,7 @@ fuzz_attr_eq(const struct cfs_attr *a, const struct cfs_attr *b)
 	       a->blocks == b->blocks && a->atime_sec == b->atime_sec &&
 	       a->atime_nsec == b->atime_nsec && a->mtime_sec == b->mtime_sec &&
 	       a->mtime_nsec == b->mtime_nsec && a->ctime_sec == b->ctime_sec &&
-	       a->ctime_nsec == b->ctime_nsec && a->version == b->version;
+	       a->ctime_nsec == b->ctime_nsec && a->version == b->version && a->flags == b->flags;
 }
 
 /* Whether two ops are the same, comparing the bytes behind the pointers. */

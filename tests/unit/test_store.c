@@ -415,6 +415,101 @@ db_count(struct fx *f, const char *name)
 	return st.ms_entries;
 }
 
+/*
+ * Rewrites, with LMDB directly while the store is closed, every inode
+ * record as format 1 (no flags) and every result as it was before attrs had
+ * flags, and forgets the store's format: a store as an older chainfs left
+ * it.  Returns how many records it rewrote.
+ */
+static size_t
+downgrade(struct fx *f)
+{
+	static const char *const dbs[] = {"inodes", "results"};
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val key, v, nv;
+	uint8_t buf[4096], kbuf[64];
+	size_t n = 0, at;
+	int rc;
+
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, T_MAPSIZE), 0);
+	assert_int_equal(mdb_env_open(env, f->dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(mdb_dbi_open(txn, dbs[i], 0, &dbi), 0);
+		assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+		for (rc = mdb_cursor_get(cur, &key, &v, MDB_FIRST); rc == 0;
+		     rc = mdb_cursor_get(cur, &key, &v, MDB_NEXT)) {
+			/* inodes: the 4 flag bytes before linklen; results: the attr's last 4. */
+			at = i == 0 ? 1 + 4 * 4 + 8 * 3 + 12 * 3 + 8 * 5 : 4 + 4 + 92;
+			assert_true(v.mv_size <= sizeof(buf) && v.mv_size >= at + 4);
+			memcpy(buf, v.mv_data, at);
+			memcpy(buf + at, (const uint8_t *)v.mv_data + at + 4, v.mv_size - at - 4);
+			if (i == 0)
+				buf[0] = 1;
+			nv.mv_data = buf;
+			nv.mv_size = v.mv_size - 4;
+			/* The key copied first: the put moves the page's bytes. */
+			assert_true(key.mv_size <= sizeof(kbuf));
+			memcpy(kbuf, key.mv_data, key.mv_size);
+			key.mv_data = kbuf;
+			assert_int_equal(mdb_cursor_put(cur, &key, &nv, MDB_CURRENT), 0);
+			n++;
+		}
+		assert_int_equal(rc, MDB_NOTFOUND);
+		mdb_cursor_close(cur);
+	}
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	key.mv_data = (void *)"format";
+	key.mv_size = 6;
+	assert_int_equal(mdb_del(txn, dbi, &key, NULL), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	fx_reopen(f, T_MAPSIZE);
+	return n;
+}
+
+/*
+ * A store an older chainfs wrote (inode records without flags, results
+ * without them) opens as the same state: every record is brought to the
+ * current format, so its digest is a new store's.
+ */
+static void
+test_format_migration(void **state)
+{
+	struct fx *f = *state;
+	uint8_t before[CFS_DIGEST_LEN], after[CFS_DIGEST_LEN];
+	uint64_t file, l;
+	struct cfs_op op = mkop(CFS_OP_SYMLINK, ROOT, "l");
+
+	file = mkfile(f, ROOT, "f");
+	mkdir_(f, ROOT, "d");
+	op.data = (const uint8_t *)"target";
+	op.datalen = 6;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	l = ino_of(f, ROOT, "l");
+	assert_int_equal(wr(f, file, 0, "abc", 3), 0);
+	digest(f, before);
+	assert_true(db_count(f, "results") > 0);
+	digest(f, after);
+	assert_memory_equal(before, after, CFS_DIGEST_LEN);
+	assert_int_equal(downgrade(f), db_count(f, "inodes") + db_count(f, "results"));
+	digest(f, after);
+	assert_memory_equal(before, after, CFS_DIGEST_LEN);
+	assert_int_equal(attr_of(f, file).size, 3);
+	assert_int_equal(attr_of(f, l).size, 6);
+	/* Once is enough: opening again changes nothing. */
+	fx_reopen(f, T_MAPSIZE);
+	digest(f, after);
+	assert_memory_equal(before, after, CFS_DIGEST_LEN);
+}
+
 /* A new store holds the root only. */
 static void
 test_open_root(void **state)
@@ -1390,6 +1485,7 @@ test_inode_flags(void **state)
 {
 	struct fx *f = *state;
 	uint64_t file, d, g, h, k;
+	uint8_t before[CFS_DIGEST_LEN], after[CFS_DIGEST_LEN];
 	struct cfs_op op;
 
 	file = mkfile(f, ROOT, "f");
@@ -1466,10 +1562,30 @@ test_inode_flags(void **state)
 	assert_int_equal(setflags(f, d, 0), 0);
 	assert_int_equal(name_op(f, CFS_OP_UNLINK, d, "h"), 0);
 
-	/* The flags travel in every reply's attributes, and in the digest. */
+	/* The flags travel in every reply's attributes, and change the digest. */
 	k = mkfile(f, ROOT, "k");
+	digest(f, before);
 	assert_int_equal(setflags(f, k, CFS_FL_APPEND), 0);
 	assert_int_equal(attr_of(f, k).flags, CFS_FL_APPEND);
+	digest(f, after);
+	assert_memory_not_equal(before, after, CFS_DIGEST_LEN);
+
+	/* Who may: the owner (5) or root; immutable and append-only, root only. */
+	op = mkop(CFS_OP_SETATTR, k, NULL);
+	op.valid = CFS_SET_FLAGS;
+	op.caller_uid = 5;
+	op.rdev = CFS_FL_APPEND | CFS_FL_NODUMP;
+	assert_int_equal(apply(f, &op, NULL), 0);
+	op.rdev = CFS_FL_NODUMP;
+	assert_int_equal(apply(f, &op, NULL), EPERM);
+	op.caller_uid = 6;
+	op.rdev = CFS_FL_APPEND;
+	assert_int_equal(apply(f, &op, NULL), EPERM);
+	assert_int_equal(attr_of(f, k).flags, CFS_FL_APPEND | CFS_FL_NODUMP);
+	/* While immutable stays, no other flag changes, even for root. */
+	assert_int_equal(setflags(f, k, CFS_FL_IMMUTABLE), 0);
+	assert_int_equal(setflags(f, k, CFS_FL_IMMUTABLE | CFS_FL_NODUMP), EPERM);
+	assert_int_equal(setflags(f, k, CFS_FL_NODUMP), 0);
 }
 
 /* SETATTR: mode, owner, times, set-id clearing, size. */
@@ -3868,6 +3984,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_open_root, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_format_migration, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sn_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mknod, setup, teardown),

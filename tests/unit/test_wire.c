@@ -387,7 +387,7 @@ static void
 test_header_roundtrip(void **state)
 {
 	static const uint8_t want[CFS_HEADER_SIZE] = {
-	    'C',  'H',  'F',  'S',  9,    0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
+	    'C',  'H',  'F',  'S',  10,   0,    CFS_MSG_ENTRY, 0,    0,    0,    0,    0,    0x10,
 	    0x20, 0x01, 0x00, 0x88, 0x77, 0x66, 0x55,          0x44, 0x33, 0x22, 0x11, 0x09, 0,
 	    0,    0,    0,    0,    0,    0x80,
 	};
@@ -480,7 +480,9 @@ test_header_reject(void **state)
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h.version = 8; /* version 8 refused FALLOCATE's ZERO_RANGE */
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
-	h.version = 10;
+	h.version = 9; /* version 9 attrs had no flags */
+	check_header_err(&h, CFS_WIRE_BAD_VERSION);
+	h.version = 11;
 	check_header_err(&h, CFS_WIRE_BAD_VERSION);
 	h = good;
 	h.type = 0;
