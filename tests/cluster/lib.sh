@@ -113,9 +113,12 @@ digests() {
 
 # check_history FILE SEED: lincheck must find the history linearizable, with
 # no read of bytes nobody wrote; prints its totals, keeps them in $work/check.txt.
+# check_history HISTORY SEED [LINCHECK OPTIONS...]: the history must be
+# linearizable (a key whose search runs out of budget fails too).
 check_history() {
 	local hist=$1 seed=$2 status=0
-	"$top_builddir/lincheck" "$hist" >"$work/check.txt" || status=$?
+	shift 2
+	"$top_builddir/lincheck" "$@" "$hist" >"$work/check.txt" || status=$?
 	grep -E '^(operations|indeterminate|failed reads|reads that|violations|verdict)' \
 		"$work/check.txt" | sed "s/^/$test_name: /"
 	if [ $status -ne 0 ]; then
