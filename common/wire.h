@@ -148,10 +148,8 @@ enum cfs_op_type {
  * that inode under the name.
  */
 #define CFS_REMOVE_DROPREF 0x100
-/* RENAME flags, Linux's values: the replicas apply them whatever their headers say. */
-#define CFS_RENAME_NOREPLACE 0x1
-#define CFS_RENAME_EXCHANGE 0x2
-#define CFS_RENAME_WHITEOUT 0x4 /* the entry carries the whiteout's new inode number */
+/* RENAME's RENAME_WHITEOUT (Linux's value): the entry carries the whiteout's new inode number */
+#define CFS_RENAME_WHITEOUT 0x4
 
 /* Lock types (op.mode of SETLK/GETLK, GETLK's value) */
 #define CFS_LK_RD 1

@@ -1119,6 +1119,19 @@ op_renameat2(char **argv, int argc, struct pc_buf *out)
 	return 0;
 }
 
+/* Runs the inode-flags ioctl cmd on path, as chattr(1) does: 0 or an errno. */
+static int
+pc_flags_ioctl(const char *path, unsigned long cmd, int *flags)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW), e;
+
+	if (fd < 0)
+		return errno;
+	e = ioctl(fd, cmd, flags) < 0 ? errno : 0;
+	close(fd);
+	return e;
+}
+
 /*
  * getflags PATH: the inode flags (FS_IOC_GETFLAGS) this helper names, joined
  * by ",", or "none"; others (ext4's EXTENTS...) are not shown.
@@ -1126,13 +1139,9 @@ op_renameat2(char **argv, int argc, struct pc_buf *out)
 static int
 op_getflags(char **argv, int argc, struct pc_buf *out)
 {
-	int fd = open(argv[0], O_RDONLY | O_NONBLOCK | O_NOFOLLOW), flags = 0, e, first = 1;
+	int flags = 0, first = 1, e = pc_flags_ioctl(argv[0], FS_IOC_GETFLAGS, &flags);
 
 	(void)argc;
-	if (fd < 0)
-		return errno;
-	e = ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0 ? errno : 0;
-	close(fd);
 	if (e != 0)
 		return e;
 	for (const struct pc_name *t = pc_inode_flags; t->name != NULL; t++)
@@ -1149,14 +1158,10 @@ op_getflags(char **argv, int argc, struct pc_buf *out)
 static int
 op_setflags(char **argv, int argc, struct pc_buf *out)
 {
-	int fd = open(argv[0], O_RDONLY | O_NONBLOCK | O_NOFOLLOW), e;
-	int flags = (int)pc_flags(argv[1], pc_inode_flags);
+	int flags = (int)pc_flags(argv[1], pc_inode_flags), e;
 
 	(void)argc;
-	if (fd < 0)
-		return errno;
-	e = ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? errno : 0;
-	close(fd);
+	e = pc_flags_ioctl(argv[0], FS_IOC_SETFLAGS, &flags);
 	if (e != 0)
 		return e;
 	pc_buf_add(out, "0", 1);
