@@ -5,23 +5,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
 static int log_to_syslog;
+static int log_to_journal; /* stderr is the journal's stream: "<prio>" prefixes, no time */
 static int log_level = LOG_LEVEL_INFO;
 static const char *log_name = "chainfs";
 
 static const int log_prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 static const char *log_names[] = {"error", "warn", "info", "debug"};
 
+/*
+ * Whether stderr is the stream systemd gave a service to the journal: it
+ * says so in $JOURNAL_STREAM ("device:inode" of that stream), and then a
+ * "<N>" prefix sets each line's priority and the journal adds the time.
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 /* Sets where logs go and how much is said. */
 void
 log_init(const char *name, int to_syslog, int level)
 {
 	log_name = name;
+	log_to_journal = !to_syslog && log_stderr_is_journal();
 	log_to_syslog = to_syslog;
 	log_level = level;
 	if (to_syslog)
@@ -69,6 +92,9 @@ log_vwrite(int level, const char *err, const char *fmt, va_list ap)
 			syslog(log_prio[level], "%s: %s", msg, err);
 		else
 			syslog(log_prio[level], "%s", msg);
+	} else if (log_to_journal) {
+		fprintf(stderr, "<%d>%s%s%s\n", log_prio[level], msg, err ? ": " : "",
+			err ? err : "");
 	} else {
 		struct timespec ts;
 		struct tm tm;

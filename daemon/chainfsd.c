@@ -29,30 +29,85 @@ usage(int status)
 	exit(status);
 }
 
-/* SIGTERM, SIGINT: leave the loop; the node syncs and closes its store. */
+/* The running node and what it tells systemd. */
+struct chainfsd {
+	struct event_base *base;
+	struct node node;
+	struct cfs_conf conf;
+	struct event *tick;
+	uint64_t watchdog_usec; /* WatchdogSec= in microseconds; 0: no watchdog */
+	char status[1024];	/* the last STATUS= sent */
+	char reload[600];	/* what the last reload said, shown after the status */
+};
+
+/* Sends STATUS= when the node's line changed since the last one. */
+static void
+chainfsd_status(struct chainfsd *d)
+{
+	char line[256], full[1024];
+
+	node_status_line(&d->node, line, sizeof(line));
+	snprintf(full, sizeof(full), "%s%s%s", line, d->reload[0] ? "; " : "", d->reload);
+	if (strncmp(full, d->status, sizeof(d->status) - 1) == 0)
+		return;
+	snprintf(d->status, sizeof(d->status), "%s", full);
+	sd_notifyf(0, "STATUS=%s", d->status);
+}
+
+/*
+ * Every second (or a third of WatchdogSec=, if shorter), from the event
+ * loop: WATCHDOG=1, so that a loop that stops turning (a hang, SIGSTOP)
+ * stops the pings and systemd kills and restarts the node; and the status.
+ */
+static void
+chainfsd_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct chainfsd *d = arg;
+
+	if (d->watchdog_usec != 0)
+		sd_notify(0, "WATCHDOG=1");
+	chainfsd_status(d);
+}
+
+/* SIGTERM, SIGINT: leave the loop; the node leaves the chain, syncs and closes its store. */
 static void
 chainfsd_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct event_base *base = arg;
+	struct chainfsd *d = arg;
 
 	log_info("signal %d: stopping", (int)sig);
-	sd_notify(0, "STOPPING=1");
-	event_base_loopexit(base, NULL);
+	sd_notify(0, "STOPPING=1\nSTATUS=stopping: leaving the chain");
+	event_base_loopexit(d->base, NULL);
 }
 
-/* SIGHUP: re-read the log level from the environment of the next start; say what changes. */
+/*
+ * SIGHUP (systemctl reload): reads the configuration file again and applies
+ * what can change while the node runs (node_reload).  A file that does not
+ * parse, or a change that needs a restart, is reported in the log and the
+ * status line; the node goes on as it was.
+ */
 static void
 chainfsd_hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct cfs_conf check;
-	char err[512];
+	struct chainfsd *d = arg;
+	struct cfs_conf fresh;
+	char err[512], msg[512];
 
-	memset(&check, 0, sizeof(check));
-	if (cfs_conf_load(&check, conf_path, err, sizeof(err)) != 0)
+	sd_notify(0, "RELOADING=1");
+	memset(&fresh, 0, sizeof(fresh));
+	if (cfs_conf_load(&fresh, conf_path, err, sizeof(err)) != 0) {
 		log_warnx("reload: %s (keeping the running configuration)", err);
-	else
-		log_info("reload: %s parses; membership changes need a restart", conf_path);
-	cfs_conf_free(&check);
+		snprintf(d->reload, sizeof(d->reload), "reload failed: %s", err);
+	} else if (node_reload(&d->node, &fresh, msg, sizeof(msg)) != 0) {
+		snprintf(d->reload, sizeof(d->reload), "%s", msg);
+	} else {
+		log_info("%s", msg);
+		d->reload[0] = '\0';
+	}
+	cfs_conf_free(&fresh);
+	d->status[0] = '\0';
+	sd_notify(0, "READY=1");
+	chainfsd_status(d);
 }
 
 /*
@@ -80,10 +135,9 @@ chainfsd_raise_nofile(void)
 int
 main(int argc, char **argv)
 {
-	struct event_base *base = NULL;
+	static struct chainfsd d;
 	struct event *ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
-	struct cfs_conf conf;
-	struct node node;
+	struct timeval tv;
 	const char *name = NULL;
 	char err[512];
 	int ch, level = LOG_LEVEL_INFO, to_syslog = 0, status = 1;
@@ -125,37 +179,50 @@ main(int argc, char **argv)
 	if (name == NULL || optind != argc)
 		usage(2);
 	log_init("chainfsd", to_syslog, level);
-	memset(&conf, 0, sizeof(conf));
-	if (cfs_conf_load(&conf, conf_path, err, sizeof(err)) != 0) {
+	if (cfs_conf_load(&d.conf, conf_path, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	chainfsd_raise_nofile();
-	base = event_base_new();
-	if (base == NULL)
+	d.base = event_base_new();
+	if (d.base == NULL)
 		fatalx("event_base_new failed");
-	ev_term = evsignal_new(base, SIGTERM, chainfsd_stop_cb, base);
-	ev_int = evsignal_new(base, SIGINT, chainfsd_stop_cb, base);
-	ev_hup = evsignal_new(base, SIGHUP, chainfsd_hup_cb, NULL);
+	ev_term = evsignal_new(d.base, SIGTERM, chainfsd_stop_cb, &d);
+	ev_int = evsignal_new(d.base, SIGINT, chainfsd_stop_cb, &d);
+	ev_hup = evsignal_new(d.base, SIGHUP, chainfsd_hup_cb, &d);
+	d.tick = event_new(d.base, -1, EV_PERSIST, chainfsd_tick_cb, &d);
+	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL || d.tick == NULL)
+		fatalx("cannot make the signal events");
 	event_add(ev_term, NULL);
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
+	if (sd_watchdog_enabled(0, &d.watchdog_usec) <= 0)
+		d.watchdog_usec = 0;
+	tv.tv_sec = 1;
+	tv.tv_usec = 0;
+	if (d.watchdog_usec != 0 && d.watchdog_usec / 3 < 1000000) {
+		tv.tv_sec = 0;
+		tv.tv_usec = (suseconds_t)(d.watchdog_usec / 3);
+	}
+	event_add(d.tick, &tv);
 
-	if (node_start(&node, base, &conf, name) == 0) {
-		sd_notify(0, "READY=1");
-		if (event_base_dispatch(base) < 0)
+	if (node_start(&d.node, d.base, &d.conf, name) == 0) {
+		node_status_line(&d.node, d.status, sizeof(d.status));
+		sd_notifyf(0, "READY=1\nSTATUS=%s", d.status);
+		if (event_base_dispatch(d.base) < 0)
 			log_warnx("event loop failed");
 		status = 0;
 	}
-	node_stop(&node);
+	node_stop(&d.node);
 	/* Let closed connections free themselves. */
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	event_base_loop(d.base, EVLOOP_NONBLOCK);
+	event_free(d.tick);
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
-	event_base_free(base);
-	cfs_conf_free(&conf);
+	event_base_free(d.base);
+	cfs_conf_free(&d.conf);
 	log_info("stopped");
 	return status;
 }

@@ -1648,14 +1648,47 @@ node_listen(struct node *n)
 	return 0;
 }
 
+/*
+ * Makes the TLS contexts from node self's certificate in conf: a server and
+ * a client context, both or neither.  -1 with the reason in err.
+ */
+static int
+node_tls_make(const struct node *n, const struct cfs_conf *conf, SSL_CTX **server,
+	      SSL_CTX **client, char *err, size_t errlen)
+{
+	struct cfs_tls_peer self;
+	char why[200];
+	const char *cert = cfs_conf_node_cert(conf, (size_t)n->self);
+	const char *key = cfs_conf_node_key(conf, (size_t)n->self);
+
+	*server = cfs_tls_ctx_new(1, conf->ca, cert, key, err, errlen);
+	if (*server == NULL)
+		return -1;
+	/* Peers check that a node's certificate names it: so does the node itself. */
+	if (cfs_tls_self(*server, &self) != 0) {
+		snprintf(err, errlen, "%s has no CN and OU: not a chainfs certificate", cert);
+		goto fail;
+	}
+	if (cfs_tls_is_node(&self, n->self_name, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s cannot be node %s's certificate: %s", cert, n->self_name,
+			 why);
+		goto fail;
+	}
+	*client = cfs_tls_ctx_new(0, conf->ca, cert, key, err, errlen);
+	if (*client == NULL)
+		goto fail;
+	return 0;
+fail:
+	SSL_CTX_free(*server);
+	*server = NULL;
+	return -1;
+}
+
 /* Makes the TLS contexts from the node's certificate. */
 static int
 node_tls(struct node *n)
 {
-	struct cfs_tls_peer self;
-	char err[512], why[200];
-	const char *cert = cfs_conf_node_cert(n->conf, (size_t)n->self);
-	const char *key = cfs_conf_node_key(n->conf, (size_t)n->self);
+	char err[512];
 
 	if (n->conf->plaintext) {
 		log_warnx("plaintext is on (%s): connections are neither encrypted nor "
@@ -1663,26 +1696,170 @@ node_tls(struct node *n)
 			  n->conf->path);
 		return 0;
 	}
-	n->server_ctx = cfs_tls_ctx_new(1, n->conf->ca, cert, key, err, sizeof(err));
-	if (n->server_ctx == NULL) {
-		log_warnx("TLS: %s", err);
-		return -1;
-	}
-	/* Peers check that a node's certificate names it: so does the node itself. */
-	if (cfs_tls_self(n->server_ctx, &self) != 0) {
-		log_warnx("TLS: %s has no CN and OU: not a chainfs certificate", cert);
-		return -1;
-	}
-	if (cfs_tls_is_node(&self, n->self_name, why, sizeof(why)) != 0) {
-		log_warnx("TLS: %s cannot be node %s's certificate: %s", cert, n->self_name, why);
-		return -1;
-	}
-	n->client_ctx = cfs_tls_ctx_new(0, n->conf->ca, cert, key, err, sizeof(err));
-	if (n->client_ctx == NULL) {
+	if (node_tls_make(n, n->conf, &n->server_ctx, &n->client_ctx, err, sizeof(err)) != 0) {
 		log_warnx("TLS: %s", err);
 		return -1;
 	}
 	return 0;
+}
+
+/* Swaps one string of the running configuration with the re-read one's. */
+static void
+node_swap_str(char **live, char **fresh)
+{
+	char *t = *live;
+
+	*live = *fresh;
+	*fresh = t;
+}
+
+/* Whether two optional strings differ. */
+static int
+node_str_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+/* Appends ", what" (or "what") to a list in buf. */
+static void
+node_list_add(char *buf, size_t len, const char *what)
+{
+	size_t used = strlen(buf);
+
+	if (used < len)
+		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", what);
+}
+
+/*
+ * What a reload cannot change: the node's identity and place, the store,
+ * the coordinator and the timings that clients and other nodes were told.
+ * Lists each such setting that differs in buf.
+ */
+static void
+node_reload_fixed(const struct node *n, const struct cfs_conf *live,
+		  const struct cfs_conf *fresh, char *buf, size_t len)
+{
+	int i = cfs_conf_node_index(fresh, n->self_name);
+	int nodes_differ = live->nnodes != fresh->nnodes;
+
+	for (size_t k = 0; !nodes_differ && k < live->nnodes; k++) {
+		const struct cfs_conf_node *a = &live->nodes[k], *b = &fresh->nodes[k];
+
+		nodes_differ = memcmp(&a->addr, &b->addr, sizeof(a->addr)) != 0 ||
+			       memcmp(&a->metrics, &b->metrics, sizeof(a->metrics)) != 0;
+	}
+	if (i < 0) {
+		node_list_add(buf, len, "this node's line is gone");
+		return;
+	}
+	if (nodes_differ)
+		node_list_add(buf, len, "node lines");
+	if (node_str_differ(live->nodes[n->self].data_dir, fresh->nodes[i].data_dir))
+		node_list_add(buf, len, "data directory");
+	if (live->map_size != fresh->map_size)
+		node_list_add(buf, len, "map-size");
+	if (live->sync_interval_ms != fresh->sync_interval_ms)
+		node_list_add(buf, len, "sync-interval");
+	if (live->plaintext != fresh->plaintext)
+		node_list_add(buf, len, "plaintext");
+	if (live->netcd != fresh->netcd || memcmp(live->etcd, fresh->etcd, sizeof(live->etcd)) != 0)
+		node_list_add(buf, len, "etcd");
+	if (strcmp(live->cluster, fresh->cluster) != 0)
+		node_list_add(buf, len, "cluster");
+	if (live->lease_ttl_s != fresh->lease_ttl_s)
+		node_list_add(buf, len, "lease-ttl");
+	if (live->lease_max_s != fresh->lease_max_s)
+		node_list_add(buf, len, "lease-max");
+	if (live->session_ttl_s != fresh->session_ttl_s)
+		node_list_add(buf, len, "session-ttl");
+	if (live->lock_lease_s != fresh->lock_lease_s)
+		node_list_add(buf, len, "lock-lease");
+}
+
+/* Takes a re-read configuration; see node.h. */
+int
+node_reload(struct node *n, struct cfs_conf *fresh, char *msg, size_t len)
+{
+	struct cfs_conf *live = n->conf;
+	char fixed[256] = "", applied[256] = "", err[512];
+	int i = cfs_conf_node_index(fresh, n->self_name), problem = 0;
+	struct node_peer *p;
+
+	node_reload_fixed(n, live, fresh, fixed, sizeof(fixed));
+	if (i < 0) {
+		snprintf(msg, len, "%s: no node called '%s' any more; nothing changed", fresh->path,
+			 n->self_name);
+		return -1;
+	}
+	/*
+	 * The certificate, its key and the CA are read again even when their
+	 * paths stay: renewing a certificate in place is the usual case.  New
+	 * connections use the new contexts; open ones keep theirs.
+	 */
+	if (!live->plaintext && !fresh->plaintext) {
+		SSL_CTX *server, *client;
+
+		if (node_tls_make(n, fresh, &server, &client, err, sizeof(err)) != 0) {
+			log_warnx("reload: TLS: %s (keeping the running certificate)", err);
+			problem = 1;
+		} else {
+			SSL_CTX_free(n->server_ctx);
+			SSL_CTX_free(n->client_ctx);
+			n->server_ctx = server;
+			n->client_ctx = client;
+			node_swap_str(&live->ca, &fresh->ca);
+			node_swap_str(&live->cert, &fresh->cert);
+			node_swap_str(&live->key, &fresh->key);
+			node_swap_str(&live->nodes[n->self].cert, &fresh->nodes[i].cert);
+			node_swap_str(&live->nodes[n->self].key, &fresh->nodes[i].key);
+			node_list_add(applied, sizeof(applied), "certificate");
+		}
+	}
+	if (live->output_budget != fresh->output_budget ||
+	    live->client_output_max != fresh->client_output_max) {
+		live->output_budget = fresh->output_budget;
+		live->client_output_max = fresh->client_output_max;
+		node_list_add(applied, sizeof(applied), "output limits");
+	}
+	if (live->log_retain != fresh->log_retain) {
+		live->log_retain = n->chain.log_retain = fresh->log_retain;
+		node_list_add(applied, sizeof(applied), "log-retain");
+	}
+	/* Exports apply to connected clients at once, as to new ones. */
+	if (live->nexports != fresh->nexports ||
+	    memcmp(live->exports, fresh->exports, sizeof(live->exports)) != 0) {
+		live->nexports = fresh->nexports;
+		memcpy(live->exports, fresh->exports, sizeof(live->exports));
+		TAILQ_FOREACH(p, &n->peers, all)
+			if (p->export != NULL)
+				p->export = cfs_conf_export(live, p->c->tls_peer.name);
+		node_list_add(applied, sizeof(applied), "exports");
+	}
+	if (fixed[0] != '\0') {
+		log_warnx("reload: %s: a restart is needed for: %s", fresh->path, fixed);
+		problem = 1;
+	}
+	snprintf(msg, len, "reloaded %s: %s%s%s", fresh->path, applied[0] ? applied : "no change",
+		 fixed[0] ? "; needs a restart: " : "", fixed);
+	return problem ? -1 : 0;
+}
+
+/* One line for systemd's STATUS=; see node.h. */
+void
+node_status_line(const struct node *n, char *buf, size_t len)
+{
+	const char *role = n->chain.view.n ? view_role_name(&n->chain.view, n->self_name) : "none";
+	const char *state;
+
+	if (n->serving)
+		state = "serving";
+	else if (n->chain.view.n == 0)
+		state = "waiting for the configuration";
+	else
+		state = "not serving";
+	snprintf(buf, len, "%s, epoch %llu, sn %llu, %s, %u clients", role,
+		 (unsigned long long)n->chain.epoch, (unsigned long long)store_applied_sn(n->st),
+		 state, n->npeers[PEER_CLIENT]);
 }
 
 /* Sets up the node called name. */

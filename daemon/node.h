@@ -183,6 +183,18 @@ struct node {
 int node_start(struct node *, struct event_base *, struct cfs_conf *, const char *name);
 /* Closes every connection and the store. */
 void node_stop(struct node *);
+/*
+ * Takes a configuration read again (SIGHUP): applies what can change while
+ * the node runs (certificate, key and CA, read again from their files;
+ * output limits; log-retain; exports, at once for connected clients too)
+ * and keeps the rest.  Swaps the strings it takes out of fresh.  Writes one
+ * line for the log and systemd in msg; -1 when something could not be
+ * applied (logged): a setting that needs a restart, or a certificate that
+ * does not load.
+ */
+int node_reload(struct node *, struct cfs_conf *fresh, char *msg, size_t len);
+/* One line for systemd's STATUS=: role, epoch, applied sn, serving, clients. */
+void node_status_line(const struct node *, char *buf, size_t len);
 
 /*
  * A new configuration (from etcd): reconfigures the chain, drops the links
