@@ -1,0 +1,381 @@
+#!/bin/bash
+# systemd: chainfs under a real systemd, PID 1 of a throw-away container
+# (container.sh), booted twice from the same overlay.
+#
+# First boot: "make install" inside; etcd.service (Debian's) and three
+# chainfsd@ instances start, each READY through sd_notify with a status line
+# (role, epoch, sn) that systemctl shows, its log in the journal at the
+# right priorities.  Mounts through fstab (mount.chainfs), an explicit
+# .mount unit and an .automount, used by two users who are not root.  While
+# linwork runs on two of the mounts: kill -9 of the head (Restart= brings it
+# back and it rejoins), SIGSTOP of the tail (the watchdog kills it, systemd
+# restarts it), "systemctl stop" of the middle (out of the chain at once,
+# not after its lease), reloads that apply, fail and need a restart; the
+# history must be linearizable, no acknowledged write lost, the replicas
+# equal.  Poweroff: every mount unmounted cleanly.
+#
+# Second boot: everything comes up by itself, the mounts too; what the first
+# boot wrote is there.  Reports the boot-to-serving time and the unit's
+# systemd-analyze security exposure (which must stay at most 1.5).
+#
+# Under the sanitizers, whatever they report in the journal fails the test.
+# Needs root, /dev/fuse, systemd-nspawn (Debian:
+# systemd-container) and etcd (etcd-server).
+. "${srcdir:-.}/tests/cluster/lib.sh"
+. "$srcdir/tests/systemd/container.sh"
+
+# The container goes first, then lib.sh's cleanup, with the test's status.
+systemd_cleanup() {
+	local rc=$?
+	set +e
+	if [ $rc -ne 0 ] && [ -n "$ct_pid1" ] && [ -n "$ct_nspawn" ]; then
+		note "the container's failed units and last journal lines:"
+		ct systemctl --failed --no-pager 2>&1 | tail -n 20
+		ct journalctl --no-pager -n 60 2>&1
+	fi
+	ct_teardown >/dev/null 2>&1
+	(exit $rc)
+	cleanup
+}
+trap systemd_cleanup EXIT
+
+sanitizers_suffice
+[ "$(id -u)" = 0 ] || {
+	note "skipped: needs root (a container)"
+	failed=0
+	exit 77
+}
+for tool in systemd-nspawn:systemd-container nsenter:util-linux etcd:etcd-server; do
+	command -v "${tool%%:*}" >/dev/null 2>&1 ||
+		fail "${tool%%:*} is not installed (Debian: apt-get install ${tool#*:})"
+done
+[ -c /dev/fuse ] || fail "no /dev/fuse"
+
+B=$(cd "$top_builddir" && pwd)
+for d in "$B" "$(cd "$srcdir" && pwd)"; do
+	[ "$(findmnt -T "$d" -no TARGET)" = / ] ||
+		fail "$d is not on the root file system, which is all the container sees of the host"
+done
+
+conf=/etc/chainfs/chainfs.conf
+nodes="127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
+ttl=6
+seed=${LIN_SEED:-$RANDOM}
+# chainfsctl runs inside the container (its own loopback): lib.sh's helpers use it as $CTL.
+cat >"$work/ctl" <<EOF
+#!/bin/sh
+exec nsenter -t "\$(cat '$work/pid1')" -a env -i PATH=/usr/sbin:/usr/bin chainfsctl "\$@"
+EOF
+chmod +x "$work/ctl"
+CTL=$work/ctl
+
+# The kernel's autofs, which .automount units need (and /dev/autofs inside).
+autofs=no
+grep -qw autofs /proc/filesystems && autofs=yes
+
+ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+unit_prop() { ct systemctl show -P "$2" "$1"; }
+as_user() {
+	local uid=$1
+	shift
+	ct setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
+}
+
+# Every node active, its status line saying it serves; the chain whole.
+all_serving() {
+	local k st
+	for k in 1 2 3; do
+		st=$(unit_prop "chainfsd@n$k.service" StatusText) || return 1
+		echo "$st" | grep -Eq '^(head|middle|tail), epoch [0-9]+, sn [0-9]+, serving, [0-9]+ clients$' ||
+			return 1
+	done
+	chain_is "$conf" 3
+}
+
+# n1's status line has this text.
+status_has() {
+	unit_prop chainfsd@n1.service StatusText | grep -q "$1"
+}
+
+# restarted UNIT OLDPID: active again under a new main PID.
+restarted() {
+	local pid
+	[ "$(unit_prop "$1" ActiveState)" = active ] || return 1
+	pid=$(unit_prop "$1" MainPID)
+	[ "$pid" != 0 ] && [ "$pid" != "$2" ]
+}
+
+# probe N TEXT: an acknowledged write, read back at the end.
+probes=0
+probe() {
+	probes=$((probes + 1))
+	ct sh -c "echo 'probe $probes $1' >/mnt/shared/probe/p$probes" || fail "probe write $probes ($1) failed"
+}
+
+# The journal of the last boot, read from the host after poweroff.
+boot_journal() {
+	journalctl -D "$ct_root/var/log/journal" -b 0 -o cat --no-pager "$@"
+}
+
+# Nothing in the boot's journal from the sanitizers, and no node restarted
+# but for the faults the test made.
+check_journal() {
+	local j
+	j=$(boot_journal) || fail "cannot read the container's journal"
+	if echo "$j" | grep -E -A20 'ERROR: (Address|Leak)Sanitizer|runtime error:'; then
+		fail "$1: the sanitizers reported an error"
+	fi
+	if echo "$j" | grep -E 'chainfsd@n[0-9]\.service: Main process exited, code=(killed|dumped)' |
+		grep -Ev "status=(9/KILL|6/ABRT)" | grep .; then
+		fail "$1: a node died of something other than the test's faults"
+	fi
+}
+
+# Every chainfs mount of the boot was unmounted, none failed to be.
+check_unmounted() {
+	local j u
+	j=$(boot_journal) || fail "cannot read the container's journal"
+	local list="mnt-shared srv-chainfs"
+	[ $autofs = no ] || list="$list srv-auto"
+	for u in $list; do
+		echo "$j" | grep -Eq "^Unmounted $u\.mount|^$u\.mount: Deactivated successfully" ||
+			fail "$1: $u.mount was not unmounted cleanly: $(echo "$j" | grep "$u" | tail -n 5)"
+	done
+	if echo "$j" | grep -Ei 'failed unmounting|mnt-shared.mount: (failed|mount process exited)'; then
+		fail "$1: an unmount failed"
+	fi
+}
+
+# --- The machine: configuration, certificates, units, before the first boot.
+ct_setup
+tls=$ct_root/etc/chainfs/tls
+mkdir -p "$tls"
+"$B/chainfsctl" cert ca "$tls" --cn "chainfs systemd test CA" >/dev/null
+for k in 1 2 3; do
+	"$B/chainfsctl" cert node "$tls" "n$k" 127.0.0.1,localhost >/dev/null
+done
+"$B/chainfsctl" cert client "$tls" client >/dev/null
+write_conf() {
+	{
+		echo "# chainfs under systemd: three nodes of this host, etcd.service"
+		echo "coordinator etcd http://127.0.0.1:2379"
+		echo "lease-ttl ${1:-$ttl}"
+		echo "ca $conf_dir/tls/ca.crt"
+		echo "cert $conf_dir/tls/client.crt"
+		echo "key $conf_dir/tls/client.key"
+		echo "export client no-root-squash"
+		for k in 1 2 3; do
+			echo "node n$k 127.0.0.1:710$k data /var/lib/chainfs/n$k cert $conf_dir/tls/n$k.crt key $conf_dir/tls/n$k.key"
+		done
+		[ -z "${2:-}" ] || echo "$2"
+	} >"$ct_root$conf.new"
+	mv "$ct_root$conf.new" "$ct_root$conf"
+}
+conf_dir=/etc/chainfs
+write_conf
+cat >"$ct_root/etc/default/etcd" <<'EOF'
+ETCD_NAME=e1
+ETCD_DATA_DIR=/var/lib/etcd/chainfs-test
+ETCD_LISTEN_CLIENT_URLS=http://127.0.0.1:2379
+ETCD_ADVERTISE_CLIENT_URLS=http://127.0.0.1:2379
+ETCD_LISTEN_PEER_URLS=http://127.0.0.1:2380
+ETCD_INITIAL_ADVERTISE_PEER_URLS=http://127.0.0.1:2380
+ETCD_INITIAL_CLUSTER=e1=http://127.0.0.1:2380
+EOF
+# The shipped examples, made concrete: an explicit mount, and an automount.
+sed -e "s|^What=.*|What=$nodes|; s|/srv/shared|/srv/chainfs|g; s|^Options=.*|Options=_netdev|" \
+	"$srcdir/mount-helpers/chainfs-shared.mount.example" >"$ct_root/etc/systemd/system/srv-chainfs.mount"
+sed -e "s|^What=.*|What=$nodes|; s|/srv/shared|/srv/auto|g; s|^Options=.*|Options=_netdev|; /^\[Install\]/,\$d" \
+	"$srcdir/mount-helpers/chainfs-shared.mount.example" >"$ct_root/etc/systemd/system/srv-auto.mount"
+sed -e "s|/srv/shared|/srv/auto|g" \
+	"$srcdir/mount-helpers/chainfs-shared.automount.example" >"$ct_root/etc/systemd/system/srv-auto.automount"
+
+if [ $autofs = yes ]; then
+	echo 'c! /dev/autofs 0600 root root - 10:235' >"$ct_root/etc/tmpfiles.d/chainfs-test-autofs.conf"
+else
+	note "this kernel has no autofs (CONFIG_AUTOFS_FS): the .automount part cannot run here"
+fi
+
+# --- First boot.
+t0=$(date +%s%N)
+ct_boot "$work/boot1.log"
+note "boot 1: systemd up in $(ms "$t0") ms"
+ct sh -c "cd '$B' && rm -f daemon/chainfsd.service daemon/chainfsd@.service mount-helpers/mount.chainfs &&
+	make -s install prefix=/usr sysconfdir=/etc localstatedir=/var" >"$work/install.log" 2>&1 ||
+	fail "make install inside the container failed: $(tail -n 20 "$work/install.log")"
+ct systemd-sysusers || fail "systemd-sysusers failed"
+ct id chainfs >/dev/null || fail "no chainfs user after systemd-sysusers"
+# The nodes run as the chainfs user: their keys are its own, mode 0600 (a node
+# refuses a key others may read); the CA's key and the client's stay root's.
+ct sh -c "chgrp -R chainfs $conf_dir && chmod 0750 $conf_dir $conf_dir/tls && chmod 0640 $conf &&
+	chown chainfs $conf_dir/tls/n?.key && chmod 0600 $conf_dir/tls/*.key" ||
+	fail "cannot set the permissions of $conf_dir"
+# The fstab line, as a user writes it once chainfs is installed.
+echo "$nodes /mnt/shared chainfs _netdev,nofail 0 0" >"$ct_root/etc/fstab"
+ct systemctl daemon-reload
+[ "$(unit_prop etcd.service ActiveState)" = active ] || fail "etcd.service is not active"
+
+t0=$(date +%s%N)
+ct systemctl enable --now chainfsd@n1.service chainfsd@n2.service chainfsd@n3.service 2>"$work/enable.err" ||
+	fail "systemctl enable --now chainfsd@n{1,2,3} failed: $(cat "$work/enable.err"; ct journalctl -u 'chainfsd@*' -o cat --no-pager | tail -n 20)"
+ready_ms=$(ms "$t0")
+wait_for 60 all_serving || fail "the nodes do not all serve: $(for k in 1 2 3; do
+	unit_prop "chainfsd@n$k.service" StatusText
+done) $(epoch_line "$conf")"
+note "boot 1: three nodes READY in $ready_ms ms, all serving after $(ms "$t0") ms"
+for k in 1 2 3; do
+	note "  chainfsd@n$k: $(unit_prop "chainfsd@n$k.service" StatusText)"
+done
+ct systemctl status --no-pager chainfsd@n1.service | grep -Eq '^ +Status: "(head|middle|tail), epoch' ||
+	fail "systemctl status shows no status line: $(ct systemctl status --no-pager chainfsd@n1.service | head -n 8)"
+# Journal priorities: info lines at info, none with a "<N>" prefix or a time of their own.
+ct journalctl -u chainfsd@n1.service -p info..info -o cat --no-pager | grep -q '^node n1 listening on ' ||
+	fail "no 'node n1 listening on' line at priority info: $(ct journalctl -u chainfsd@n1.service -o cat --no-pager | head -n 5)"
+if ct journalctl -u chainfsd@n1.service -o cat --no-pager | grep -E '^<[0-9]>|\[(info|warn|error)\]'; then
+	fail "the journal has the node's lines with their prefixes"
+fi
+
+# --- Mounts, used by users who are not root.
+auto=/srv/chainfs
+units=srv-chainfs.mount
+if [ $autofs = yes ]; then
+	auto=/srv/auto
+	units="$units srv-auto.automount"
+fi
+ct systemctl enable --now $units 2>"$work/enable.err" ||
+	fail "cannot enable $units: $(cat "$work/enable.err"; ct journalctl -u srv-chainfs.mount -o cat --no-pager | tail -n 10)"
+ct systemctl start mnt-shared.mount || fail "mnt-shared.mount (the fstab line) did not start"
+ct findmnt -no FSTYPE /mnt/shared | grep -qx fuse.chainfs || fail "/mnt/shared is not a chainfs mount"
+ct findmnt -no FSTYPE /srv/chainfs | grep -qx fuse.chainfs || fail "/srv/chainfs is not a chainfs mount"
+ct mkdir -m 1777 /mnt/shared/pub
+ct mkdir /mnt/shared/probe /mnt/shared/lin
+as_user 4242 sh -c 'echo "written by 4242" >/mnt/shared/pub/a && chmod 0644 /mnt/shared/pub/a' ||
+	fail "user 4242 cannot write in /mnt/shared"
+[ "$(as_user 4243 cat "$auto/pub/a")" = "written by 4242" ] ||
+	fail "user 4243 does not read 4242's file on $auto"
+[ "$(ct stat -c %u /srv/chainfs/pub/a)" = 4242 ] || fail "the file's owner is not 4242 on another mount"
+if as_user 4243 sh -c 'echo x >>/srv/chainfs/pub/a' 2>/dev/null; then
+	fail "user 4243 could write to 4242's file of mode 0644"
+fi
+ct findmnt -no FSTYPE "$auto" | grep -qx fuse.chainfs || fail "$auto is not mounted"
+note "mounts: fstab /mnt/shared, $units; users 4242 and 4243 share files"
+
+# --- Faults under load: linwork on two mounts while systemd handles the nodes.
+ct "$B/linwork" --dir /mnt/shared/lin --dir /srv/chainfs/lin --procs 3 --duration 300 --seed "$seed" \
+	--fsync 5 --out /root/history.txt >"$work/linwork.log" 2>&1 &
+linpid=$!
+procs+=("$linpid")
+sleep 2
+probe "before the faults"
+
+# kill -9 of the head: Restart=on-failure, and it rejoins.
+victim=$(role_node "$conf" head)
+pid=$(unit_prop "chainfsd@$victim.service" MainPID)
+t0=$(date +%s%N)
+ct kill -KILL "$pid"
+probe "after kill -9 of the head $victim"
+note "kill -9 of the head $victim: first acknowledged write after $(ms "$t0") ms"
+wait_for 30 restarted "chainfsd@$victim.service" "$pid" || fail "systemd did not restart $victim"
+wait_for 60 all_serving || fail "$victim did not rejoin: $(epoch_line "$conf")"
+note "  restarted by systemd (NRestarts $(unit_prop "chainfsd@$victim.service" NRestarts)), rejoined after $(ms "$t0") ms: $(epoch_line "$conf")"
+probe "after $victim rejoined"
+
+# SIGSTOP of the tail: its loop stops, so do its watchdog pings.
+victim=$(role_node "$conf" tail)
+pid=$(unit_prop "chainfsd@$victim.service" MainPID)
+t0=$(date +%s%N)
+ct kill -STOP "$pid"
+probe "while the tail $victim is stopped"
+wait_for 60 restarted "chainfsd@$victim.service" "$pid" || fail "the watchdog did not restart $victim"
+ct journalctl -u "chainfsd@$victim.service" -o cat --no-pager | grep -q 'Watchdog timeout' ||
+	fail "no watchdog timeout in $victim's journal"
+note "SIGSTOP of the tail $victim: the watchdog killed it, systemd restarted it after $(ms "$t0") ms"
+wait_for 60 all_serving || fail "$victim did not rejoin: $(epoch_line "$conf")"
+probe "after $victim rejoined"
+
+# systemctl stop of the middle: it leaves the chain at once, no lease to run out.
+victim=$(role_node "$conf" middle)
+before=$(epoch_line "$conf")
+t0=$(date +%s%N)
+ct systemctl stop "chainfsd@$victim.service" || fail "systemctl stop $victim failed"
+stop_ms=$(ms "$t0")
+wait_for 30 chain_is "$conf" 2 "$victim" || fail "$victim is still in the chain: $(epoch_line "$conf")"
+out_ms=$(ms "$t0")
+note "systemctl stop of the middle $victim: took $stop_ms ms, out of the chain after $out_ms ms (lease TTL ${ttl} s): $(epoch_line "$conf") (was: $before)"
+[ "$out_ms" -lt $((ttl * 1000 / 2)) ] ||
+	fail "$victim left the chain only after $out_ms ms: as late as failure detection"
+probe "while $victim is stopped"
+ct systemctl start "chainfsd@$victim.service" || fail "systemctl start $victim failed"
+wait_for 60 all_serving || fail "$victim did not rejoin: $(epoch_line "$conf")"
+probe "after $victim was started again"
+
+# systemctl reload: applies what it can, reports the rest, never stops the node.
+pid=$(unit_prop chainfsd@n1.service MainPID)
+ct systemctl reload chainfsd@n1.service || fail "reload failed"
+wait_for 10 "$CTL" -c "$conf" status || fail "the chain does not answer after a reload"
+ct journalctl -u chainfsd@n1.service -p info..info -o cat --no-pager | grep -q "^reloaded $conf: certificate" ||
+	fail "the reload did not say what it applied"
+write_conf "$ttl" "bogus-keyword 1"
+ct systemctl reload chainfsd@n1.service || fail "reload of a bad file failed"
+wait_for 10 status_has 'reload failed' ||
+	fail "the status does not show the failed reload: $(unit_prop chainfsd@n1.service StatusText)"
+ct journalctl -u chainfsd@n1.service -p warning..warning -o cat --no-pager | grep -q 'bogus-keyword' ||
+	fail "the failed reload is not a warning in the journal"
+write_conf $((ttl + 1))
+ct systemctl reload chainfsd@n1.service || fail "reload failed"
+wait_for 10 status_has 'needs a restart: lease-ttl' ||
+	fail "the status does not say that lease-ttl needs a restart: $(unit_prop chainfsd@n1.service StatusText)"
+note "reload: $(unit_prop chainfsd@n1.service StatusText)"
+write_conf
+ct systemctl reload chainfsd@n1.service || fail "reload failed"
+wait_for 10 all_serving || fail "after the reloads: $(unit_prop chainfsd@n1.service StatusText)"
+[ "$(unit_prop chainfsd@n1.service MainPID)" = "$pid" ] || fail "a reload restarted the node"
+probe "after the reloads"
+
+ct pkill -USR1 -x linwork || true
+wait "$linpid" || fail "linwork failed: $(tail -n 5 "$work/linwork.log")"
+check_history "$ct_root/root/history.txt" "$seed"
+for ((i = 1; i <= probes; i++)); do
+	ct grep -q "^probe $i " "/srv/chainfs/probe/p$i" || fail "acknowledged probe write $i is lost"
+done
+wait_for 30 settled "$conf" || fail "the replicas do not agree: $("$CTL" -c "$conf" status 2>&1)"
+note "history linearizable, $probes probes kept, replicas agree"
+restarts=0
+for k in 1 2 3; do
+	restarts=$((restarts + $(unit_prop "chainfsd@n$k.service" NRestarts)))
+done
+[ "$restarts" -eq 2 ] || fail "the nodes restarted $restarts times; the faults were 2"
+
+# What must outlive the poweroff.
+ct sh -c 'head -c 3000000 /dev/urandom >/mnt/shared/keep' || fail "cannot write /mnt/shared/keep"
+sum=$(ct sha256sum /mnt/shared/keep | cut -d' ' -f1)
+t0=$(date +%s%N)
+ct_poweroff
+note "boot 1: powered off in $(ms "$t0") ms"
+check_unmounted "boot 1"
+check_journal "boot 1"
+
+# --- Second boot: everything by itself.
+t0=$(date +%s%N)
+ct_boot "$work/boot2.log"
+wait_for 60 all_serving || fail "boot 2: the nodes do not all serve: $(epoch_line "$conf")"
+ct findmnt -no FSTYPE /mnt/shared | grep -qx fuse.chainfs || fail "boot 2: fstab did not mount /mnt/shared"
+ct findmnt -no FSTYPE /srv/chainfs | grep -qx fuse.chainfs || fail "boot 2: srv-chainfs.mount is not mounted"
+[ "$(ct sha256sum /mnt/shared/keep | cut -d' ' -f1)" = "$sum" ] || fail "boot 2: /mnt/shared/keep differs"
+serving_ms=$(ms "$t0")
+[ "$(as_user 4243 cat "$auto/pub/a")" = "written by 4242" ] || fail "boot 2: $auto does not serve 4242's file"
+[ "$(ct sha256sum "$auto/keep" | cut -d' ' -f1)" = "$sum" ] || fail "boot 2: $auto/keep differs"
+note "boot 2: from nspawn to three serving nodes and the data read back on the fstab mount: $serving_ms ms"
+# Where the time went, by the container's clock from its start.
+ct journalctl -b 0 -o short-monotonic --no-pager |
+	grep -E 'Started etcd|chainfsd\[[0-9]+\]: (node n[0-9] listening|serving clients)|Mounted |Startup finished|Reached target remote-fs' |
+	sed "s/^/$test_name:   /"
+exposure=$(ct systemd-analyze security --no-pager chainfsd@n1.service | awk '/Overall exposure level/ { print $(NF-2) }')
+note "systemd-analyze security chainfsd@n1.service: exposure $exposure"
+awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 1.5) }' || fail "the node's exposure is $exposure, above 1.5"
+t0=$(date +%s%N)
+ct_poweroff
+note "boot 2: powered off in $(ms "$t0") ms"
+check_unmounted "boot 2"
+check_journal "boot 2"
+passed
