@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/conf.h"
+#include "common/log.h"
 #include "common/tls.h"
 
 #define TEST_HANDSHAKE_ROUNDS 200
@@ -1026,6 +1027,57 @@ test_tls_ctx_errors(void **state)
 	assert_string_equal(cfs_tls_error(), "no OpenSSL error reported");
 }
 
+/*
+ * Logs one warning and one info line with stderr sent to a file, the
+ * journal's stream named in $JOURNAL_STREAM or not, and reads back what
+ * the file got.
+ */
+static void
+log_through(int journal, char *out, size_t outlen)
+{
+	char path[] = "/tmp/test_config_log.XXXXXX", js[64];
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	struct stat st;
+	ssize_t len;
+
+	assert_true(fd >= 0 && saved >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)(journal ? st.st_ino : st.st_ino + 1));
+	setenv("JOURNAL_STREAM", js, 1);
+	fflush(stderr);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	log_init("test", 0, LOG_LEVEL_INFO);
+	log_warnx("a warning %d", 4);
+	log_info("an info line");
+	log_debug("not shown");
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	unsetenv("JOURNAL_STREAM");
+	len = pread(fd, out, outlen - 1, 0);
+	assert_true(len >= 0);
+	out[len] = '\0';
+	close(fd);
+	unlink(path);
+}
+
+/* On the journal's stream a line carries its syslog priority and no time; elsewhere a time and a level name. */
+static void
+test_log_journal(void **state)
+{
+	char out[512];
+
+	(void)state;
+	log_through(1, out, sizeof(out));
+	assert_string_equal(out, "<4>a warning 4\n<6>an info line\n");
+	/* Another file than the journal's stream (a redirection): the usual form. */
+	log_through(0, out, sizeof(out));
+	assert_non_null(strstr(out, " test[warn]: a warning 4\n"));
+	assert_non_null(strstr(out, " test[info]: an info line\n"));
+	assert_null(strchr(out, '<'));
+}
+
 /* Runs the parser tests, then the TLS tests around one shared pair of authorities. */
 int
 main(void)
@@ -1036,6 +1088,7 @@ main(void)
 	    cmocka_unit_test(test_node_list),    cmocka_unit_test(test_size),
 	    cmocka_unit_test(test_conf_metrics),
 	    cmocka_unit_test(test_conf_coordinator),
+	    cmocka_unit_test(test_log_journal),
 	};
 	const struct CMUnitTest tls_tests[] = {
 	    cmocka_unit_test(test_tls_handshake),  cmocka_unit_test(test_tls_other_ca),
