@@ -99,6 +99,7 @@ chainfsd_hup_cb(evutil_socket_t sig, short what, void *arg)
 		log_warnx("reload: %s (keeping the running configuration)", err);
 		snprintf(d->reload, sizeof(d->reload), "reload failed: %s", err);
 	} else if (node_reload(&d->node, &fresh, msg, sizeof(msg)) != 0) {
+		log_warnx("%s", msg);
 		snprintf(d->reload, sizeof(d->reload), "%s", msg);
 	} else {
 		log_info("%s", msg);
@@ -214,6 +215,9 @@ main(int argc, char **argv)
 			log_warnx("event loop failed");
 		status = 0;
 	}
+	/* No status, ping or reload while the node comes apart (node_stop turns the loop). */
+	event_del(d.tick);
+	event_del(ev_hup);
 	node_stop(&d.node);
 	/* Let closed connections free themselves. */
 	event_base_loop(d.base, EVLOOP_NONBLOCK);

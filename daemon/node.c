@@ -1649,17 +1649,18 @@ node_listen(struct node *n)
 }
 
 /*
- * Makes the TLS contexts from node self's certificate in conf: a server and
- * a client context, both or neither.  -1 with the reason in err.
+ * Makes the TLS contexts from the certificate of this node, node line i of
+ * conf: a server and a client context, both or neither.  -1 with the reason
+ * in err.
  */
 static int
-node_tls_make(const struct node *n, const struct cfs_conf *conf, SSL_CTX **server,
+node_tls_make(const struct node *n, const struct cfs_conf *conf, size_t i, SSL_CTX **server,
 	      SSL_CTX **client, char *err, size_t errlen)
 {
 	struct cfs_tls_peer self;
 	char why[200];
-	const char *cert = cfs_conf_node_cert(conf, (size_t)n->self);
-	const char *key = cfs_conf_node_key(conf, (size_t)n->self);
+	const char *cert = cfs_conf_node_cert(conf, i);
+	const char *key = cfs_conf_node_key(conf, i);
 
 	*server = cfs_tls_ctx_new(1, conf->ca, cert, key, err, errlen);
 	if (*server == NULL)
@@ -1696,7 +1697,8 @@ node_tls(struct node *n)
 			  n->conf->path);
 		return 0;
 	}
-	if (node_tls_make(n, n->conf, &n->server_ctx, &n->client_ctx, err, sizeof(err)) != 0) {
+	if (node_tls_make(n, n->conf, (size_t)n->self, &n->server_ctx, &n->client_ctx, err,
+			  sizeof(err)) != 0) {
 		log_warnx("TLS: %s", err);
 		return -1;
 	}
@@ -1781,16 +1783,16 @@ int
 node_reload(struct node *n, struct cfs_conf *fresh, char *msg, size_t len)
 {
 	struct cfs_conf *live = n->conf;
-	char fixed[256] = "", applied[256] = "", err[512];
-	int i = cfs_conf_node_index(fresh, n->self_name), problem = 0;
+	char fixed[256] = "", applied[256] = "", err[512] = "";
+	int i = cfs_conf_node_index(fresh, n->self_name), tls_failed = 0;
 	struct node_peer *p;
 
-	node_reload_fixed(n, live, fresh, fixed, sizeof(fixed));
 	if (i < 0) {
 		snprintf(msg, len, "%s: no node called '%s' any more; nothing changed", fresh->path,
 			 n->self_name);
 		return -1;
 	}
+	node_reload_fixed(n, live, fresh, fixed, sizeof(fixed));
 	/*
 	 * The certificate, its key and the CA are read again even when their
 	 * paths stay: renewing a certificate in place is the usual case.  New
@@ -1799,9 +1801,8 @@ node_reload(struct node *n, struct cfs_conf *fresh, char *msg, size_t len)
 	if (!live->plaintext && !fresh->plaintext) {
 		SSL_CTX *server, *client;
 
-		if (node_tls_make(n, fresh, &server, &client, err, sizeof(err)) != 0) {
-			log_warnx("reload: TLS: %s (keeping the running certificate)", err);
-			problem = 1;
+		if (node_tls_make(n, fresh, (size_t)i, &server, &client, err, sizeof(err)) != 0) {
+			tls_failed = 1;
 		} else {
 			SSL_CTX_free(n->server_ctx);
 			SSL_CTX_free(n->client_ctx);
@@ -1835,21 +1836,23 @@ node_reload(struct node *n, struct cfs_conf *fresh, char *msg, size_t len)
 				p->export = cfs_conf_export(live, p->c->tls_peer.name);
 		node_list_add(applied, sizeof(applied), "exports");
 	}
-	if (fixed[0] != '\0') {
-		log_warnx("reload: %s: a restart is needed for: %s", fresh->path, fixed);
-		problem = 1;
-	}
-	snprintf(msg, len, "reloaded %s: %s%s%s", fresh->path, applied[0] ? applied : "no change",
+	snprintf(msg, len, "reloaded %s: %s%s%s%s%s", fresh->path, applied[0] ? applied : "no change",
+		 tls_failed ? "; certificate kept: " : "", tls_failed ? err : "",
 		 fixed[0] ? "; needs a restart: " : "", fixed);
-	return problem ? -1 : 0;
+	return tls_failed || fixed[0] ? -1 : 0;
 }
 
 /* One line for systemd's STATUS=; see node.h. */
 void
 node_status_line(const struct node *n, char *buf, size_t len)
 {
-	const char *role = n->chain.view.n ? view_role_name(&n->chain.view, n->self_name) : "none";
-	const char *state;
+	const char *role, *state;
+
+	if (n->st == NULL) {
+		snprintf(buf, len, "stopping");
+		return;
+	}
+	role = n->chain.view.n ? view_role_name(&n->chain.view, n->self_name) : "none";
 
 	if (n->serving)
 		state = "serving";
@@ -1965,6 +1968,7 @@ node_stop(struct node *n)
 		chain_maintain(&n->chain);
 		chain_free(&n->chain);
 		store_close(n->st);
+		n->st = NULL;
 	}
 	if (n->ack_ev)
 		event_free(n->ack_ev);
@@ -1978,10 +1982,10 @@ node_stop(struct node *n)
 		event_free(n->budget_ev);
 	if (n->maintain_ev)
 		event_free(n->maintain_ev);
-	if (n->server_ctx)
-		SSL_CTX_free(n->server_ctx);
-	if (n->client_ctx)
-		SSL_CTX_free(n->client_ctx);
+	/* Connections still closing hold references of their own. */
+	SSL_CTX_free(n->server_ctx);
+	SSL_CTX_free(n->client_ctx);
+	n->server_ctx = n->client_ctx = NULL;
 	cfs_wbuf_free(&n->out);
 	cfs_wbuf_free(&n->data);
 	cfs_wbuf_free(&n->pend_fwd);

@@ -188,9 +188,10 @@ void node_stop(struct node *);
  * the node runs (certificate, key and CA, read again from their files;
  * output limits; log-retain; exports, at once for connected clients too)
  * and keeps the rest.  Swaps the strings it takes out of fresh.  Writes one
- * line for the log and systemd in msg; -1 when something could not be
- * applied (logged): a setting that needs a restart, or a certificate that
- * does not load.
+ * line saying what it applied and what it could not in msg; -1 when
+ * something could not be applied: a setting that needs a restart, a
+ * certificate that does not load (the old one stays), or no line for this
+ * node (then nothing changed).
  */
 int node_reload(struct node *, struct cfs_conf *fresh, char *msg, size_t len);
 /* One line for systemd's STATUS=: role, epoch, applied sn, serving, clients. */

@@ -10,7 +10,10 @@
 # (--register=no --keep-unit).  Commands run inside with nsenter.
 #
 #   ct_setup        makes the overlay in $ct_dir/root
-#   ct_boot LOG     boots it; returns once systemd says the boot is over
+#   ct_boot LOG DIR...
+#                   boots it, with each DIR of the host at the same place
+#                   inside (under an overlay of its own: writes stay in the
+#                   container); returns once systemd says the boot is over
 #   ct CMD...       runs CMD inside as root, in a clean environment
 #   ct_poweroff     "systemctl poweroff" and waits for the container to end
 #   ct_teardown     kills whatever is left and removes the overlay
@@ -27,20 +30,25 @@ ct_setup() {
 	mkdir "$ct_dir/up/u" "$ct_dir/up/w"
 	mount -t overlay overlay -o "lowerdir=/,upperdir=$ct_dir/up/u,workdir=$ct_dir/up/w" "$ct_root" ||
 		fail "cannot mount the overlay of / on $ct_root"
-	# A machine of its own: its own id (and so its own journal directory).
-	od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$ct_root/etc/machine-id"
-	echo >>"$ct_root/etc/machine-id"
+	# A machine of its own: its own id, and its own persistent journal.
+	local mid f
+	mid=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+	echo "$mid" >"$ct_root/etc/machine-id"
+	mkdir -p "$ct_root/var/log/journal/$mid"
 	# nspawn gives the container no /dev/fuse: systemd-tmpfiles makes one.
 	echo 'c! /dev/fuse 0666 root root - 10:229' >"$ct_root/etc/tmpfiles.d/chainfs-test-fuse.conf"
-	# The host's own services and timers stay off; only etcd and the
-	# remote file systems are wanted at boot.
-	local f
+	# The host's own services and timers stay off; etcd and the remote
+	# file systems are wanted at boot, whatever the host enables.
 	for f in "$ct_root"/etc/systemd/system/*.wants/*; do
+		[ -L "$f" ] || [ -e "$f" ] || continue
 		case ${f##*/} in
-		etcd.service | remote-fs.target | systemd-*) ;;
+		systemd-*) ;;
 		*) rm -f "$f" ;;
 		esac
 	done
+	mkdir -p "$ct_root/etc/systemd/system/multi-user.target.wants"
+	ln -sf /lib/systemd/system/etcd.service "$ct_root/etc/systemd/system/multi-user.target.wants/etcd.service"
+	ln -sf /lib/systemd/system/remote-fs.target "$ct_root/etc/systemd/system/multi-user.target.wants/remote-fs.target"
 	# Nothing of the host's chainfs, etcd data or mounts.
 	rm -rf "$ct_root/etc/chainfs" "$ct_root/var/lib/chainfs" "$ct_root/var/lib/etcd/"*
 	: >"$ct_root/etc/fstab"
@@ -75,7 +83,14 @@ ct() {
 }
 
 ct_boot() {
-	local log=$1 state i
+	local log=$1 state i d binds=()
+	shift
+	# nspawn mounts a tmpfs on the container's /tmp, and the host's / may
+	# hold other file systems: the directories the test needs go in by name.
+	for d in "$@"; do
+		mkdir -p "$ct_dir/up/dirs$d"
+		binds+=("--overlay=$d:$ct_dir/up/dirs$d:$d")
+	done
 	# A cgroup directory of its own under every hierarchy, then nspawn.
 	(
 		for h in $(ct_hierarchies); do
@@ -88,7 +103,7 @@ ct_boot() {
 			echo "$BASHPID" >"$h/$ct_cgroup/cgroup.procs"
 		done
 		exec systemd-nspawn --quiet --register=no --keep-unit --private-network \
-			-D "$ct_root" --boot systemd.log_color=0
+			"${binds[@]}" -D "$ct_root" --boot systemd.log_color=0
 	) </dev/null >"$log" 2>&1 &
 	ct_nspawn=$!
 	ct_find_pid1 || fail "the container did not start: $(tail -n 20 "$log")"

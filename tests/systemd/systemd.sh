@@ -52,10 +52,7 @@ done
 [ -c /dev/fuse ] || fail "no /dev/fuse"
 
 B=$(cd "$top_builddir" && pwd)
-for d in "$B" "$(cd "$srcdir" && pwd)"; do
-	[ "$(findmnt -T "$d" -no TARGET)" = / ] ||
-		fail "$d is not on the root file system, which is all the container sees of the host"
-done
+S=$(cd "$srcdir" && pwd)
 
 conf=/etc/chainfs/chainfs.conf
 nodes="127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
@@ -73,6 +70,25 @@ CTL=$work/ctl
 autofs=no
 grep -qw autofs /proc/filesystems && autofs=yes
 
+# unit_log UNIT [journalctl options]: the unit's journal, whole (no grep -q
+# on a pipe: journalctl would die of SIGPIPE, and pipefail fail the test).
+unit_log() {
+	local u=$1
+	shift
+	ct journalctl -u "$u" -o cat --no-pager "$@"
+}
+# is_chainfs DIR: a chainfs mount is on DIR.
+is_chainfs() {
+	[ "$(ct findmnt -no FSTYPE "$1")" = fuse.chainfs ]
+}
+# main_pid UNIT: its main PID, never 0 or 1 (kill 0 would hit the test's own group).
+main_pid() {
+	local pid
+	pid=$(unit_prop "$1" MainPID)
+	[ -n "$pid" ] && [ "$pid" -gt 1 ] || fail "$1 has no main process (MainPID '$pid')"
+	echo "$pid"
+}
+
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 unit_prop() { ct systemctl show -P "$2" "$1"; }
 as_user() {
@@ -86,7 +102,7 @@ all_serving() {
 	local k st
 	for k in 1 2 3; do
 		st=$(unit_prop "chainfsd@n$k.service" StatusText) || return 1
-		echo "$st" | grep -Eq '^(head|middle|tail), epoch [0-9]+, sn [0-9]+, serving, [0-9]+ clients$' ||
+		[[ $st =~ ^(head|middle|tail),\ epoch\ [0-9]+,\ sn\ [0-9]+,\ serving,\ [0-9]+\ clients$ ]] ||
 			return 1
 	done
 	chain_is "$conf" 3
@@ -94,7 +110,7 @@ all_serving() {
 
 # n1's status line has this text.
 status_has() {
-	unit_prop chainfsd@n1.service StatusText | grep -q "$1"
+	[[ $(unit_prop chainfsd@n1.service StatusText) == *"$1"* ]]
 }
 
 # restarted UNIT OLDPID: active again under a new main PID.
@@ -109,26 +125,26 @@ restarted() {
 probes=0
 probe() {
 	probes=$((probes + 1))
-	ct sh -c "echo 'probe $probes $1' >/mnt/shared/probe/p$probes" || fail "probe write $probes ($1) failed"
+	ct timeout 60 sh -c "echo 'probe $probes $1' >/mnt/shared/probe/p$probes" || fail "probe write $probes ($1) failed"
 }
 
 # The journal of the last boot, read from the host after poweroff.
 boot_journal() {
-	journalctl -D "$ct_root/var/log/journal" -b 0 -o cat --no-pager "$@"
+	journalctl -D "$ct_root/var/log/journal/$(cat "$ct_root/etc/machine-id")" -b 0 -o cat --no-pager "$@"
 }
 
-# Nothing in the boot's journal from the sanitizers, and no node restarted
-# but for the faults the test made.
+# check_journal WHEN RESULTS: nothing in the boot's journal from the
+# sanitizers, and the nodes' failures exactly RESULTS (sorted, e.g. "signal
+# watchdog" for the faults of the first boot): every other stop was clean.
 check_journal() {
-	local j
+	local j got
 	j=$(boot_journal) || fail "cannot read the container's journal"
-	if echo "$j" | grep -E -A20 'ERROR: (Address|Leak)Sanitizer|runtime error:'; then
+	if grep -E -A20 'Sanitizer|runtime error:' <<<"$j"; then
 		fail "$1: the sanitizers reported an error"
 	fi
-	if echo "$j" | grep -E 'chainfsd@n[0-9]\.service: Main process exited, code=(killed|dumped)' |
-		grep -Ev "status=(9/KILL|6/ABRT)" | grep .; then
-		fail "$1: a node died of something other than the test's faults"
-	fi
+	got=$(grep -Eo "^chainfsd@n[0-9]\.service: Failed with result '[a-z-]+'" <<<"$j" |
+		sed "s/.*'\(.*\)'/\1/" | sort | tr '\n' ' ' || true)
+	[ "${got% }" = "$2" ] || fail "$1: the nodes failed with results '${got% }', expected '$2': $(grep -E 'chainfsd@n[0-9]\.service: (Main process|Failed)' <<<"$j")"
 }
 
 # Every chainfs mount of the boot was unmounted, none failed to be.
@@ -138,7 +154,7 @@ check_unmounted() {
 	local list="mnt-shared srv-chainfs"
 	[ $autofs = no ] || list="$list srv-auto"
 	for u in $list; do
-		echo "$j" | grep -Eq "^Unmounted $u\.mount|^$u\.mount: Deactivated successfully" ||
+		grep -Eq "^Unmounted $u\.mount|^$u\.mount: Deactivated successfully" <<<"$j" ||
 			fail "$1: $u.mount was not unmounted cleanly: $(echo "$j" | grep "$u" | tail -n 5)"
 	done
 	if echo "$j" | grep -Ei 'failed unmounting|mnt-shared.mount: (failed|mount process exited)'; then
@@ -169,6 +185,9 @@ write_conf() {
 		done
 		[ -z "${2:-}" ] || echo "$2"
 	} >"$ct_root$conf.new"
+	chmod 0640 "$ct_root$conf.new"
+	# Once the chainfs user exists, the nodes read the file through its group.
+	[ -z "$ct_nspawn" ] || ct chgrp chainfs "$conf.new" || fail "cannot chgrp $conf"
 	mv "$ct_root$conf.new" "$ct_root$conf"
 }
 conf_dir=/etc/chainfs
@@ -190,6 +209,12 @@ sed -e "s|^What=.*|What=$nodes|; s|/srv/shared|/srv/auto|g; s|^Options=.*|Option
 sed -e "s|/srv/shared|/srv/auto|g" \
 	"$srcdir/mount-helpers/chainfs-shared.automount.example" >"$ct_root/etc/systemd/system/srv-auto.automount"
 
+# LeakSanitizer stops the node's threads with ptrace at exit, which the
+# units' system call filter refuses: a sanitized node gets @debug too.
+if sanitized_build; then
+	mkdir -p "$ct_root/etc/systemd/system/chainfsd@.service.d"
+	printf '[Service]\nSystemCallFilter=@debug\n' >"$ct_root/etc/systemd/system/chainfsd@.service.d/sanitizers.conf"
+fi
 if [ $autofs = yes ]; then
 	echo 'c! /dev/autofs 0600 root root - 10:235' >"$ct_root/etc/tmpfiles.d/chainfs-test-autofs.conf"
 else
@@ -198,7 +223,7 @@ fi
 
 # --- First boot.
 t0=$(date +%s%N)
-ct_boot "$work/boot1.log"
+ct_boot "$work/boot1.log" "$S" "$B"
 note "boot 1: systemd up in $(ms "$t0") ms"
 ct sh -c "cd '$B' && rm -f daemon/chainfsd.service daemon/chainfsd@.service mount-helpers/mount.chainfs &&
 	make -s install prefix=/usr sysconfdir=/etc localstatedir=/var" >"$work/install.log" 2>&1 ||
@@ -226,12 +251,13 @@ note "boot 1: three nodes READY in $ready_ms ms, all serving after $(ms "$t0") m
 for k in 1 2 3; do
 	note "  chainfsd@n$k: $(unit_prop "chainfsd@n$k.service" StatusText)"
 done
-ct systemctl status --no-pager chainfsd@n1.service | grep -Eq '^ +Status: "(head|middle|tail), epoch' ||
-	fail "systemctl status shows no status line: $(ct systemctl status --no-pager chainfsd@n1.service | head -n 8)"
+out=$(ct systemctl status --no-pager chainfsd@n1.service) || fail "systemctl status chainfsd@n1 failed: $out"
+grep -Eq '^ +Status: "(head|middle|tail), epoch' <<<"$out" ||
+	fail "systemctl status shows no status line: $(head -n 8 <<<"$out")"
 # Journal priorities: info lines at info, none with a "<N>" prefix or a time of their own.
-ct journalctl -u chainfsd@n1.service -p info..info -o cat --no-pager | grep -q '^node n1 listening on ' ||
-	fail "no 'node n1 listening on' line at priority info: $(ct journalctl -u chainfsd@n1.service -o cat --no-pager | head -n 5)"
-if ct journalctl -u chainfsd@n1.service -o cat --no-pager | grep -E '^<[0-9]>|\[(info|warn|error)\]'; then
+grep -q '^node n1 listening on ' <<<"$(unit_log chainfsd@n1.service -p info..info)" ||
+	fail "no 'node n1 listening on' line at priority info: $(unit_log chainfsd@n1.service | head -n 5)"
+if grep -E '^<[0-9]>|\[(info|warn|error)\]' <<<"$(unit_log chainfsd@n1.service)"; then
 	fail "the journal has the node's lines with their prefixes"
 fi
 
@@ -245,19 +271,19 @@ fi
 ct systemctl enable --now $units 2>"$work/enable.err" ||
 	fail "cannot enable $units: $(cat "$work/enable.err"; ct journalctl -u srv-chainfs.mount -o cat --no-pager | tail -n 10)"
 ct systemctl start mnt-shared.mount || fail "mnt-shared.mount (the fstab line) did not start"
-ct findmnt -no FSTYPE /mnt/shared | grep -qx fuse.chainfs || fail "/mnt/shared is not a chainfs mount"
-ct findmnt -no FSTYPE /srv/chainfs | grep -qx fuse.chainfs || fail "/srv/chainfs is not a chainfs mount"
+is_chainfs /mnt/shared || fail "/mnt/shared is not a chainfs mount"
+is_chainfs /srv/chainfs || fail "/srv/chainfs is not a chainfs mount"
 ct mkdir -m 1777 /mnt/shared/pub
 ct mkdir /mnt/shared/probe /mnt/shared/lin
 as_user 4242 sh -c 'echo "written by 4242" >/mnt/shared/pub/a && chmod 0644 /mnt/shared/pub/a' ||
 	fail "user 4242 cannot write in /mnt/shared"
-[ "$(as_user 4243 cat "$auto/pub/a")" = "written by 4242" ] ||
+[ "$(as_user 4243 timeout 60 cat "$auto/pub/a")" = "written by 4242" ] ||
 	fail "user 4243 does not read 4242's file on $auto"
 [ "$(ct stat -c %u /srv/chainfs/pub/a)" = 4242 ] || fail "the file's owner is not 4242 on another mount"
 if as_user 4243 sh -c 'echo x >>/srv/chainfs/pub/a' 2>/dev/null; then
 	fail "user 4243 could write to 4242's file of mode 0644"
 fi
-ct findmnt -no FSTYPE "$auto" | grep -qx fuse.chainfs || fail "$auto is not mounted"
+is_chainfs "$auto" || fail "$auto is not mounted"
 note "mounts: fstab /mnt/shared, $units; users 4242 and 4243 share files"
 
 # --- Faults under load: linwork on two mounts while systemd handles the nodes.
@@ -270,7 +296,7 @@ probe "before the faults"
 
 # kill -9 of the head: Restart=on-failure, and it rejoins.
 victim=$(role_node "$conf" head)
-pid=$(unit_prop "chainfsd@$victim.service" MainPID)
+pid=$(main_pid "chainfsd@$victim.service")
 t0=$(date +%s%N)
 ct kill -KILL "$pid"
 probe "after kill -9 of the head $victim"
@@ -282,12 +308,12 @@ probe "after $victim rejoined"
 
 # SIGSTOP of the tail: its loop stops, so do its watchdog pings.
 victim=$(role_node "$conf" tail)
-pid=$(unit_prop "chainfsd@$victim.service" MainPID)
+pid=$(main_pid "chainfsd@$victim.service")
 t0=$(date +%s%N)
 ct kill -STOP "$pid"
 probe "while the tail $victim is stopped"
 wait_for 60 restarted "chainfsd@$victim.service" "$pid" || fail "the watchdog did not restart $victim"
-ct journalctl -u "chainfsd@$victim.service" -o cat --no-pager | grep -q 'Watchdog timeout' ||
+grep -q 'Watchdog timeout' <<<"$(unit_log "chainfsd@$victim.service")" ||
 	fail "no watchdog timeout in $victim's journal"
 note "SIGSTOP of the tail $victim: the watchdog killed it, systemd restarted it after $(ms "$t0") ms"
 wait_for 60 all_serving || fail "$victim did not rejoin: $(epoch_line "$conf")"
@@ -310,16 +336,16 @@ wait_for 60 all_serving || fail "$victim did not rejoin: $(epoch_line "$conf")"
 probe "after $victim was started again"
 
 # systemctl reload: applies what it can, reports the rest, never stops the node.
-pid=$(unit_prop chainfsd@n1.service MainPID)
+pid=$(main_pid chainfsd@n1.service)
 ct systemctl reload chainfsd@n1.service || fail "reload failed"
 wait_for 10 "$CTL" -c "$conf" status || fail "the chain does not answer after a reload"
-ct journalctl -u chainfsd@n1.service -p info..info -o cat --no-pager | grep -q "^reloaded $conf: certificate" ||
+grep -q "^reloaded $conf: certificate" <<<"$(unit_log chainfsd@n1.service -p info..info)" ||
 	fail "the reload did not say what it applied"
 write_conf "$ttl" "bogus-keyword 1"
 ct systemctl reload chainfsd@n1.service || fail "reload of a bad file failed"
 wait_for 10 status_has 'reload failed' ||
 	fail "the status does not show the failed reload: $(unit_prop chainfsd@n1.service StatusText)"
-ct journalctl -u chainfsd@n1.service -p warning..warning -o cat --no-pager | grep -q 'bogus-keyword' ||
+grep -q 'bogus-keyword' <<<"$(unit_log chainfsd@n1.service -p warning..warning)" ||
 	fail "the failed reload is not a warning in the journal"
 write_conf $((ttl + 1))
 ct systemctl reload chainfsd@n1.service || fail "reload failed"
@@ -333,10 +359,15 @@ wait_for 10 all_serving || fail "after the reloads: $(unit_prop chainfsd@n1.serv
 probe "after the reloads"
 
 ct pkill -USR1 -x linwork || true
+for ((i = 0; i < 600; i++)); do
+	kill -0 "$linpid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$linpid" 2>/dev/null && fail "linwork did not end within 60 s of SIGUSR1"
 wait "$linpid" || fail "linwork failed: $(tail -n 5 "$work/linwork.log")"
 check_history "$ct_root/root/history.txt" "$seed"
 for ((i = 1; i <= probes; i++)); do
-	ct grep -q "^probe $i " "/srv/chainfs/probe/p$i" || fail "acknowledged probe write $i is lost"
+	ct timeout 60 grep -q "^probe $i " "/srv/chainfs/probe/p$i" || fail "acknowledged probe write $i is lost"
 done
 wait_for 30 settled "$conf" || fail "the replicas do not agree: $("$CTL" -c "$conf" status 2>&1)"
 note "history linearizable, $probes probes kept, replicas agree"
@@ -347,35 +378,38 @@ done
 [ "$restarts" -eq 2 ] || fail "the nodes restarted $restarts times; the faults were 2"
 
 # What must outlive the poweroff.
-ct sh -c 'head -c 3000000 /dev/urandom >/mnt/shared/keep' || fail "cannot write /mnt/shared/keep"
-sum=$(ct sha256sum /mnt/shared/keep | cut -d' ' -f1)
+ct timeout 60 sh -c 'head -c 3000000 /dev/urandom >/mnt/shared/keep' || fail "cannot write /mnt/shared/keep"
+sum=$(ct timeout 60 sha256sum /mnt/shared/keep) || fail "cannot read /mnt/shared/keep"
+sum=${sum%% *}
 t0=$(date +%s%N)
 ct_poweroff
 note "boot 1: powered off in $(ms "$t0") ms"
 check_unmounted "boot 1"
-check_journal "boot 1"
+check_journal "boot 1" "signal watchdog"
 
 # --- Second boot: everything by itself.
 t0=$(date +%s%N)
-ct_boot "$work/boot2.log"
+ct_boot "$work/boot2.log" "$S" "$B"
 wait_for 60 all_serving || fail "boot 2: the nodes do not all serve: $(epoch_line "$conf")"
-ct findmnt -no FSTYPE /mnt/shared | grep -qx fuse.chainfs || fail "boot 2: fstab did not mount /mnt/shared"
-ct findmnt -no FSTYPE /srv/chainfs | grep -qx fuse.chainfs || fail "boot 2: srv-chainfs.mount is not mounted"
-[ "$(ct sha256sum /mnt/shared/keep | cut -d' ' -f1)" = "$sum" ] || fail "boot 2: /mnt/shared/keep differs"
+is_chainfs /mnt/shared || fail "boot 2: fstab did not mount /mnt/shared"
+is_chainfs /srv/chainfs || fail "boot 2: srv-chainfs.mount is not mounted"
+[ "$(ct timeout 60 sha256sum /mnt/shared/keep)" = "$sum  /mnt/shared/keep" ] || fail "boot 2: /mnt/shared/keep differs"
 serving_ms=$(ms "$t0")
-[ "$(as_user 4243 cat "$auto/pub/a")" = "written by 4242" ] || fail "boot 2: $auto does not serve 4242's file"
-[ "$(ct sha256sum "$auto/keep" | cut -d' ' -f1)" = "$sum" ] || fail "boot 2: $auto/keep differs"
+[ "$(as_user 4243 timeout 60 cat "$auto/pub/a")" = "written by 4242" ] || fail "boot 2: $auto does not serve 4242's file"
+[ "$(ct timeout 60 sha256sum "$auto/keep")" = "$sum  $auto/keep" ] || fail "boot 2: $auto/keep differs"
 note "boot 2: from nspawn to three serving nodes and the data read back on the fstab mount: $serving_ms ms"
 # Where the time went, by the container's clock from its start.
 ct journalctl -b 0 -o short-monotonic --no-pager |
 	grep -E 'Started etcd|chainfsd\[[0-9]+\]: (node n[0-9] listening|serving clients)|Mounted |Startup finished|Reached target remote-fs' |
 	sed "s/^/$test_name:   /"
-exposure=$(ct systemd-analyze security --no-pager chainfsd@n1.service | awk '/Overall exposure level/ { print $(NF-2) }')
-note "systemd-analyze security chainfsd@n1.service: exposure $exposure"
+# The unit as installed, without the test's drop-ins (sanitizers.conf).
+exposure=$(systemd-analyze security --offline=yes --no-pager "$ct_root/usr/lib/systemd/system/chainfsd@.service" |
+	awk '/Overall exposure level/ { print $(NF-2) }')
+note "systemd-analyze security chainfsd@.service (the installed unit): exposure $exposure"
 awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 1.5) }' || fail "the node's exposure is $exposure, above 1.5"
 t0=$(date +%s%N)
 ct_poweroff
 note "boot 2: powered off in $(ms "$t0") ms"
 check_unmounted "boot 2"
-check_journal "boot 2"
+check_journal "boot 2" ""
 passed
