@@ -14,8 +14,8 @@
 # history must be linearizable, no acknowledged write lost, the replicas
 # equal.  Poweroff: every mount unmounted cleanly.
 #
-# Second boot: everything comes up by itself, the mounts too; what the first
-# boot wrote is there.  Reports the boot-to-serving time and the unit's
+# Second boot: everything comes up by itself, the mounts too, n3 now under
+# the one-node unit chainfsd.service; what the first boot wrote is there.  Reports the boot-to-serving time and the unit's
 # systemd-analyze security exposure (which must stay at most 1.5).
 #
 # Under the sanitizers, whatever they report in the journal fails the test.
@@ -97,11 +97,18 @@ as_user() {
 	ct setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
 }
 
+# The unit that runs node nK: chainfsd@nK, but n3 runs under the one-node
+# unit, chainfsd.service, from the second boot on.
+n3_unit=chainfsd@n3.service
+unit_of() {
+	if [ "$1" = 3 ]; then echo "$n3_unit"; else echo "chainfsd@n$1.service"; fi
+}
+
 # Every node active, its status line saying it serves; the chain whole.
 all_serving() {
 	local k st
 	for k in 1 2 3; do
-		st=$(unit_prop "chainfsd@n$k.service" StatusText) || return 1
+		st=$(unit_prop "$(unit_of $k)" StatusText) || return 1
 		[[ $st =~ ^(head|middle|tail),\ epoch\ [0-9]+,\ sn\ [0-9]+,\ serving,\ [0-9]+\ clients$ ]] ||
 			return 1
 	done
@@ -142,9 +149,9 @@ check_journal() {
 	if grep -E -A20 'Sanitizer|runtime error:' <<<"$j"; then
 		fail "$1: the sanitizers reported an error"
 	fi
-	got=$(grep -Eo "^chainfsd@n[0-9]\.service: Failed with result '[a-z-]+'" <<<"$j" |
+	got=$(grep -Eo "^chainfsd(@n[0-9])?\.service: Failed with result '[a-z-]+'" <<<"$j" |
 		sed "s/.*'\(.*\)'/\1/" | sort | tr '\n' ' ' || true)
-	[ "${got% }" = "$2" ] || fail "$1: the nodes failed with results '${got% }', expected '$2': $(grep -E 'chainfsd@n[0-9]\.service: (Main process|Failed)' <<<"$j")"
+	[ "${got% }" = "$2" ] || fail "$1: the nodes failed with results '${got% }', expected '$2': $(grep -E 'chainfsd(@n[0-9])?\.service: (Main process|Failed)' <<<"$j")"
 }
 
 # Every chainfs mount of the boot was unmounted, none failed to be.
@@ -212,8 +219,10 @@ sed -e "s|/srv/shared|/srv/auto|g" \
 # LeakSanitizer stops the node's threads with ptrace at exit, which the
 # units' system call filter refuses: a sanitized node gets @debug too.
 if sanitized_build; then
-	mkdir -p "$ct_root/etc/systemd/system/chainfsd@.service.d"
-	printf '[Service]\nSystemCallFilter=@debug\n' >"$ct_root/etc/systemd/system/chainfsd@.service.d/sanitizers.conf"
+	for u in chainfsd@.service chainfsd.service; do
+		mkdir -p "$ct_root/etc/systemd/system/$u.d"
+		printf '[Service]\nSystemCallFilter=@debug\n' >"$ct_root/etc/systemd/system/$u.d/sanitizers.conf"
+	done
 fi
 if [ $autofs = yes ]; then
 	echo 'c! /dev/autofs 0600 root root - 10:235' >"$ct_root/etc/tmpfiles.d/chainfs-test-autofs.conf"
@@ -245,7 +254,7 @@ ct systemctl enable --now chainfsd@n1.service chainfsd@n2.service chainfsd@n3.se
 	fail "systemctl enable --now chainfsd@n{1,2,3} failed: $(cat "$work/enable.err"; ct journalctl -u 'chainfsd@*' -o cat --no-pager | tail -n 20)"
 ready_ms=$(ms "$t0")
 wait_for 60 all_serving || fail "the nodes do not all serve: $(for k in 1 2 3; do
-	unit_prop "chainfsd@n$k.service" StatusText
+	unit_prop "$(unit_of $k)" StatusText
 done) $(epoch_line "$conf")"
 note "boot 1: three nodes READY in $ready_ms ms, all serving after $(ms "$t0") ms"
 for k in 1 2 3; do
@@ -381,6 +390,12 @@ done
 ct timeout 60 sh -c 'head -c 3000000 /dev/urandom >/mnt/shared/keep' || fail "cannot write /mnt/shared/keep"
 sum=$(ct timeout 60 sha256sum /mnt/shared/keep) || fail "cannot read /mnt/shared/keep"
 sum=${sum%% *}
+# From the next boot on, n3 runs under the one-node unit, chainfsd.service
+# (node name in /etc/default/chainfsd), on the same data directory.
+ct systemctl disable chainfsd@n3.service 2>/dev/null || fail "cannot disable chainfsd@n3"
+echo CHAINFSD_NODE=n3 >"$ct_root/etc/default/chainfsd"
+ct systemctl enable chainfsd.service 2>/dev/null || fail "cannot enable chainfsd.service"
+n3_unit=chainfsd.service
 t0=$(date +%s%N)
 ct_poweroff
 note "boot 1: powered off in $(ms "$t0") ms"
@@ -390,23 +405,25 @@ check_journal "boot 1" "signal watchdog"
 # --- Second boot: everything by itself.
 t0=$(date +%s%N)
 ct_boot "$work/boot2.log" "$S" "$B"
-wait_for 60 all_serving || fail "boot 2: the nodes do not all serve: $(epoch_line "$conf")"
+wait_for 60 all_serving || fail "boot 2: the nodes do not all serve: $(epoch_line "$conf") $(unit_prop chainfsd.service StatusText)"
 is_chainfs /mnt/shared || fail "boot 2: fstab did not mount /mnt/shared"
 is_chainfs /srv/chainfs || fail "boot 2: srv-chainfs.mount is not mounted"
 [ "$(ct timeout 60 sha256sum /mnt/shared/keep)" = "$sum  /mnt/shared/keep" ] || fail "boot 2: /mnt/shared/keep differs"
 serving_ms=$(ms "$t0")
 [ "$(as_user 4243 timeout 60 cat "$auto/pub/a")" = "written by 4242" ] || fail "boot 2: $auto does not serve 4242's file"
 [ "$(ct timeout 60 sha256sum "$auto/keep")" = "$sum  $auto/keep" ] || fail "boot 2: $auto/keep differs"
-note "boot 2: from nspawn to three serving nodes and the data read back on the fstab mount: $serving_ms ms"
+note "boot 2: from nspawn to three serving nodes (n3 under chainfsd.service: $(unit_prop chainfsd.service StatusText)) and the data read back on the fstab mount: $serving_ms ms"
 # Where the time went, by the container's clock from its start.
 ct journalctl -b 0 -o short-monotonic --no-pager |
 	grep -E 'Started etcd|chainfsd\[[0-9]+\]: (node n[0-9] listening|serving clients)|Mounted |Startup finished|Reached target remote-fs' |
 	sed "s/^/$test_name:   /"
 # The unit as installed, without the test's drop-ins (sanitizers.conf).
-exposure=$(systemd-analyze security --offline=yes --no-pager "$ct_root/usr/lib/systemd/system/chainfsd@.service" |
-	awk '/Overall exposure level/ { print $(NF-2) }')
-note "systemd-analyze security chainfsd@.service (the installed unit): exposure $exposure"
-awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 1.5) }' || fail "the node's exposure is $exposure, above 1.5"
+for u in chainfsd@.service chainfsd.service; do
+	exposure=$(systemd-analyze security --offline=yes --no-pager "$ct_root/usr/lib/systemd/system/$u" |
+		awk '/Overall exposure level/ { print $(NF-2) }')
+	note "systemd-analyze security $u (the installed unit): exposure $exposure"
+	awk -v e="$exposure" 'BEGIN { exit !(e != "" && e <= 1.5) }' || fail "$u's exposure is $exposure, above 1.5"
+done
 t0=$(date +%s%N)
 ct_poweroff
 note "boot 2: powered off in $(ms "$t0") ms"
