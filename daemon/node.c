@@ -1735,13 +1735,12 @@ node_list_add(char *buf, size_t len, const char *what)
 /*
  * What a reload cannot change: the node's identity and place, the store,
  * the coordinator and the timings that clients and other nodes were told.
- * Lists each such setting that differs in buf.
+ * Lists each such setting that differs in buf; i is this node's line in fresh.
  */
 static void
 node_reload_fixed(const struct node *n, const struct cfs_conf *live,
-		  const struct cfs_conf *fresh, char *buf, size_t len)
+		  const struct cfs_conf *fresh, size_t i, char *buf, size_t len)
 {
-	int i = cfs_conf_node_index(fresh, n->self_name);
 	int nodes_differ = live->nnodes != fresh->nnodes;
 
 	for (size_t k = 0; !nodes_differ && k < live->nnodes; k++) {
@@ -1749,10 +1748,6 @@ node_reload_fixed(const struct node *n, const struct cfs_conf *live,
 
 		nodes_differ = memcmp(&a->addr, &b->addr, sizeof(a->addr)) != 0 ||
 			       memcmp(&a->metrics, &b->metrics, sizeof(a->metrics)) != 0;
-	}
-	if (i < 0) {
-		node_list_add(buf, len, "this node's line is gone");
-		return;
 	}
 	if (nodes_differ)
 		node_list_add(buf, len, "node lines");
@@ -1792,7 +1787,7 @@ node_reload(struct node *n, struct cfs_conf *fresh, char *msg, size_t len)
 			 n->self_name);
 		return -1;
 	}
-	node_reload_fixed(n, live, fresh, fixed, sizeof(fixed));
+	node_reload_fixed(n, live, fresh, (size_t)i, fixed, sizeof(fixed));
 	/*
 	 * The certificate, its key and the CA are read again even when their
 	 * paths stay: renewing a certificate in place is the usual case.  New
